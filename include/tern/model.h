@@ -1,0 +1,105 @@
+#pragma once
+// The public model API: load a GGUF model, look at its configuration, and run it.
+//   Model::load(file) -> Model (weights, tokenizer) -> Context (KV cache) -> logits
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tern/tokenizer.h"
+
+namespace tern {
+
+enum class FfnActivation { Silu, Relu2 };
+
+struct ModelConfig {
+  std::string architecture;  // "mobilellm" or "llama"
+  std::string name;
+  int64_t dim = 0;             // model width
+  int64_t ffn = 0;             // feed-forward width
+  int64_t n_blocks = 0;        // stored blocks
+  int64_t block_repeat = 1;    // each stored block runs this many times in a row
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t context_length = 0;  // training context
+  int64_t n_vocab = 0;
+  float rms_eps = 1e-5f;
+  float rope_base = 10000.0f;
+  FfnActivation activation = FfnActivation::Silu;
+  bool linear_norm = false;        // weightless RMSNorm inside each ternary linear
+  float linear_norm_eps = 0.0f;
+
+  int64_t n_layers() const { return n_blocks * block_repeat; }  // executed layers
+  int64_t q_dim() const { return n_heads * head_dim; }
+  int64_t kv_dim() const { return n_kv_heads * head_dim; }
+};
+
+// What `tern info` shows about the weights.
+struct TensorTypeUsage {
+  std::string type;
+  uint64_t n_tensors = 0;
+  uint64_t n_weights = 0;
+  uint64_t n_bytes = 0;
+};
+struct ModelSummary {
+  uint64_t file_bytes = 0;
+  uint64_t unique_parameters = 0;     // stored once
+  uint64_t effective_parameters = 0;  // counting shared blocks each time they run
+  std::vector<TensorTypeUsage> by_type;
+};
+
+struct ModelWeights;  // internal: src/model/weights.h
+
+class Model {
+ public:
+  // Maps, validates and prepares the model. Throws tern::Error with a one-line message
+  // naming the file and the key or tensor at fault.
+  static Model load(const std::filesystem::path& path);
+  ~Model();
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+
+  const ModelConfig& config() const;
+  const Tokenizer& tokenizer() const;
+  ModelSummary summary() const;
+  const std::filesystem::path& path() const;
+  const ModelWeights& weights() const { return *weights_; }
+
+ private:
+  explicit Model(std::unique_ptr<ModelWeights> weights);
+  std::unique_ptr<ModelWeights> weights_;
+};
+
+struct ForwardScratch;  // internal: src/model/forward.h
+
+// One sequence being run: its KV cache and scratch buffers, allocated once.
+class Context {
+ public:
+  Context(const Model& model, int64_t n_ctx);
+  ~Context();
+  Context(Context&&) noexcept;
+
+  // Runs one token at position n_past() and returns the logits for the next token
+  // ([n_vocab], valid until the next call). Throws if the context is full.
+  std::span<const float> decode(int32_t token);
+  // Runs a whole prompt; returns the logits after its last token.
+  std::span<const float> prefill(std::span<const int32_t> tokens);
+
+  int64_t n_past() const { return n_past_; }
+  int64_t n_ctx() const { return n_ctx_; }
+  void reset() { n_past_ = 0; }
+  // Forgets everything after the first n tokens (e.g. to rewind an interactive turn).
+  void truncate(int64_t n);
+  const Model& model() const { return *model_; }
+
+ private:
+  const Model* model_;
+  int64_t n_ctx_;
+  int64_t n_past_ = 0;
+  std::unique_ptr<ForwardScratch> scratch_;
+};
+
+}  // namespace tern

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+cd build && ctest --output-on-failure -j"$(nproc)"

@@ -1,0 +1,39 @@
+#pragma once
+// Writes GGUF v3 files: metadata in insertion order, tensors aligned. The output is
+// written to a temporary name beside the target and renamed at the end, so a failed
+// or interrupted write never leaves a half-written model behind.
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/gguf_value.h"
+#include "io/tensor_type.h"
+
+namespace tern {
+
+class GgufWriter {
+ public:
+  void set(const std::string& key, GgufValue value);  // replaces an existing key
+  // ne[0] innermost; data must have exactly tensor_bytes(type, ne[0], rows) bytes.
+  void add_tensor(const std::string& name, TensorType type, std::vector<uint64_t> ne, std::vector<uint8_t> data);
+  void write(const std::filesystem::path& path) const;
+  // Total bytes write() would produce.
+  uint64_t file_size() const;
+
+ private:
+  std::vector<uint8_t> header_bytes() const;  // header + tensor infos, padded to the alignment
+
+  struct Tensor {
+    std::string name;
+    TensorType type;
+    std::vector<uint64_t> ne;
+    std::vector<uint8_t> data;
+  };
+  std::vector<std::pair<std::string, GgufValue>> metadata_;
+  std::vector<Tensor> tensors_;
+  uint64_t alignment_ = 32;
+};
+
+}  // namespace tern

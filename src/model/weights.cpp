@@ -1,0 +1,169 @@
+#include "model/weights.h"
+
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "kernels/dequantize.h"
+#include "model/config.h"
+#include "tern/error.h"
+#include "tokenizer/gguf_vocab.h"
+
+namespace tern {
+namespace {
+
+using Dim = int64_t (*)(const ModelConfig&);
+int64_t dim(const ModelConfig& c) { return c.dim; }
+int64_t q_dim(const ModelConfig& c) { return c.q_dim(); }
+int64_t kv_dim(const ModelConfig& c) { return c.kv_dim(); }
+int64_t ffn(const ModelConfig& c) { return c.ffn; }
+
+// The per-block tensor table (docs/FORMAT.md 3.2): name suffix, where it goes, shape.
+struct BlockLinearSpec {
+  const char* suffix;
+  Linear BlockWeights::*member;
+  Dim n_in;
+  Dim n_out;
+};
+constexpr BlockLinearSpec kBlockLinears[] = {
+    {"attn_q", &BlockWeights::attn_q, dim, q_dim},          {"attn_k", &BlockWeights::attn_k, dim, kv_dim},
+    {"attn_v", &BlockWeights::attn_v, dim, kv_dim},         {"attn_output", &BlockWeights::attn_output, q_dim, dim},
+    {"ffn_gate", &BlockWeights::ffn_gate, dim, ffn},        {"ffn_up", &BlockWeights::ffn_up, dim, ffn},
+    {"ffn_down", &BlockWeights::ffn_down, ffn, dim},
+};
+
+struct BlockNormSpec {
+  const char* suffix;
+  std::vector<float> BlockWeights::*member;
+  Dim size;
+  bool required_for_llama;
+};
+constexpr BlockNormSpec kBlockNorms[] = {
+    {"attn_norm", &BlockWeights::attn_norm, dim, true},
+    {"attn_sub_norm", &BlockWeights::attn_sub_norm, q_dim, false},
+    {"ffn_norm", &BlockWeights::ffn_norm, dim, true},
+    {"ffn_sub_norm", &BlockWeights::ffn_sub_norm, ffn, false},
+};
+
+class TensorTable {
+ public:
+  explicit TensorTable(const GgufFile& file) : file_(file) {}
+
+  const GgufTensorInfo* optional(const std::string& name) {
+    const auto* t = file_.find_tensor(name);
+    if (t != nullptr) used_.insert(name);
+    return t;
+  }
+
+  const GgufTensorInfo& required(const std::string& name) {
+    const auto* t = optional(name);
+    if (t == nullptr) fail("{}: missing required tensor '{}'", file_.name(), name);
+    return *t;
+  }
+
+  void check_shape(const GgufTensorInfo& t, std::vector<uint64_t> expected) const {
+    if (t.ne != expected) {
+      GgufTensorInfo want;
+      want.ne = expected;
+      fail("{}: tensor '{}' has shape {}, expected {}", file_.name(), t.name, t.shape_string(), want.shape_string());
+    }
+  }
+
+  std::vector<float> norm(const GgufTensorInfo& t, int64_t size) const {
+    check_shape(t, {static_cast<uint64_t>(size)});
+    if (t.type != TensorType::F32)
+      fail("{}: tensor '{}' has type {}, expected F32", file_.name(), t.name, tensor_type_name(t.type));
+    std::vector<float> v(static_cast<size_t>(size));
+    dequantize_row(TensorType::F32, t.data.data(), v.data(), size);
+    return v;
+  }
+
+  DenseMatrix dense(const GgufTensorInfo& t, int64_t n_in, int64_t n_rows) const {
+    check_shape(t, {static_cast<uint64_t>(n_in), static_cast<uint64_t>(n_rows)});
+    if (traits(t.type).ternary)
+      fail("{}: tensor '{}' has ternary type {}, expected F32, F16, BF16 or Q8_0", file_.name(), t.name,
+           tensor_type_name(t.type));
+    return DenseMatrix{t.type, t.data.data(), n_in, n_rows};
+  }
+
+  Linear linear(const GgufTensorInfo& t, int64_t n_in, int64_t n_out) const {
+    check_shape(t, {static_cast<uint64_t>(n_in), static_cast<uint64_t>(n_out)});
+    Linear l;
+    l.name = t.name;
+    l.n_in = n_in;
+    l.n_out = n_out;
+    l.ternary = traits(t.type).ternary;
+    if (l.ternary) {
+      l.packed = TernaryMatrix::from_weights(decode_ternary(t.type, t.data, n_in, n_out, t.name));
+      file_.mapped().release(t.data);  // the packed copy replaces the file's pages
+    } else {
+      l.dense = DenseMatrix{t.type, t.data.data(), n_in, n_out};
+    }
+    return l;
+  }
+
+  // Tensors nobody asked for: an error for tern's own architecture (a misnamed tensor
+  // would otherwise be silently ignored), a warning for llama files (e.g. rope_freqs).
+  void check_all_used(bool strict) const {
+    for (const auto& t : file_.tensors()) {
+      if (used_.count(t.name)) continue;
+      if (strict) fail("{}: unexpected tensor '{}' (not part of the {} architecture)", file_.name(), t.name, "mobilellm");
+      spdlog::warn("{}: ignoring unused tensor '{}'", file_.name(), t.name);
+    }
+  }
+
+ private:
+  const GgufFile& file_;
+  std::set<std::string> used_;
+};
+
+BlockWeights load_block(TensorTable& table, const ModelConfig& c, int64_t index) {
+  BlockWeights b;
+  const std::string prefix = fmt::format("blk.{}.", index);
+  for (const auto& spec : kBlockNorms) {
+    const std::string name = prefix + spec.suffix + ".weight";
+    const bool required = spec.required_for_llama && c.architecture == "llama";
+    const auto* t = required ? &table.required(name) : table.optional(name);
+    if (t != nullptr) b.*spec.member = table.norm(*t, spec.size(c));
+  }
+  for (const auto& spec : kBlockLinears) {
+    const std::string name = prefix + spec.suffix + ".weight";
+    b.*spec.member = table.linear(table.required(name), spec.n_in(c), spec.n_out(c));
+  }
+  return b;
+}
+
+}  // namespace
+
+ModelWeights load_weights(GgufFile file) {
+  ModelWeights w{std::move(file)};
+  w.config = read_model_config(w.file);
+  ModelConfig& c = w.config;
+  TensorTable table(w.file);
+
+  const auto& embd = table.required("token_embd.weight");
+  if (embd.ne.size() != 2 || embd.ne[0] != static_cast<uint64_t>(c.dim))
+    fail("{}: tensor 'token_embd.weight' has shape {}, expected [{}, n_vocab]", w.file.name(), embd.shape_string(), c.dim);
+  c.n_vocab = static_cast<int64_t>(embd.ne[1]);
+  if (w.file.has(c.architecture + ".vocab_size") && w.file.get_uint(c.architecture + ".vocab_size") != embd.ne[1])
+    fail("{}: key '{}.vocab_size' is {}, but token_embd.weight has {} rows", w.file.name(), c.architecture,
+         w.file.get_uint(c.architecture + ".vocab_size"), embd.ne[1]);
+  w.token_embd = table.dense(embd, c.dim, c.n_vocab);
+  w.output_norm = table.norm(table.required("output_norm.weight"), c.dim);
+  if (const auto* out = table.optional("output.weight")) {
+    w.output = table.dense(*out, c.dim, c.n_vocab);
+    w.tied_embeddings = false;
+  } else {
+    w.output = w.token_embd;
+  }
+  for (int64_t i = 0; i < c.n_blocks; ++i) w.blocks.push_back(load_block(table, c, i));
+  table.check_all_used(c.architecture == "mobilellm");
+
+  w.tokenizer.emplace(read_gguf_vocab(w.file));
+  if (w.tokenizer->n_vocab() != c.n_vocab)
+    fail("{}: tokenizer has {} tokens but token_embd.weight has {} rows", w.file.name(), w.tokenizer->n_vocab(),
+         c.n_vocab);
+  return w;
+}
+
+}  // namespace tern
