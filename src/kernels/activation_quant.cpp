@@ -14,8 +14,9 @@ void quantize_activations(std::span<const float> x, QuantizedActivations& out) {
     out.scale = 0;
     return;
   }
-  const float inv = 127.0f / amax;
-  for (size_t i = 0; i < x.size(); ++i) out.q[i] = static_cast<int8_t>(std::nearbyint(x[i] * inv));  // ties to even
+  // x * 127 / amax rather than x * (127 / amax): one rounding fewer, so values that sit
+  // exactly on a tie (common with bf16 inputs) round as the spec says.
+  for (size_t i = 0; i < x.size(); ++i) out.q[i] = static_cast<int8_t>(std::nearbyint(x[i] * 127.0f / amax));
   out.scale = amax / 127.0f;
 }
 

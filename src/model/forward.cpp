@@ -19,12 +19,17 @@ int64_t max_row_sums(const ModelWeights& w) {
   return most;
 }
 
-// out_i = w_i * x_i / sqrt(mean(x^2) + eps); `weight` empty means all ones.
-void rmsnorm(std::span<const float> x, std::span<const float> weight, float eps, float* out) {
+// sqrt(mean(x^2) + eps)
+float root_mean_square(std::span<const float> x, float eps) {
   double sum_sq = 0;
   for (float v : x) sum_sq += static_cast<double>(v) * v;
-  const float inv = 1.0f / std::sqrt(static_cast<float>(sum_sq / static_cast<double>(x.size())) + eps);
-  for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] * inv * (weight.empty() ? 1.0f : weight[i]);
+  return std::sqrt(static_cast<float>(sum_sq / static_cast<double>(x.size())) + eps);
+}
+
+// out_i = w_i * x_i / sqrt(mean(x^2) + eps)
+void rmsnorm(std::span<const float> x, std::span<const float> weight, float eps, float* out) {
+  const float inv = 1.0f / root_mean_square(x, eps);
+  for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] * inv * weight[i];
 }
 
 // A norm that may be absent from the file: then the input passes through unchanged.
@@ -52,13 +57,12 @@ void rope(float* vec, int64_t n_heads, int64_t head_dim, int64_t pos, float base
 }
 
 // Quantizes the input that one or more ternary linears will read (BitNet: per token,
-// absmax int8), after the optional weightless in-linear norm.
+// absmax int8). The optional weightless in-linear norm divides x by its RMS, which does
+// not change the int8 values, only their scale: so it is folded into the scale instead
+// of rounding every element once more.
 void quantize_linear_input(const ModelConfig& c, std::span<const float> x, ForwardScratch& s) {
-  if (c.linear_norm) {
-    rmsnorm(x, {}, c.linear_norm_eps, s.norm_in.data());
-    x = {s.norm_in.data(), x.size()};
-  }
   quantize_activations(x, s.act);
+  if (c.linear_norm) s.act.scale /= root_mean_square(x, c.linear_norm_eps);
 }
 
 // y = W x; ternary linears read the quantized s.act, float linears read x itself.
@@ -149,7 +153,6 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx)
       proj(w.config.dim),
       logits(w.config.n_vocab),
       row(max_linear_input(w.config)),
-      norm_in(max_linear_input(w.config)),
       row_sums(max_row_sums(w)) {
   act.q.reserve(max_linear_input(w.config));
 }

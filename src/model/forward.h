@@ -25,7 +25,6 @@ struct ForwardScratch {
   std::vector<float> proj;        // [dim] output of attn_output / ffn_down
   std::vector<float> logits;      // [n_vocab]
   std::vector<float> row;         // [max n_in] one dequantized weight row
-  std::vector<float> norm_in;     // [max n_in] input after the in-linear norm
   QuantizedActivations act;       // int8 activations shared by the linears of one input
   std::vector<int32_t> row_sums;  // [max rows * groups] integer sums of a ternary product
 };

@@ -8,6 +8,7 @@ namespace {
 int32_t token_id(const GgufFile& f, const std::string& key, int32_t fallback) {
   if (!f.has(key)) return fallback;
   const auto id = f.get_uint(key);
+  if (id == UINT32_MAX) return -1;  // llama.cpp writes (u32)-1 for "no such token"
   if (id > static_cast<uint64_t>(INT32_MAX)) fail("{}: key '{}' is {}, not a token id", f.name(), key, id);
   return static_cast<int32_t>(id);
 }

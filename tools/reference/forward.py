@@ -59,9 +59,11 @@ class TernaryLinear:
 
     def __call__(self, x):
         x = np.asarray(x, dtype=np.float64)
-        if self.linear_norm:
-            x = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.linear_norm_eps)
         q, a = quantize_activations(x)
+        if self.linear_norm:
+            # The weightless norm divides x by s = rms(x); absmax quantization does not see
+            # a common factor, so (FORMAT.md section 4) q comes from x and s divides a.
+            a = a / np.sqrt(np.mean(x * x, axis=-1) + self.linear_norm_eps)
         y = np.zeros(x.shape[:-1] + (self.codes.shape[0],))
         for b in range(self.n_blocks):
             cols = slice(b * self.block, (b + 1) * self.block)

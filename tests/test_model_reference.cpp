@@ -1,0 +1,121 @@
+// The engine's logits against the independent numpy implementation in
+// tools/reference (written from docs/FORMAT.md, sharing no code with tern).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "io/gguf_reader.h"
+#include "io/gguf_writer.h"
+#include "model_files.h"
+#include "shared_data.h"
+#include "tern/model.h"
+
+namespace tern {
+namespace {
+
+using testing::TempDir;
+
+const std::vector<int32_t> kTokens = {1, 17, 200, 5, 99, 260, 3, 42, 42, 150, 7, 288};
+
+std::string csv(const std::vector<int32_t>& v) {
+  std::ostringstream s;
+  for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
+  return s.str();
+}
+
+std::vector<float> engine_logits(const std::filesystem::path& path, const std::vector<int32_t>& tokens) {
+  const Model model = Model::load(path);
+  Context context(model, 64);
+  std::vector<float> all;
+  for (int32_t t : tokens) {
+    const auto logits = context.decode(t);
+    all.insert(all.end(), logits.begin(), logits.end());
+  }
+  return all;
+}
+
+struct Case {
+  std::string name;
+  std::string options;
+};
+
+class ModelVsReference : public ::testing::TestWithParam<Case> {};
+
+// Tolerance: the reference runs in float64, the engine in float32; an activation that
+// sits on a rounding tie may quantize one step apart. Logits have a spread of a few
+// units, so 2e-3 of the largest magnitude catches any real error (a wrong layout,
+// rotation or grouping moves logits by O(1)).
+TEST_P(ModelVsReference, LogitsMatchNumpyReference) {
+  TempDir dir;
+  const auto model = dir / "model.gguf";
+  testing::make_random_model(model, GetParam().options);
+  const auto expected = testing::reference_logits(model, csv(kTokens), dir / "logits.bin");
+  const auto actual = engine_logits(model, kTokens);
+  ASSERT_EQ(actual.size(), expected.size());
+  float scale = 0, worst = 0;
+  for (float v : expected) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < actual.size(); ++i) worst = std::max(worst, std::fabs(actual[i] - expected[i]));
+  EXPECT_GT(scale, 0.5f) << "degenerate logits";
+  EXPECT_LE(worst, 2e-3f * scale) << "max |engine - reference| = " << worst << " (logit scale " << scale << ")";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Models, ModelVsReference,
+    ::testing::Values(
+        Case{"tern2_gqa_shared_tied", "--seed 1 --ternary-type tern2 --heads 4 --kv-heads 2 --blocks 2 --repeat 2"},
+        Case{"tq2_0_subnorms_untied_q8", "--seed 2 --ternary-type tq2_0 --sub-norms --untied --embd-type q8_0"},
+        Case{"tq1_0_linear_norm_relu2_f16", "--seed 3 --ternary-type tq1_0 --linear-norm --act relu2 --embd-type f16"},
+        Case{"tern2_awkward_widths", "--seed 4 --dim 72 --ffn 100 --heads 3 --kv-heads 1 --repeat 3"},
+        Case{"tern2_no_block_norms_linear_norm_bf16",
+             "--seed 5 --no-block-norms --linear-norm --sub-norms --embd-type bf16 --rope-base 500000"}),
+    [](const auto& info) { return info.param.name; });
+
+// Writes the model with every shared block stored r times as separate blocks.
+void write_unshared(const std::filesystem::path& in, const std::filesystem::path& out) {
+  const GgufFile file = GgufFile::open(in);
+  const auto repeat = static_cast<int64_t>(file.get_uint("mobilellm.block_repeat"));
+  GgufWriter writer;
+  for (const auto& [key, value] : file.metadata()) writer.set(key, value);
+  writer.set("mobilellm.block_repeat", GgufValue::u32(1));
+  writer.set("mobilellm.block_count", GgufValue::u32(static_cast<uint32_t>(file.get_uint("mobilellm.block_count") * repeat)));
+  for (const auto& t : file.tensors()) {
+    std::vector<uint8_t> bytes(t.data.begin(), t.data.end());
+    if (t.name.rfind("blk.", 0) != 0) {
+      writer.add_tensor(t.name, t.type, t.ne, bytes);
+      continue;
+    }
+    const auto dot = t.name.find('.', 4);
+    const int64_t block = std::stoll(t.name.substr(4, dot - 4));
+    for (int64_t copy = 0; copy < repeat; ++copy)
+      writer.add_tensor("blk." + std::to_string(block * repeat + copy) + t.name.substr(dot), t.type, t.ne, bytes);
+  }
+  writer.write(out);
+}
+
+TEST(BlockSharing, SharedBlocksEqualBlocksWrittenOut) {
+  TempDir dir;
+  testing::make_random_model(dir / "shared.gguf", "--seed 7 --blocks 2 --repeat 2 --heads 4 --kv-heads 2");
+  write_unshared(dir / "shared.gguf", dir / "unshared.gguf");
+  const Model shared = Model::load(dir / "shared.gguf");
+  const Model unshared = Model::load(dir / "unshared.gguf");
+  EXPECT_EQ(shared.config().n_layers(), 4);
+  EXPECT_EQ(shared.config().n_blocks, 2);
+  EXPECT_EQ(unshared.config().n_blocks, 4);
+  EXPECT_EQ(shared.summary().effective_parameters, unshared.summary().unique_parameters);
+  EXPECT_EQ(engine_logits(dir / "shared.gguf", kTokens), engine_logits(dir / "unshared.gguf", kTokens));
+}
+
+TEST(RealModel, Stories260KMatchesReference) {
+  TERN_REQUIRE_SHARED(path, "models/stories260K.gguf");
+  TempDir dir;
+  const std::vector<int32_t> tokens = {1, 403, 407, 261, 378, 432, 383, 286};
+  const auto expected = testing::reference_logits(path, csv(tokens), dir / "logits.bin");
+  const auto actual = engine_logits(path, tokens);
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) ASSERT_NEAR(actual[i], expected[i], 1e-3f) << "at " << i;
+}
+
+}  // namespace
+}  // namespace tern

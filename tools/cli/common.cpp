@@ -1,0 +1,52 @@
+#include "common.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "tern/error.h"
+
+namespace tern::cli {
+
+void add_log_options(CLI::App& app, LogOptions& options) {
+  app.add_flag("-v,--verbose", options.verbose, "Log diagnostics (same as --log-level info)");
+  app.add_option("--log-level", options.level, "Diagnostics level: trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+}
+
+void apply_log_options(const LogOptions& options) {
+  auto logger = spdlog::stderr_color_mt("tern");
+  logger->set_pattern("tern: %l: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::from_str(options.level));
+}
+
+std::string read_prompt(const std::string& prompt, const std::string& prompt_file) {
+  std::ostringstream text;
+  if (!prompt_file.empty()) {
+    if (std::filesystem::is_directory(prompt_file)) fail("{}: is a directory, expected a text file", prompt_file);
+    std::ifstream in(prompt_file, std::ios::binary);
+    if (!in) fail("{}: cannot open prompt file", prompt_file);
+    text << in.rdbuf();
+    return text.str();
+  }
+  if (prompt == "-") {
+    text << std::cin.rdbuf();
+    return text.str();
+  }
+  return prompt;
+}
+
+std::string resolve_model_path(const std::string& given) {
+  if (!given.empty()) return given;
+#ifdef TERN_DEFAULT_MODEL
+  if (std::filesystem::exists(TERN_DEFAULT_MODEL)) return TERN_DEFAULT_MODEL;
+#endif
+  fail("no model given: pass -m MODEL.gguf");
+}
+
+}  // namespace tern::cli

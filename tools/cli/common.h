@@ -1,0 +1,27 @@
+#pragma once
+// Pieces every subcommand shares: logging flags, model loading, reading prompts.
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "tern/model.h"
+
+namespace tern::cli {
+
+struct LogOptions {
+  bool verbose = false;
+  std::string level = "warn";
+};
+
+// Adds -v / --log-level to a command.
+void add_log_options(CLI::App& app, LogOptions& options);
+// Applies them to spdlog (diagnostics go to stderr).
+void apply_log_options(const LogOptions& options);
+
+// Reads a prompt given as text, "-" (standard input) or from a file (-f).
+std::string read_prompt(const std::string& prompt, const std::string& prompt_file);
+
+// The model a command runs on: -m, or the model shipped in models/ when omitted.
+std::string resolve_model_path(const std::string& given);
+
+}  // namespace tern::cli
