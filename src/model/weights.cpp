@@ -135,6 +135,19 @@ BlockWeights load_block(TensorTable& table, const ModelConfig& c, int64_t index)
 
 }  // namespace
 
+bool is_model_tensor_name(const std::string& name) {
+  if (name == "token_embd.weight" || name == "output_norm.weight" || name == "output.weight") return true;
+  if (name.rfind("blk.", 0) != 0) return false;
+  const auto dot = name.find('.', 4);
+  if (dot == std::string::npos || dot == 4 || name.find_first_not_of("0123456789", 4) != dot) return false;
+  const std::string suffix = name.substr(dot + 1);
+  for (const auto& spec : kBlockLinears)
+    if (suffix == std::string(spec.suffix) + ".weight") return true;
+  for (const auto& spec : kBlockNorms)
+    if (suffix == std::string(spec.suffix) + ".weight") return true;
+  return false;
+}
+
 ModelWeights load_weights(GgufFile file) {
   ModelWeights w{std::move(file)};
   w.config = read_model_config(w.file);

@@ -60,6 +60,9 @@ struct ModelWeights {
   const BlockWeights& block_of_layer(int64_t layer) const { return blocks[layer / config.block_repeat]; }
 };
 
+// True for the names in the tensor table (docs/FORMAT.md 3.2), e.g. "blk.3.ffn_up.weight".
+bool is_model_tensor_name(const std::string& name);
+
 // Reads the tensor table (docs/FORMAT.md 3.2) out of a validated GGUF file: checks
 // every name, shape and type, repacks ternary matrices, rejects unknown tensors for
 // mobilellm. Throws tern::Error naming the file and tensor.

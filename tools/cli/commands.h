@@ -15,5 +15,6 @@ struct Command {
 Command add_run_command(CLI::App& parent);
 Command add_info_command(CLI::App& parent);
 Command add_tokenize_command(CLI::App& parent);
+Command add_convert_command(CLI::App& parent);
 
 }  // namespace tern::cli

@@ -1,0 +1,37 @@
+#pragma once
+// Turns a ModelDraft into GGUF: metadata keys (docs/FORMAT.md 3.1, 3.3) and tensors
+// encoded in the requested types.
+#include <string>
+#include <vector>
+
+#include "convert/model_draft.h"
+#include "io/gguf_writer.h"
+
+namespace tern {
+
+struct DraftWriteOptions {
+  std::string architecture = "mobilellm";       // "mobilellm" or "llama"
+  TensorType ternary_type = TensorType::TERN2;  // TERN2, TQ2_0 or TQ1_0
+  TensorType embedding_type = TensorType::F32;  // token_embd / output: F32, F16, BF16 or Q8_0
+  TensorType dense_type = TensorType::F32;      // float linears and everything else float
+};
+
+// One tensor as it will be written, for --dry-run listings and progress.
+struct PlannedTensor {
+  std::string name;
+  std::vector<uint64_t> ne;
+  TensorType type;
+  uint64_t bytes;
+};
+
+// Decides each tensor's type. Throws tern::Error if the draft cannot be written as
+// asked (a tern-only feature in a llama export, a row length a type cannot hold).
+std::vector<PlannedTensor> plan_tensors(const ModelDraft& draft, const DraftWriteOptions& options);
+
+// Encodes the whole draft (the caller unshares blocks first for llama exports).
+GgufWriter draft_to_gguf(const ModelDraft& draft, const DraftWriteOptions& options);
+
+// Writes the vocabulary's tokenizer.ggml.* keys.
+void write_vocab_keys(const Vocab& vocab, GgufWriter& writer);
+
+}  // namespace tern

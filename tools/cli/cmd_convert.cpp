@@ -1,0 +1,90 @@
+// `tern convert`: bring a checkpoint in as tern GGUF (or export a standard llama GGUF).
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "common.h"
+#include "convert/convert.h"
+#include "tern/error.h"
+
+namespace tern::cli {
+namespace {
+
+struct ConvertCliOptions {
+  std::string source;
+  std::string output;
+  std::string tokenizer;
+  std::string ternary_type;  // empty: tern2 for mobilellm, tq2_0 for llama
+  std::string embd_type = "f32";
+  std::string dense_type = "f32";
+  std::string to = "mobilellm";
+  bool dry_run = false;
+  LogOptions log;
+};
+
+TensorType parse_type(const std::string& flag, const std::string& name, bool ternary) {
+  const auto type = tensor_type_from_name(name);
+  if (!type || traits(*type).ternary != ternary)
+    fail("{} '{}' is not one of {}", flag, name, ternary ? "tern2, tq2_0, tq1_0" : "f32, f16, bf16, q8_0");
+  return *type;
+}
+
+void print_plan(const ConvertReport& r) {
+  uint64_t total = 0;
+  for (const auto& t : r.tensors) {
+    std::string shape;
+    for (auto d : t.ne) shape += (shape.empty() ? "" : " x ") + std::to_string(d);
+    fmt::print("{:<32} {:<14} {:<6} {:>12}\n", t.name, shape, tensor_type_name(t.type), t.bytes);
+    total += t.bytes;
+  }
+  fmt::print("{} tensors, {} bytes of tensor data\n", r.tensors.size(), total);
+}
+
+int run_convert(const ConvertCliOptions& o) {
+  apply_log_options(o.log);
+  ConvertOptions options;
+  options.source = o.source;
+  options.output = o.output;
+  options.tokenizer = o.tokenizer;
+  options.dry_run = o.dry_run;
+  options.write.architecture = o.to;
+  options.write.ternary_type = parse_type("--type", o.ternary_type.empty() ? (o.to == "llama" ? "tq2_0" : "tern2") : o.ternary_type, true);
+  options.write.embedding_type = parse_type("--embd-type", o.embd_type, false);
+  options.write.dense_type = parse_type("--dense-type", o.dense_type, false);
+  if (!o.dry_run && o.output.empty()) fail("no output file: pass -o OUT.gguf (or --dry-run)");
+  fmt::print(stderr, "tern: converting {} ...\n", o.source);
+  const ConvertReport r = convert_model(options);
+  if (r.post_training_quantized)
+    fmt::print(stderr,
+               "tern: WARNING: {} holds full-precision weights; they were ternarized here by absmean "
+               "(post-training quantization). Expect a large quality drop unless the model was trained ternary.\n",
+               o.source);
+  if (o.dry_run) {
+    fmt::print("{} -> {} ({} layers, dim {}, vocab {})\n", source_kind_name(r.kind), o.to, r.config.n_layers(),
+               r.config.dim, r.config.n_vocab);
+    print_plan(r);
+    return 0;
+  }
+  fmt::print(stderr, "tern: wrote {} ({} tensors, {} bytes)\n", o.output, r.tensors.size(), r.file_bytes);
+  return 0;
+}
+
+}  // namespace
+
+Command add_convert_command(CLI::App& parent) {
+  auto o = std::make_shared<ConvertCliOptions>();
+  CLI::App* app = parent.add_subcommand("convert", "Convert a checkpoint (bitllama2.c, Hugging Face, GGUF) to tern GGUF");
+  app->add_option("source", o->source, "bitllama2.c .bin, Hugging Face folder, or GGUF file")->required();
+  app->add_option("-o,--output", o->output, "Output GGUF file (written atomically)");
+  app->add_option("--tokenizer", o->tokenizer, "Tokenizer: SentencePiece .model, llama2.c tokenizer.bin, tokenizer.json or GGUF");
+  app->add_option("--type", o->ternary_type, "Ternary packing: tern2 (any width; default), tq2_0, tq1_0");
+  app->add_option("--embd-type", o->embd_type, "Embedding / LM head type: f32 (default), f16, bf16, q8_0");
+  app->add_option("--dense-type", o->dense_type, "Type of non-ternary matrices: f32 (default), f16, bf16, q8_0");
+  app->add_option("--to", o->to, "Target architecture: mobilellm (tern, default) or llama (standard, shared blocks written out)")
+      ->check(CLI::IsMember({"mobilellm", "llama"}));
+  app->add_flag("--dry-run", o->dry_run, "Print what would be written, write nothing");
+  add_log_options(*app, o->log);
+  return {app, [o] { return run_convert(*o); }};
+}
+
+}  // namespace tern::cli
