@@ -473,7 +473,12 @@ TEST(SamplerChainTest, DefaultChainSteps) {
     for (size_t i = 0; i < c.size(); ++i) out.emplace_back(c.step(i).name());
     return out;
   };
+  // Defaults follow llama.cpp: repetition penalty off (1.0), so it is left out.
   EXPECT_EQ(names(SamplerChain::from_params(SamplerParams{})),
+            (std::vector<std::string>{"temperature", "top-k", "softmax", "top-p", "min-p", "renormalize"}));
+  SamplerParams penalized;
+  penalized.repeat_penalty = 1.1f;
+  EXPECT_EQ(names(SamplerChain::from_params(penalized)),
             (std::vector<std::string>{"repetition-penalty", "temperature", "top-k", "softmax",
                                       "top-p", "min-p", "renormalize"}));
   EXPECT_EQ(names(SamplerChain::from_params(plain(0.0f))), (std::vector<std::string>{"greedy"}));

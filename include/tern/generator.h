@@ -53,11 +53,16 @@ class Generator {
   // prompt does not fit.
   GenerationResult generate(std::string_view prompt, const GenerationParams& params, const TextSink& sink);
 
+  // The two halves of the above: tokenize (BOS first on an empty context) and check
+  // the prompt fits, then run it. Lets a caller reject a prompt before showing it.
+  std::vector<int32_t> tokenize_prompt(std::string_view prompt) const;
+  GenerationResult generate(const std::vector<int32_t>& prompt_tokens, const GenerationParams& params,
+                            const TextSink& sink);
+
+  // Every token in the context, oldest first.
   const std::vector<int32_t>& history() const { return history_; }
 
  private:
-  std::vector<int32_t> tokenize_turn(std::string_view prompt) const;
-
   Context& context_;
   Sampler sampler_;
   std::vector<int32_t> history_;  // every token in the context, oldest first

@@ -61,22 +61,30 @@ Generator::Generator(Context& context, const SamplerParams& sampling) : context_
   sampling.validate();
 }
 
-std::vector<int32_t> Generator::tokenize_turn(std::string_view prompt) const {
+std::vector<int32_t> Generator::tokenize_prompt(std::string_view prompt) const {
   const Tokenizer& tok = context_.model().tokenizer();
   const bool first_turn = context_.n_past() == 0;
   auto tokens = tok.encode(prompt, first_turn && tok.vocab().add_bos);
-  if (tokens.empty()) tokens.push_back(tok.bos());  // an empty prompt still needs a first token
+  if (tokens.empty()) {
+    if (!first_turn) fail("empty prompt: a turn needs some text");
+    tokens.push_back(tok.bos());  // an empty first prompt still needs a first token
+  }
+  const int64_t room = context_.n_ctx() - context_.n_past();
+  if (static_cast<int64_t>(tokens.size()) > room)
+    fail("prompt is {} tokens but only {} of the context's {} remain (raise -c or shorten the prompt)", tokens.size(),
+         room, context_.n_ctx());
   return tokens;
 }
 
 GenerationResult Generator::generate(std::string_view prompt, const GenerationParams& params, const TextSink& sink) {
-  if (params.n_predict < -1) fail("-n must be -1 (until the context is full) or >= 0, got {}", params.n_predict);
-  const auto prompt_tokens = tokenize_turn(prompt);
-  const int64_t room = context_.n_ctx() - context_.n_past();
-  if (static_cast<int64_t>(prompt_tokens.size()) > room)
-    fail("prompt is {} tokens but only {} of the context's {} remain (raise -c or shorten the prompt)",
-         prompt_tokens.size(), room, context_.n_ctx());
+  return generate(tokenize_prompt(prompt), params, sink);
+}
 
+GenerationResult Generator::generate(const std::vector<int32_t>& prompt_tokens, const GenerationParams& params,
+                                     const TextSink& sink) {
+  if (params.n_predict < -1) fail("-n must be -1 (until the context is full) or >= 0, got {}", params.n_predict);
+  if (static_cast<int64_t>(prompt_tokens.size()) > context_.n_ctx() - context_.n_past())
+    fail("prompt of {} tokens does not fit the context", prompt_tokens.size());
   GenerationResult result;
   result.timings.n_prompt = static_cast<int64_t>(prompt_tokens.size());
   const auto prompt_start = Clock::now();
@@ -85,7 +93,9 @@ GenerationResult Generator::generate(std::string_view prompt, const GenerationPa
   history_.insert(history_.end(), prompt_tokens.begin(), prompt_tokens.end());
 
   const Tokenizer& tok = context_.model().tokenizer();
-  StreamDecoder decoder(tok, history_.size() == prompt_tokens.size() && prompt.empty());
+  // Only a generation that starts right after BOS drops the first token's leading space.
+  const bool starts_text = history_.size() == 1 && prompt_tokens.size() == 1 && prompt_tokens[0] == tok.bos();
+  StreamDecoder decoder(tok, starts_text);
   Output output(params, sink, result);
   const auto generation_start = Clock::now();
   result.finish = FinishReason::Length;
@@ -96,10 +106,12 @@ GenerationResult Generator::generate(std::string_view prompt, const GenerationPa
       break;
     }
     result.tokens.push_back(token);
-    history_.push_back(token);
-    if (!output.emit(decoder.push(token))) break;
-    if (context_.n_past() >= context_.n_ctx()) break;  // context full: the token is sampled but not fed back
+    const bool keep_going = output.emit(decoder.push(token));
+    if (context_.n_past() >= context_.n_ctx()) break;  // context full: the token is shown but cannot be fed back
+    // Fed back even when stopping, so the context (and history) holds everything shown.
     logits = context_.decode(token);
+    history_.push_back(token);
+    if (!keep_going) break;
   }
   if (output.stopped()) result.finish = FinishReason::Stop;
   else if (output.cancelled()) result.finish = FinishReason::Cancelled;

@@ -52,7 +52,7 @@ int run_convert(const ConvertCliOptions& o) {
   options.write.embedding_type = parse_type("--embd-type", o.embd_type, false);
   options.write.dense_type = parse_type("--dense-type", o.dense_type, false);
   if (!o.dry_run && o.output.empty()) fail("no output file: pass -o OUT.gguf (or --dry-run)");
-  fmt::print(stderr, "tern: converting {} ...\n", o.source);
+  spdlog::info("converting {} ...", o.source);  // -v only: a failure is one error line
   const ConvertReport r = convert_model(options);
   if (r.post_training_quantized)
     fmt::print(stderr,

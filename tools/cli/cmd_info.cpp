@@ -3,7 +3,10 @@
 
 #include "commands.h"
 #include "common.h"
+#include "io/tensor_type.h"
 #include "tern/model.h"
+
+#include <algorithm>
 
 namespace tern::cli {
 namespace {
@@ -30,8 +33,13 @@ int run_info(const InfoOptions& o) {
   fmt::print("width           dim {}, ffn {} ({}), heads {} / {} KV, head dim {}\n", c.dim, c.ffn,
              c.activation == FfnActivation::Silu ? "SwiGLU" : "ReLU^2 GLU", c.n_heads, c.n_kv_heads, c.head_dim);
   fmt::print("context         {} tokens, RoPE base {}, RMSNorm eps {}\n", c.context_length, c.rope_base, c.rms_eps);
-  fmt::print("ternary linears {}\n", c.linear_norm ? fmt::format("with in-linear norm (eps {})", c.linear_norm_eps)
-                                                   : std::string("plain BitNet b1.58 W1.58A8"));
+  const bool has_ternary = std::any_of(s.by_type.begin(), s.by_type.end(), [](const TensorTypeUsage& u) {
+    const auto type = tensor_type_from_name(u.type);
+    return type && traits(*type).ternary;
+  });
+  if (has_ternary)
+    fmt::print("ternary linears BitNet b1.58 W1.58A8{}\n",
+               c.linear_norm ? fmt::format(", in-linear norm (eps {})", c.linear_norm_eps) : std::string());
   fmt::print("parameters      {} unique, {} effective\n", s.unique_parameters, s.effective_parameters);
   fmt::print("{:<8} {:>8} {:>14} {:>12} {:>8} {:>10}\n", "type", "tensors", "weights", "bytes", "share", "bits/w");
   for (const auto& u : s.by_type)

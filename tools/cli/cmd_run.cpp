@@ -71,9 +71,10 @@ int64_t context_size(const RunOptions& o, const Model& model) {
 
 int run_once(const RunOptions& o, Generator& generator, const GenerationParams& params) {
   const std::string prompt = read_prompt(o.prompt, o.prompt_file);
+  const auto prompt_tokens = generator.tokenize_prompt(prompt);  // rejects a prompt that does not fit, before echoing it
   InterruptGuard guard;
   print_piece(prompt);
-  const auto result = generator.generate(prompt, params, print_piece);
+  const auto result = generator.generate(prompt_tokens, params, print_piece);
   print_timings(result.timings);
   return 0;
 }
