@@ -53,11 +53,16 @@ struct ModelSummary {
 
 struct ModelWeights;  // internal: src/model/weights.h
 
+struct LoadOptions {
+  int threads = 0;   // worker threads including the caller; 0 = all cores
+  std::string isa;   // "scalar", "avx2", "avx512"; empty = TERN_ISA or the best the CPU has
+};
+
 class Model {
  public:
   // Maps, validates and prepares the model. Throws tern::Error with a one-line message
   // naming the file and the key or tensor at fault.
-  static Model load(const std::filesystem::path& path);
+  static Model load(const std::filesystem::path& path, const LoadOptions& options = {});
   ~Model();
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
@@ -67,6 +72,8 @@ class Model {
   ModelSummary summary() const;
   const std::filesystem::path& path() const;
   const ModelWeights& weights() const { return *weights_; }
+  std::string_view isa() const;  // the kernels in use
+  int threads() const;
 
  private:
   explicit Model(std::unique_ptr<ModelWeights> weights);
@@ -75,18 +82,25 @@ class Model {
 
 struct ForwardScratch;  // internal: src/model/forward.h
 
-// One sequence being run: its KV cache and scratch buffers, allocated once.
+// One sequence being run: its KV cache and scratch buffers, allocated once. Contexts
+// of one model share its thread pool: run them one at a time.
 class Context {
  public:
-  Context(const Model& model, int64_t n_ctx);
+  static constexpr int64_t kDefaultBatch = 32;  // prompt tokens per forward pass
+
+  Context(const Model& model, int64_t n_ctx, int64_t max_batch = kDefaultBatch);
   ~Context();
   Context(Context&&) noexcept;
 
   // Runs one token at position n_past() and returns the logits for the next token
   // ([n_vocab], valid until the next call). Throws if the context is full.
   std::span<const float> decode(int32_t token);
-  // Runs a whole prompt; returns the logits after its last token.
+  // Runs a whole prompt, max_batch tokens per pass; returns the logits after its last token.
   std::span<const float> prefill(std::span<const int32_t> tokens);
+  // Runs up to max_batch tokens and returns the logits after each of them, row by row
+  // ([tokens.size(), n_vocab]): what perplexity needs.
+  std::span<const float> evaluate(std::span<const int32_t> tokens);
+  int64_t max_batch() const { return max_batch_; }
 
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }
@@ -98,6 +112,7 @@ class Context {
  private:
   const Model* model_;
   int64_t n_ctx_;
+  int64_t max_batch_;
   int64_t n_past_ = 0;
   std::unique_ptr<ForwardScratch> scratch_;
 };

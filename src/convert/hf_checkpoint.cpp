@@ -76,7 +76,9 @@ class Shards {
     const auto index = dir / "model.safetensors.index.json";
     if (std::filesystem::exists(index)) {
       std::set<std::string> files;
-      for (const auto& [name, file] : read_json(index).at("weight_map").items()) files.insert(file.get<std::string>());
+      // Named: a range-for over a member of a temporary would dangle (before C++23).
+      const json index_json = read_json(index);
+      for (const auto& [name, file] : index_json.at("weight_map").items()) files.insert(file.get<std::string>());
       for (const auto& file : files) files_.push_back(SafetensorsFile::open(dir / file));
     } else if (std::filesystem::exists(dir / "model.safetensors")) {
       files_.push_back(SafetensorsFile::open(dir / "model.safetensors"));

@@ -54,7 +54,13 @@ class ByteSink {
 }  // namespace
 
 void GgufWriter::set(const std::string& key, GgufValue value) {
-  if (key == "general.alignment") alignment_ = std::get<uint64_t>(value.value);
+  if (key == "general.alignment") {
+    // Only what the reader accepts (docs/FORMAT.md 1): a u32 power of two.
+    const auto* a = std::get_if<uint64_t>(&value.value);
+    if (value.type != GgufValueType::U32 || a == nullptr || *a == 0 || (*a & (*a - 1)) != 0)
+      fail("gguf writer: general.alignment must be a u32 power of two");
+    alignment_ = *a;
+  }
   for (auto& [k, v] : metadata_) {
     if (k == key) {
       v = std::move(value);

@@ -5,29 +5,39 @@
 namespace tern {
 
 void ternary_row_sums_ref(const TernaryMatrix& w, const int8_t* q, int32_t* acc) {
+  for (int64_t r = 0; r < w.n_rows; ++r) ternary_row_sums_ref(w, r, q, acc + r * w.groups_per_row());
+}
+
+void ternary_row_sums_ref(const TernaryMatrix& w, int64_t r, const int8_t* q, int32_t* acc) {
   const int64_t groups = w.groups_per_row();
-  for (int64_t r = 0; r < w.n_rows; ++r) {
+  {
+    for (int64_t g = 0; g < groups; ++g) acc[g] = 0;
     const uint8_t* row = w.codes.data() + r * w.row_stride;
-    for (int64_t g = 0; g < groups; ++g) {
-      int32_t sum = 0;
-      for (int64_t c = g * w.group; c < (g + 1) * w.group; ++c) {
-        const int code = (row[c / 4] >> (2 * (c % 4))) & 3;  // 0: -1, 1: 0, 2: +1
-        if (code == 2) sum += q[c];
-        else if (code == 0) sum -= q[c];
+    // Walk the row's bytes; byte j of chunk k holds weights 64k + j + 16p, p = 0..3.
+    for (int64_t k = 0; k < w.n_in_padded / TernaryMatrix::kChunkWeights; ++k)
+      for (int64_t j = 0; j < TernaryMatrix::kChunkBytes; ++j) {
+        const uint8_t byte = row[k * TernaryMatrix::kChunkBytes + j];
+        for (int p = 0; p < 4; ++p) {
+          const int64_t col = k * TernaryMatrix::kChunkWeights + 16 * p + j;
+          if (col >= w.n_in) continue;
+          int32_t& sum = acc[col / w.group];
+          if (byte & (1u << (2 * p))) sum += q[col];       // weight +1: add
+          if (byte & (2u << (2 * p))) sum -= q[col];       // weight -1: subtract
+        }
       }
-      acc[r * groups + g] = sum;
-    }
   }
+}
+
+float ternary_rescale(const TernaryMatrix& w, int64_t r, const int32_t* acc, float activation_scale) {
+  const int64_t groups = w.groups_per_row();
+  float sum = 0;
+  for (int64_t g = 0; g < groups; ++g) sum += w.scales[r * groups + g] * static_cast<float>(acc[g]);
+  return sum * activation_scale;
 }
 
 void ternary_matvec_ref(const TernaryMatrix& w, const QuantizedActivations& x, int32_t* acc, float* y) {
   ternary_row_sums_ref(w, x.q.data(), acc);
-  const int64_t groups = w.groups_per_row();
-  for (int64_t r = 0; r < w.n_rows; ++r) {
-    float sum = 0;
-    for (int64_t g = 0; g < groups; ++g) sum += w.scales[r * groups + g] * static_cast<float>(acc[r * groups + g]);
-    y[r] = sum * x.scale;
-  }
+  for (int64_t r = 0; r < w.n_rows; ++r) y[r] = ternary_rescale(w, r, acc + r * w.groups_per_row(), x.scale);
 }
 
 void float_matvec_ref(TensorType type, const uint8_t* data, int64_t n_in, int64_t n_rows, const float* x,

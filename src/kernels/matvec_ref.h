@@ -11,6 +11,11 @@ namespace tern {
 // Integer sums per row group: acc[r * groups + g] = sum of q over +1 weights minus
 // sum over -1 weights. Adds and subtracts only.
 void ternary_row_sums_ref(const TernaryMatrix& w, const int8_t* q, int32_t* acc);
+// The same for row r alone: acc[g] for its groups.
+void ternary_row_sums_ref(const TernaryMatrix& w, int64_t r, const int8_t* q, int32_t* acc);
+// One row's output from its integer group sums, in the order every kernel uses:
+// (sum over g of scales[r, g] * acc[g]) * activation_scale.
+float ternary_rescale(const TernaryMatrix& w, int64_t r, const int32_t* acc, float activation_scale);
 
 // y[r] = x.scale * sum_g scales[r, g] * acc[r, g]; `acc` is scratch of
 // n_rows * groups_per_row entries.

@@ -38,7 +38,8 @@ ModelConfig read_model_config(const GgufFile& f) {
   c.n_heads = required_count(f, a + "attention.head_count");
   c.n_kv_heads = positive(f, a + "attention.head_count_kv", f.get_uint(a + "attention.head_count_kv", c.n_heads));
   if (c.n_heads % c.n_kv_heads != 0)
-    fail("{}: {} query heads cannot be grouped over {} KV heads (must divide)", f.name(), c.n_heads, c.n_kv_heads);
+    fail("{}: key '{}attention.head_count_kv' is {}, which does not divide key '{}attention.head_count' = {}", f.name(),
+         a, c.n_kv_heads, a, c.n_heads);
   if (!f.has(a + "attention.key_length") && c.dim % c.n_heads != 0)
     fail("{}: embedding_length {} is not a multiple of head_count {} and no key_length is given", f.name(), c.dim,
          c.n_heads);

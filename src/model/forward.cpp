@@ -2,42 +2,41 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/dequantize.h"
-#include "kernels/matvec_ref.h"
+#include "kernels/kernels.h"
+#include "kernels/thread_pool.h"
 
 namespace tern {
 namespace {
 
-int64_t max_linear_input(const ModelConfig& c) { return std::max({c.dim, c.q_dim(), c.ffn}); }
+constexpr int64_t kRowGranule = 4;  // rows per SIMD tile: thread slices stay whole tiles
 
-int64_t max_row_sums(const ModelWeights& w) {
-  int64_t most = 0;
-  for (const auto& b : w.blocks)
-    for (const Linear* l : {&b.attn_q, &b.attn_k, &b.attn_v, &b.attn_output, &b.ffn_gate, &b.ffn_up, &b.ffn_down})
-      if (l->ternary) most = std::max(most, l->packed.n_rows * l->packed.groups_per_row());
-  return most;
-}
+int64_t max_linear_input(const ModelConfig& c) { return std::max({c.dim, c.q_dim(), c.ffn}); }
+int64_t padded(int64_t n) { return (n + TernaryMatrix::kChunkWeights - 1) / TernaryMatrix::kChunkWeights * TernaryMatrix::kChunkWeights; }
 
 // sqrt(mean(x^2) + eps)
-float root_mean_square(std::span<const float> x, float eps) {
+float root_mean_square(const float* x, int64_t n, float eps) {
   double sum_sq = 0;
-  for (float v : x) sum_sq += static_cast<double>(v) * v;
-  return std::sqrt(static_cast<float>(sum_sq / static_cast<double>(x.size())) + eps);
+  for (int64_t i = 0; i < n; ++i) sum_sq += static_cast<double>(x[i]) * x[i];
+  return std::sqrt(static_cast<float>(sum_sq / static_cast<double>(n)) + eps);
 }
 
-// out_i = w_i * x_i / sqrt(mean(x^2) + eps)
-void rmsnorm(std::span<const float> x, std::span<const float> weight, float eps, float* out) {
-  const float inv = 1.0f / root_mean_square(x, eps);
-  for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] * inv * weight[i];
+// out_i = w_i * x_i / sqrt(mean(x^2) + eps), for each of n_tok rows of width n.
+void rmsnorm_rows(const float* x, const std::vector<float>& weight, float eps, int64_t n, int64_t n_tok, float* out) {
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const float inv = 1.0f / root_mean_square(x + t * n, n, eps);
+    for (int64_t i = 0; i < n; ++i) out[t * n + i] = x[t * n + i] * inv * weight[i];
+  }
 }
 
 // A norm that may be absent from the file: then the input passes through unchanged.
-std::span<const float> optional_norm(std::span<const float> x, const std::vector<float>& weight, float eps,
-                                     float* out) {
+const float* optional_norm(const float* x, const std::vector<float>& weight, float eps, int64_t n, int64_t n_tok,
+                           float* out) {
   if (weight.empty()) return x;
-  rmsnorm(x, weight, eps, out);
-  return {out, x.size()};
+  rmsnorm_rows(x, weight, eps, n, n_tok, out);
+  return out;
 }
 
 // Rotates adjacent pairs of every head by position-dependent angles.
@@ -56,64 +55,102 @@ void rope(float* vec, int64_t n_heads, int64_t head_dim, int64_t pos, float base
   }
 }
 
-// Quantizes the input that one or more ternary linears will read (BitNet: per token,
-// absmax int8). The optional weightless in-linear norm divides x by its RMS, which does
-// not change the int8 values, only their scale: so it is folded into the scale instead
-// of rounding every element once more.
-void quantize_linear_input(const ModelConfig& c, std::span<const float> x, ForwardScratch& s) {
-  quantize_activations(x, s.act);
-  if (c.linear_norm) s.act.scale /= root_mean_square(x, c.linear_norm_eps);
+bool any_ternary(std::initializer_list<const Linear*> linears) {
+  for (const Linear* l : linears)
+    if (l->ternary) return true;
+  return false;
 }
 
-// y = W x; ternary linears read the quantized s.act, float linears read x itself.
-void apply_linear(const Linear& l, std::span<const float> x, ForwardScratch& s, float* y) {
-  if (l.ternary) ternary_matvec_ref(l.packed, s.act, s.row_sums.data(), y);
-  else float_matvec_ref(l.dense.type, l.dense.data, l.n_in, l.n_out, x.data(), s.row.data(), y);
-}
-
-// Causal grouped-query attention of the token at `pos` over positions 0..pos.
-void attention(const ModelConfig& c, ForwardScratch& s, int64_t layer, int64_t pos) {
-  const int64_t group = c.n_heads / c.n_kv_heads;
-  const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  for (int64_t h = 0; h < c.n_heads; ++h) {
-    const float* q = s.q.data() + h * c.head_dim;
-    const int64_t kv_offset = (h / group) * c.head_dim;
-    float max_score = -INFINITY;
-    for (int64_t t = 0; t <= pos; ++t) {
-      const float* k = s.cache.key(layer, t) + kv_offset;
-      float dot = 0;
-      for (int64_t i = 0; i < c.head_dim; ++i) dot += q[i] * k[i];
-      s.scores[t] = dot * inv_sqrt_d;
-      max_score = std::max(max_score, s.scores[t]);
-    }
-    float total = 0;
-    for (int64_t t = 0; t <= pos; ++t) total += s.scores[t] = std::exp(s.scores[t] - max_score);
-    float* out = s.attn_out.data() + h * c.head_dim;
-    std::fill(out, out + c.head_dim, 0.0f);
-    for (int64_t t = 0; t <= pos; ++t) {
-      const float* v = s.cache.value(layer, t) + kv_offset;
-      const float a = s.scores[t] / total;
-      for (int64_t i = 0; i < c.head_dim; ++i) out[i] += a * v[i];
-    }
+// The int8 activations ternary linears read (BitNet: per token, absmax), in the
+// kernel's order. The optional weightless in-linear norm divides x by its RMS, which
+// does not change the int8 values, only their scale: it is folded into the scale.
+PreparedActivations quantize_input(const ModelWeights& w, ForwardScratch& s, const float* x, int64_t n, int64_t n_tok) {
+  const KernelTable& k = *w.kernels;
+  const int64_t stride = s.max_in_padded;
+  const int64_t n_pad = padded(n);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    int8_t* q = s.act_q.data() + t * stride;
+    s.act_scale[t] = k.quantize_row(x + t * n, n, q);
+    std::memset(q + n, 0, static_cast<size_t>(n_pad - n));
+    if (w.config.linear_norm) s.act_scale[t] /= root_mean_square(x + t * n, n, w.config.linear_norm_eps);
+    k.prepare_ternary(q, n_pad, s.act_prepared.data() + t * stride, s.act_negated.data() + t * stride);
   }
+  return {s.act_prepared.data(), s.act_negated.data(), s.act_scale.data(), stride, n_tok};
 }
 
-void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t layer, int64_t pos) {
+// One linear's share of rows [begin, end): out[t * n_out + r] for every token.
+void linear_rows(const KernelTable& k, const Linear& l, const float* x, const PreparedActivations& qx, int64_t n_tok,
+                 Range rows, float* out) {
+  if (rows.begin >= rows.end) return;
+  if (l.ternary) k.matmul_ternary(l.packed, qx, rows.begin, rows.end, out, l.n_out);
+  else k.matmul_dense(l.dense.type, l.dense.data, l.n_in, x, l.n_in, n_tok, rows.begin, rows.end, out, l.n_out);
+}
+
+struct LinearJob {
+  const Linear* linear;
+  float* out;  // [n_tok, n_out]
+};
+
+// Runs several linears that read the same input in one parallel region: each thread
+// takes the same share of every linear's rows, so there is one synchronization.
+// `after` (optional) runs on each thread's rows once its products are done.
+template <typename After>
+void run_linears(const ModelWeights& w, std::initializer_list<LinearJob> jobs, const float* x,
+                 const PreparedActivations& qx, int64_t n_tok, After after) {
+  w.pool->run([&](int index, int count) {
+    for (const LinearJob& job : jobs)
+      linear_rows(*w.kernels, *job.linear, x, qx, n_tok, split_range(job.linear->n_out, index, count, kRowGranule), job.out);
+    after(index, count);
+  });
+}
+
+void run_linears(const ModelWeights& w, std::initializer_list<LinearJob> jobs, const float* x,
+                 const PreparedActivations& qx, int64_t n_tok) {
+  run_linears(w, jobs, x, qx, n_tok, [](int, int) {});
+}
+
+// Causal grouped-query attention of one query head of one token over positions 0..pos.
+void attend(const ModelWeights& w, ForwardScratch& s, float* scores, int64_t layer, int64_t t, int64_t h, int64_t pos) {
   const ModelConfig& c = w.config;
-  const auto h = optional_norm(s.x, b.attn_norm, c.rms_eps, s.normed.data());
-  quantize_linear_input(c, h, s);
-  apply_linear(b.attn_q, h, s, s.q.data());
-  apply_linear(b.attn_k, h, s, s.k.data());
-  apply_linear(b.attn_v, h, s, s.v.data());
-  rope(s.q.data(), c.n_heads, c.head_dim, pos, c.rope_base);
-  rope(s.k.data(), c.n_kv_heads, c.head_dim, pos, c.rope_base);
-  std::copy(s.k.begin(), s.k.end(), s.cache.key(layer, pos));
-  std::copy(s.v.begin(), s.v.end(), s.cache.value(layer, pos));
-  attention(c, s, layer, pos);
-  const auto o = optional_norm(s.attn_out, b.attn_sub_norm, c.rms_eps, s.normed.data());
-  quantize_linear_input(c, o, s);
-  apply_linear(b.attn_output, o, s, s.proj.data());
-  for (int64_t i = 0; i < c.dim; ++i) s.x[i] += s.proj[i];
+  const KernelTable& k = *w.kernels;
+  const float* q = s.q.data() + t * c.q_dim() + h * c.head_dim;
+  const int64_t kv_offset = (h / (c.n_heads / c.n_kv_heads)) * c.head_dim;
+  const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  float max_score = -INFINITY;
+  for (int64_t p = 0; p <= pos; ++p) {
+    scores[p] = k.dot(q, s.cache.key(layer, p) + kv_offset, c.head_dim) * inv_sqrt_d;
+    max_score = std::max(max_score, scores[p]);
+  }
+  float total = 0;
+  for (int64_t p = 0; p <= pos; ++p) total += scores[p] = std::exp(scores[p] - max_score);
+  float* out = s.attn_out.data() + t * c.q_dim() + h * c.head_dim;
+  std::fill(out, out + c.head_dim, 0.0f);
+  for (int64_t p = 0; p <= pos; ++p) k.axpy(scores[p] / total, s.cache.value(layer, p) + kv_offset, out, c.head_dim);
+}
+
+void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t layer, int64_t pos,
+                        int64_t n_tok) {
+  const ModelConfig& c = w.config;
+  const float* h = optional_norm(s.x.data(), b.attn_norm, c.rms_eps, c.dim, n_tok, s.normed.data());
+  PreparedActivations qx{};
+  if (any_ternary({&b.attn_q, &b.attn_k, &b.attn_v})) qx = quantize_input(w, s, h, c.dim, n_tok);
+  run_linears(w, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h, qx, n_tok);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    rope(s.q.data() + t * c.q_dim(), c.n_heads, c.head_dim, pos + t, c.rope_base);
+    rope(s.k.data() + t * c.kv_dim(), c.n_kv_heads, c.head_dim, pos + t, c.rope_base);
+    std::copy_n(s.k.data() + t * c.kv_dim(), c.kv_dim(), s.cache.key(layer, pos + t));
+    std::copy_n(s.v.data() + t * c.kv_dim(), c.kv_dim(), s.cache.value(layer, pos + t));
+  }
+  w.pool->run([&](int index, int count) {
+    const Range tasks = split_range(n_tok * c.n_heads, index, count);
+    float* scores = s.scores.data() + index * s.cache.n_ctx;
+    for (int64_t task = tasks.begin; task < tasks.end; ++task)
+      attend(w, s, scores, layer, task / c.n_heads, task % c.n_heads, pos + task / c.n_heads);
+  });
+  const float* o = optional_norm(s.attn_out.data(), b.attn_sub_norm, c.rms_eps, c.q_dim(), n_tok, s.normed.data());
+  if (b.attn_output.ternary) qx = quantize_input(w, s, o, c.q_dim(), n_tok);
+  run_linears(w, {{&b.attn_output, s.proj.data()}}, o, qx, n_tok);
+  for (int64_t i = 0; i < n_tok * c.dim; ++i) s.x[i] += s.proj[i];
 }
 
 float activate(FfnActivation act, float z) {
@@ -124,50 +161,71 @@ float activate(FfnActivation act, float z) {
   return z / (1.0f + std::exp(-z));
 }
 
-void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s) {
+void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t n_tok) {
   const ModelConfig& c = w.config;
-  const auto h = optional_norm(s.x, b.ffn_norm, c.rms_eps, s.normed.data());
-  quantize_linear_input(c, h, s);
-  apply_linear(b.ffn_gate, h, s, s.gate.data());
-  apply_linear(b.ffn_up, h, s, s.up.data());
-  for (int64_t i = 0; i < c.ffn; ++i) s.gate[i] = activate(c.activation, s.gate[i]) * s.up[i];
-  const auto m = optional_norm(s.gate, b.ffn_sub_norm, c.rms_eps, s.normed.data());
-  quantize_linear_input(c, m, s);
-  apply_linear(b.ffn_down, m, s, s.proj.data());
-  for (int64_t i = 0; i < c.dim; ++i) s.x[i] += s.proj[i];
+  const float* h = optional_norm(s.x.data(), b.ffn_norm, c.rms_eps, c.dim, n_tok, s.normed.data());
+  PreparedActivations qx{};
+  if (any_ternary({&b.ffn_gate, &b.ffn_up})) qx = quantize_input(w, s, h, c.dim, n_tok);
+  // Each thread gates the rows it computed itself, so no extra synchronization.
+  run_linears(w, {{&b.ffn_gate, s.gate.data()}, {&b.ffn_up, s.up.data()}}, h, qx, n_tok, [&](int index, int count) {
+    const Range rows = split_range(c.ffn, index, count, kRowGranule);
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t i = rows.begin; i < rows.end; ++i) {
+        float& g = s.gate[t * c.ffn + i];
+        g = activate(c.activation, g) * s.up[t * c.ffn + i];
+      }
+  });
+  const float* m = optional_norm(s.gate.data(), b.ffn_sub_norm, c.rms_eps, c.ffn, n_tok, s.normed.data());
+  if (b.ffn_down.ternary) qx = quantize_input(w, s, m, c.ffn, n_tok);
+  run_linears(w, {{&b.ffn_down, s.proj.data()}}, m, qx, n_tok);
+  for (int64_t i = 0; i < n_tok * c.dim; ++i) s.x[i] += s.proj[i];
+}
+
+void lm_head(const ModelWeights& w, ForwardScratch& s, int64_t first, int64_t n_tok) {
+  const ModelConfig& c = w.config;
+  rmsnorm_rows(s.x.data() + first * c.dim, w.output_norm, c.rms_eps, c.dim, n_tok, s.normed.data());
+  w.pool->run([&](int index, int count) {
+    const Range rows = split_range(c.n_vocab, index, count, kRowGranule);
+    if (rows.begin < rows.end)
+      w.kernels->matmul_dense(w.output.type, w.output.data, c.dim, s.normed.data(), c.dim, n_tok, rows.begin, rows.end,
+                              s.logits.data(), c.n_vocab);
+  });
 }
 
 }  // namespace
 
-ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx)
-    : cache(w.config.n_layers(), n_ctx, w.config.kv_dim()),
-      x(w.config.dim),
-      normed(max_linear_input(w.config)),
-      q(w.config.q_dim()),
-      k(w.config.kv_dim()),
-      v(w.config.kv_dim()),
-      attn_out(w.config.q_dim()),
-      scores(n_ctx),
-      gate(w.config.ffn),
-      up(w.config.ffn),
-      proj(w.config.dim),
-      logits(w.config.n_vocab),
-      row(max_linear_input(w.config)),
-      row_sums(max_row_sums(w)) {
-  act.q.reserve(max_linear_input(w.config));
-}
+ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t batch)
+    : max_batch(batch),
+      max_in(max_linear_input(w.config)),
+      max_in_padded(padded(max_linear_input(w.config))),
+      cache(w.config.n_layers(), n_ctx, w.config.kv_dim()),
+      x(batch * w.config.dim),
+      normed(batch * max_in),
+      q(batch * w.config.q_dim()),
+      k(batch * w.config.kv_dim()),
+      v(batch * w.config.kv_dim()),
+      attn_out(batch * w.config.q_dim()),
+      gate(batch * w.config.ffn),
+      up(batch * w.config.ffn),
+      proj(batch * w.config.dim),
+      logits(batch * w.config.n_vocab),
+      scores(static_cast<size_t>(w.pool->size()) * n_ctx),
+      act_q(batch * max_in_padded),
+      act_prepared(batch * max_in_padded),
+      act_negated(batch * max_in_padded),
+      act_scale(batch) {}
 
-void forward_token(const ModelWeights& w, ForwardScratch& s, int32_t token, int64_t pos, bool want_logits) {
+void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits) {
   const ModelConfig& c = w.config;
-  dequantize_row(w.token_embd.type, w.token_embd.row(token), s.x.data(), c.dim);
+  const auto n_tok = static_cast<int64_t>(tokens.size());
+  for (int64_t t = 0; t < n_tok; ++t) dequantize_row(w.token_embd.type, w.token_embd.row(tokens[t]), s.x.data() + t * c.dim, c.dim);
   for (int64_t layer = 0; layer < c.n_layers(); ++layer) {
     const BlockWeights& b = w.block_of_layer(layer);
-    attention_sublayer(w, b, s, layer, pos);
-    ffn_sublayer(w, b, s);
+    attention_sublayer(w, b, s, layer, pos, n_tok);
+    ffn_sublayer(w, b, s, n_tok);
   }
-  if (!want_logits) return;
-  rmsnorm(s.x, w.output_norm, c.rms_eps, s.normed.data());
-  float_matvec_ref(w.output.type, w.output.data, c.dim, c.n_vocab, s.normed.data(), s.row.data(), s.logits.data());
+  if (logits == Logits::Last) lm_head(w, s, n_tok - 1, 1);
+  if (logits == Logits::All) lm_head(w, s, 0, n_tok);
 }
 
 }  // namespace tern

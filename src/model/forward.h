@@ -1,36 +1,48 @@
 #pragma once
-// The reference forward pass (docs/FORMAT.md section 4): embed -> blocks -> norm -> head.
+// The forward pass (docs/FORMAT.md section 4): embed -> blocks -> norm -> head, for a
+// batch of consecutive tokens of one sequence at once, so that prompt processing reads
+// each weight once per batch instead of once per token. The kernels (scalar, AVX2,
+// AVX-512) and the thread pool come from the model.
+#include <span>
 #include <vector>
 
-#include "kernels/activation_quant.h"
+#include "kernels/aligned_buffer.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
 
 namespace tern {
 
-// Every buffer one token's forward pass needs, allocated once per Context.
+// Every buffer a forward pass needs, allocated once per Context.
 struct ForwardScratch {
-  explicit ForwardScratch(const ModelWeights& w, int64_t n_ctx);
+  ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t max_batch);
 
+  int64_t max_batch;
+  int64_t max_in;         // widest linear input
+  int64_t max_in_padded;  // widest ternary input, padded to the kernels' 64
   KvCache cache;
-  std::vector<float> x;           // [dim] residual stream
-  std::vector<float> normed;      // [max(dim, q_dim, ffn)] normalized input of a sub-layer
-  std::vector<float> q;           // [n_heads, head_dim]
-  std::vector<float> k;           // [n_kv_heads, head_dim]
-  std::vector<float> v;           // [n_kv_heads, head_dim]
-  std::vector<float> attn_out;    // [n_heads, head_dim]
-  std::vector<float> scores;      // [n_ctx] attention weights of one head
-  std::vector<float> gate;        // [ffn]
-  std::vector<float> up;          // [ffn]
-  std::vector<float> proj;        // [dim] output of attn_output / ffn_down
-  std::vector<float> logits;      // [n_vocab]
-  std::vector<float> row;         // [max n_in] one dequantized weight row
-  QuantizedActivations act;       // int8 activations shared by the linears of one input
-  std::vector<int32_t> row_sums;  // [max rows * groups] integer sums of a ternary product
+  std::vector<float> x;         // [max_batch, dim] residual stream
+  std::vector<float> normed;    // [max_batch, max_in] normalized input of a sub-layer
+  std::vector<float> q;         // [max_batch, n_heads * head_dim]
+  std::vector<float> k;         // [max_batch, n_kv_heads * head_dim]
+  std::vector<float> v;         // [max_batch, n_kv_heads * head_dim]
+  std::vector<float> attn_out;  // [max_batch, n_heads * head_dim]
+  std::vector<float> gate;      // [max_batch, ffn]
+  std::vector<float> up;        // [max_batch, ffn]
+  std::vector<float> proj;      // [max_batch, dim] output of attn_output / ffn_down
+  std::vector<float> logits;    // [max_batch, n_vocab]
+  std::vector<float> scores;    // [n_threads, n_ctx] attention weights, one row per thread
+  AlignedBuffer<int8_t> act_q;         // [max_batch, max_in_padded] int8 activations, zero padded
+  AlignedBuffer<int8_t> act_prepared;  // [max_batch, max_in_padded] in the kernel's order
+  AlignedBuffer<int8_t> act_negated;   // [max_batch, max_in_padded] the same, negated
+  std::vector<float> act_scale;        // [max_batch]
 };
 
-// Runs token `token` at position `pos` through every layer, filling the KV cache at
-// `pos`. When `want_logits` is false the LM head is skipped (prompt tokens but the last).
-void forward_token(const ModelWeights& w, ForwardScratch& s, int32_t token, int64_t pos, bool want_logits);
+enum class Logits { None, Last, All };
+
+// Runs tokens at positions pos, pos+1, ... (tokens.size() <= max_batch), filling the KV
+// cache. Logits::Last leaves the last token's logits in logits[0..n_vocab); All leaves
+// every token's, row by row.
+void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos,
+                   Logits logits);
 
 }  // namespace tern

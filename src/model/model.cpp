@@ -1,24 +1,41 @@
 #include <map>
 
+#include "kernels/cpu_features.h"
 #include "model/forward.h"
 #include "model/weights.h"
 #include "tern/error.h"
 #include "tern/model.h"
 
 namespace tern {
+namespace {
+
+Isa choose_isa(const std::string& name) {
+  if (name.empty()) return select_isa();
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (isa_name(isa) != name) continue;
+    if (!isa_supported(isa, detect_cpu_features())) fail("instruction set {} is not supported by this CPU", name);
+    return isa;
+  }
+  fail("unknown instruction set '{}' (expected scalar, avx2 or avx512)", name);
+}
+
+}  // namespace
 
 Model::Model(std::unique_ptr<ModelWeights> weights) : weights_(std::move(weights)) {}
 Model::~Model() = default;
 Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 
-Model Model::load(const std::filesystem::path& path) {
-  return Model(std::make_unique<ModelWeights>(load_weights(GgufFile::open(path))));
+Model Model::load(const std::filesystem::path& path, const LoadOptions& options) {
+  const Isa isa = choose_isa(options.isa);
+  return Model(std::make_unique<ModelWeights>(load_weights(GgufFile::open(path), options.threads, isa)));
 }
 
 const ModelConfig& Model::config() const { return weights_->config; }
 const Tokenizer& Model::tokenizer() const { return *weights_->tokenizer; }
 const std::filesystem::path& Model::path() const { return weights_->file.path(); }
+std::string_view Model::isa() const { return isa_name(weights_->kernels->isa); }
+int Model::threads() const { return weights_->pool->size(); }
 
 ModelSummary Model::summary() const {
   const ModelWeights& w = *weights_;
@@ -40,34 +57,52 @@ ModelSummary Model::summary() const {
   return s;
 }
 
-Context::Context(const Model& model, int64_t n_ctx)
-    : model_(&model), n_ctx_(n_ctx) {
+Context::Context(const Model& model, int64_t n_ctx, int64_t max_batch)
+    : model_(&model), n_ctx_(n_ctx), max_batch_(max_batch) {
   if (n_ctx <= 0) fail("context size must be positive, got {}", n_ctx);
-  scratch_ = std::make_unique<ForwardScratch>(model.weights(), n_ctx);
+  if (max_batch <= 0) fail("batch size must be positive, got {}", max_batch);
+  scratch_ = std::make_unique<ForwardScratch>(model.weights(), n_ctx, max_batch);
 }
 Context::~Context() = default;
 Context::Context(Context&&) noexcept = default;
 
-std::span<const float> Context::decode(int32_t token) {
-  const auto& w = model_->weights();
-  if (n_past_ >= n_ctx_) fail("context is full: {} tokens (raise -c, at most the model's {})", n_ctx_, w.config.context_length);
-  if (token < 0 || token >= w.config.n_vocab) fail("token id {} is outside the vocabulary (0..{})", token, w.config.n_vocab - 1);
-  forward_token(w, *scratch_, token, n_past_, true);
-  ++n_past_;
-  return scratch_->logits;
+namespace {
+
+void check_tokens(const ModelWeights& w, std::span<const int32_t> tokens) {
+  for (int32_t t : tokens)
+    if (t < 0 || t >= w.config.n_vocab) fail("token id {} is outside the vocabulary (0..{})", t, w.config.n_vocab - 1);
 }
 
+}  // namespace
+
+std::span<const float> Context::decode(int32_t token) { return prefill(std::span<const int32_t>(&token, 1)); }
+
 std::span<const float> Context::prefill(std::span<const int32_t> tokens) {
-  if (tokens.empty()) fail("prefill needs at least one token");
   const auto& w = model_->weights();
+  if (tokens.empty()) fail("prefill needs at least one token");
   if (n_past_ + static_cast<int64_t>(tokens.size()) > n_ctx_)
-    fail("prompt of {} tokens does not fit the context ({} used of {})", tokens.size(), n_past_, n_ctx_);
-  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
-    if (tokens[i] < 0 || tokens[i] >= w.config.n_vocab) fail("token id {} is outside the vocabulary", tokens[i]);
-    forward_token(w, *scratch_, tokens[i], n_past_, false);
-    ++n_past_;
+    fail("{} more tokens do not fit the context: {} of {} used (raise -c, at most the model's {})", tokens.size(),
+         n_past_, n_ctx_, w.config.context_length);
+  check_tokens(w, tokens);
+  for (size_t begin = 0; begin < tokens.size(); begin += static_cast<size_t>(max_batch_)) {
+    const auto batch = tokens.subspan(begin, std::min<size_t>(static_cast<size_t>(max_batch_), tokens.size() - begin));
+    const bool last = begin + batch.size() == tokens.size();
+    forward_batch(w, *scratch_, batch, n_past_, last ? Logits::Last : Logits::None);
+    n_past_ += static_cast<int64_t>(batch.size());
   }
-  return decode(tokens.back());
+  return {scratch_->logits.data(), static_cast<size_t>(w.config.n_vocab)};
+}
+
+std::span<const float> Context::evaluate(std::span<const int32_t> tokens) {
+  const auto& w = model_->weights();
+  if (tokens.empty() || static_cast<int64_t>(tokens.size()) > max_batch_)
+    fail("evaluate takes 1..{} tokens, got {}", max_batch_, tokens.size());
+  if (n_past_ + static_cast<int64_t>(tokens.size()) > n_ctx_)
+    fail("{} more tokens do not fit the context: {} of {} used", tokens.size(), n_past_, n_ctx_);
+  check_tokens(w, tokens);
+  forward_batch(w, *scratch_, tokens, n_past_, Logits::All);
+  n_past_ += static_cast<int64_t>(tokens.size());
+  return {scratch_->logits.data(), tokens.size() * static_cast<size_t>(w.config.n_vocab)};
 }
 
 void Context::truncate(int64_t n) {

@@ -1,6 +1,7 @@
 #include "model/weights.h"
 
 #include <set>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -148,7 +149,7 @@ bool is_model_tensor_name(const std::string& name) {
   return false;
 }
 
-ModelWeights load_weights(GgufFile file) {
+ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
   ModelWeights w{std::move(file)};
   w.config = read_model_config(w.file);
   ModelConfig& c = w.config;
@@ -172,6 +173,9 @@ ModelWeights load_weights(GgufFile file) {
   for (int64_t i = 0; i < c.n_blocks; ++i) w.blocks.push_back(load_block(table, c, i));
   table.check_all_used(c.architecture == "mobilellm");
 
+  w.kernels = &kernel_table(isa);
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  w.pool = std::make_unique<ThreadPool>(threads);
   w.tokenizer.emplace(read_gguf_vocab(w.file));
   if (w.tokenizer->n_vocab() != c.n_vocab)
     fail("{}: tokenizer has {} tokens but token_embd.weight has {} rows", w.file.name(), w.tokenizer->n_vocab(),

@@ -6,8 +6,12 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "io/gguf_reader.h"
+#include "kernels/kernels.h"
 #include "kernels/ternary_matrix.h"
+#include "kernels/thread_pool.h"
 #include "tern/model.h"
 #include "tern/tokenizer.h"
 
@@ -57,6 +61,11 @@ struct ModelWeights {
   bool tied_embeddings = true;
   std::vector<BlockWeights> blocks;  // [n_blocks]
 
+  // How the model runs: the kernels of the chosen instruction set and the model's own
+  // thread pool (one Context runs on it at a time).
+  const KernelTable* kernels = nullptr;
+  std::unique_ptr<ThreadPool> pool;
+
   const BlockWeights& block_of_layer(int64_t layer) const { return blocks[layer / config.block_repeat]; }
 };
 
@@ -66,6 +75,7 @@ bool is_model_tensor_name(const std::string& name);
 // Reads the tensor table (docs/FORMAT.md 3.2) out of a validated GGUF file: checks
 // every name, shape and type, repacks ternary matrices, rejects unknown tensors for
 // mobilellm. Throws tern::Error naming the file and tensor.
-ModelWeights load_weights(GgufFile file);
+// `threads` sizes the pool (0: all cores); `isa` picks the kernels.
+ModelWeights load_weights(GgufFile file, int threads, Isa isa);
 
 }  // namespace tern

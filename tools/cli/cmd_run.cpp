@@ -107,7 +107,10 @@ int run_generation(RunOptions o) {
     fail("-i reads prompts from the terminal; do not combine it with -p or -f");
   if (!o.seed_given) o.sampling.seed = std::random_device{}();
   o.sampling.validate();
-  const Model model = Model::load(resolve_model_path(o.model));
+  LoadOptions load;
+  load.threads = o.threads;
+  const Model model = Model::load(resolve_model_path(o.model), load);
+  spdlog::info("kernels {}, {} threads", model.isa(), model.threads());
   Context context(model, context_size(o, model));
   Generator generator(context, o.sampling);
   GenerationParams params;

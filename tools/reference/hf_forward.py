@@ -2,7 +2,13 @@
 """Independent numpy forward pass of a Hugging Face checkpoint folder (float64).
 
 Usage:
-    /usr/bin/python3 tools/reference/hf_forward.py DIR --tokens 1,5,9 --out logits.bin
+    /usr/bin/python3 tools/reference/hf_forward.py DIR --tokens 1,5,9 --out logits.bin [--bitlinear]
+
+With --bitlinear every block linear (q/k/v/o, gate/up/down) of any architecture runs as
+the BitLinear below (absmean-ternarized weights, per-token int8 absmax activations): for
+LlamaForCausalLM / MobileLLMForCausalLM that is exactly the model a post-training
+ternarization by absmean produces; embeddings, norms and lm_head stay full precision.
+Without it (the default) Llama/MobileLLM linears are plain float matmuls.
 
 Writes float32 little-endian logits [n_tokens, vocab_size] (row-major, no header) of one
 causal pass over the tokens. Importable: load_hf(dir) -> model, forward(model, tokens).
@@ -207,9 +213,15 @@ def main(argv=None):
     ap.add_argument("dir")
     ap.add_argument("--tokens", required=True, help="comma separated token ids")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--bitlinear", action="store_true",
+                    help="run every block linear as a BitLinear (as the BitNet kinds do), "
+                         "also for Llama/MobileLLM: the model tern gets by ternarizing a "
+                         "full-precision checkpoint with absmean")
     a = ap.parse_args(argv)
     toks = [int(t) for t in a.tokens.split(",") if t.strip() != ""]
     model = load_hf(a.dir)
+    if a.bitlinear:
+        model["bitlinear"] = True
     vocab = model["lm_head"].shape[0]
     bad = [t for t in toks if not 0 <= t < vocab]
     if not toks or bad:

@@ -1,0 +1,79 @@
+#include "kernels/cpu_features.h"
+
+#include <cpuid.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "tern/error.h"
+
+namespace tern {
+namespace {
+
+std::string cpu_brand() {
+  unsigned regs[12] = {};
+  unsigned eax, ebx, ecx, edx;
+  if (__get_cpuid(0x80000000, &eax, &ebx, &ecx, &edx) == 0 || eax < 0x80000004) return "unknown CPU";
+  for (unsigned i = 0; i < 3; ++i) __get_cpuid(0x80000002 + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
+  std::string brand(reinterpret_cast<const char*>(regs), sizeof regs);
+  brand = brand.c_str();  // stop at the first NUL
+  const auto first = brand.find_first_not_of(' ');
+  return first == std::string::npos ? "unknown CPU" : brand.substr(first);
+}
+
+}  // namespace
+
+CpuFeatures detect_cpu_features() {
+  __builtin_cpu_init();
+  CpuFeatures f;
+  f.avx2 = __builtin_cpu_supports("avx2");
+  f.fma = __builtin_cpu_supports("fma");
+  f.f16c = false;
+  unsigned eax, ebx, ecx, edx;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) f.f16c = (ecx & bit_F16C) != 0;
+  f.avx512f = __builtin_cpu_supports("avx512f");
+  f.avx512bw = __builtin_cpu_supports("avx512bw");
+  f.avx512vl = __builtin_cpu_supports("avx512vl");
+  f.avx512dq = __builtin_cpu_supports("avx512dq");
+  f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+  f.avx512vbmi = __builtin_cpu_supports("avx512vbmi");
+  f.name = cpu_brand();
+  return f;
+}
+
+bool isa_supported(Isa isa, const CpuFeatures& c) {
+  switch (isa) {
+    case Isa::Scalar: return true;
+    case Isa::Avx2: return c.avx2 && c.fma && c.f16c;
+    case Isa::Avx512:
+      return c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq && c.avx512vnni && c.avx512vbmi && c.fma && c.f16c;
+  }
+  return false;
+}
+
+std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
+  }
+  return "unknown";
+}
+
+Isa select_isa() {
+  const CpuFeatures cpu = detect_cpu_features();
+  const char* forced = std::getenv("TERN_ISA");
+  if (forced != nullptr && *forced != '\0') {
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+      if (isa_name(isa) != forced) continue;
+      if (!isa_supported(isa, cpu)) fail("TERN_ISA={}: this CPU ({}) does not support it", forced, cpu.name);
+      return isa;
+    }
+    fail("TERN_ISA={} is not one of scalar, avx2, avx512", forced);
+  }
+  for (Isa isa : {Isa::Avx512, Isa::Avx2})
+    if (isa_supported(isa, cpu)) return isa;
+  return Isa::Scalar;
+}
+
+}  // namespace tern

@@ -1,0 +1,24 @@
+#pragma once
+// What the CPU can run, read at run time (never assumed at build time), and which
+// instruction set the kernels use: the best one available, or TERN_ISA's choice.
+#include <string>
+#include <string_view>
+
+namespace tern {
+
+enum class Isa { Scalar, Avx2, Avx512 };
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false, avx512vbmi = false;
+  std::string name;  // "AMD EPYC 9454 48-Core Processor", from /proc/cpuinfo or cpuid
+};
+
+CpuFeatures detect_cpu_features();
+bool isa_supported(Isa isa, const CpuFeatures& cpu);
+std::string_view isa_name(Isa isa);
+// TERN_ISA=scalar|avx2|avx512 forces one (an error if this CPU lacks it); otherwise
+// the best the CPU supports.
+Isa select_isa();
+
+}  // namespace tern

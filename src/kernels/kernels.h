@@ -1,0 +1,47 @@
+#pragma once
+// The kernel interface: one table of functions per instruction set, chosen at run time.
+// Every entry computes exactly what the scalar table computes (integer sums are
+// identical; float results agree to rounding).
+#include <cstdint>
+
+#include "io/tensor_type.h"
+#include "kernels/cpu_features.h"
+#include "kernels/ternary_matrix.h"
+
+namespace tern {
+
+// int8 activations of n_tok tokens, reordered by the kernel's prepare step.
+struct PreparedActivations {
+  const int8_t* q = nullptr;    // [n_tok, stride] permuted activations
+  const int8_t* neg = nullptr;  // [n_tok, stride] the same negated (kernels that want it)
+  const float* scale = nullptr; // [n_tok] activation scale (max|x| / 127)
+  int64_t stride = 0;           // bytes between tokens (>= n_in_padded)
+  int64_t n_tok = 0;
+};
+
+struct KernelTable {
+  Isa isa;
+  // Reorders one token's activations q[0..n_in_padded) (zeros past n_in) into the
+  // order matmul_ternary reads; writes out_q and, if not null, out_neg = -out_q.
+  void (*prepare_ternary)(const int8_t* q, int64_t n_in_padded, int8_t* out_q, int8_t* out_neg);
+  // y[t * y_stride + r] = scale[t] * sum_g scales[r, g] * (integer sum of row r's
+  // group g against token t) for rows [row_begin, row_end). Adds and subtracts only.
+  void (*matmul_ternary)(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
+                         float* y, int64_t y_stride);
+  // y[t * y_stride + r] = dot(row r of a float-like matrix, x[t * x_stride ..]).
+  void (*matmul_dense)(TensorType type, const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride,
+                       int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride);
+  float (*dot)(const float* a, const float* b, int64_t n);
+  void (*axpy)(float a, const float* x, float* y, int64_t n);  // y += a * x
+  // q[i] = round_half_even(x[i] * 127 / amax); returns amax / 127 (0 if x is all zero).
+  float (*quantize_row)(const float* x, int64_t n, int8_t* q);
+};
+
+const KernelTable& kernel_table(Isa isa);
+
+// Declared per instruction set file; kernel_table picks one.
+const KernelTable& scalar_kernels();
+const KernelTable& avx2_kernels();
+const KernelTable& avx512_kernels();
+
+}  // namespace tern

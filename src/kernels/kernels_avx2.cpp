@@ -1,0 +1,387 @@
+// AVX2 kernels (with FMA and F16C). Compiled with those flags; only called when the
+// CPU reports them (see cpu_features.cpp). No AVX-512 here.
+//
+// Ternary product: a 32-byte load of a row's codes covers two 64-weight chunks = 128
+// weights (one "step"). For bit-plane p, a shift moves the plane's two bits to bits 6
+// (+1) and 7 (-1) of each byte, so the masked byte reads as positive, negative or
+// zero; VPSIGNB then gives +q, -q or 0 per activation byte (a conditional negate, not
+// a multiplication by a weight), and VPMADDUBSW against ones adds byte pairs into
+// int16 lanes. Int16 sums run over a bounded number of steps before being widened to
+// int32 (see kMaxStepsInt16).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/dequantize.h"
+#include "kernels/float16.h"
+#include "kernels/kernels.h"
+
+namespace tern {
+namespace {
+
+// ------------------------------------------------------------------ ternary layout
+
+constexpr int64_t kStepWeights = 128;  // weights per 32-byte code load (two chunks)
+constexpr int64_t kStepBytes = 32;
+// Per step, one int16 lane gains at most 4 planes * (127 + 127) = 1016 in magnitude;
+// 31 steps plus a trailing half step (31.5 * 1016 = 32004) stay below 32767 before
+// the sums are widened to int32.
+constexpr int64_t kMaxStepsInt16 = 31;
+
+// Activation order for one step (128 weights at `base`): the kernel pairs byte j of the
+// 32 code bytes (chunk j / 16, byte j % 16) with weight 64 * (j / 16) + 16p + j % 16
+// for plane p, so plane p of both chunks goes to one contiguous 32-byte run:
+//   out[base + 32p + 16c + j] = q[base + 64c + 16p + j]
+// A trailing odd chunk (n_in_padded / 64 odd) keeps the natural order, which already
+// puts plane p at 16p. Loads all four inputs before storing, so in place works too.
+void prepare_ternary_avx2(const int8_t* q, int64_t n, int8_t* out_q, int8_t* out_neg) {
+  int64_t base = 0;
+  for (; base + kStepWeights <= n; base += kStepWeights) {
+    const auto* in = reinterpret_cast<const __m256i*>(q + base);
+    const __m256i c0_p01 = _mm256_loadu_si256(in), c0_p23 = _mm256_loadu_si256(in + 1);
+    const __m256i c1_p01 = _mm256_loadu_si256(in + 2), c1_p23 = _mm256_loadu_si256(in + 3);
+    auto* out = reinterpret_cast<__m256i*>(out_q + base);
+    _mm256_storeu_si256(out, _mm256_permute2x128_si256(c0_p01, c1_p01, 0x20));
+    _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(c0_p01, c1_p01, 0x31));
+    _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(c0_p23, c1_p23, 0x20));
+    _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(c0_p23, c1_p23, 0x31));
+  }
+  if (base < n) std::memmove(out_q + base, q + base, static_cast<size_t>(n - base));
+  if (out_neg == nullptr) return;
+  for (int64_t i = 0; i < n; i += 32) {  // n is a multiple of 64
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out_q + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out_neg + i), _mm256_sub_epi8(_mm256_setzero_si256(), v));
+  }
+}
+
+// ------------------------------------------------------------------ ternary product
+
+// Plane P's sign selector: bit 2P (+1) to bit 6, bit 2P+1 (-1) to bit 7. The 16-bit
+// shift carries bits across the byte boundary, but only into bits the mask drops.
+template <int P>
+inline __m256i plane_selector(__m256i codes) {
+  return _mm256_and_si256(_mm256_slli_epi16(codes, 6 - 2 * P), _mm256_set1_epi8(static_cast<char>(0xC0)));
+}
+
+// Adds one step's sums (R rows x T tokens) into int16 lanes. `at` is the code byte
+// offset; activations start at 4 * at. kHalf: the trailing single chunk, read with
+// 16-byte loads; the codes' upper half is zero, so whatever the upper half of the
+// activation vector holds, VPSIGNB turns it into zeros.
+template <int R, int T, bool kHalf, int P>
+[[gnu::always_inline]] inline void accumulate_plane(const __m256i (&codes)[R], const int8_t* const (&acts)[T],
+                                                    int64_t at, __m256i (&acc)[R][T]) {
+  const __m256i ones = _mm256_set1_epi8(1);
+  __m256i sel[R];
+  for (int r = 0; r < R; ++r) sel[r] = plane_selector<P>(codes[r]);
+  for (int t = 0; t < T; ++t) {
+    const int8_t* a = acts[t] + 4 * at + (kHalf ? 16 : 32) * P;
+    const __m256i q = kHalf ? _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)))
+                            : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+    for (int r = 0; r < R; ++r)
+      acc[r][t] = _mm256_add_epi16(acc[r][t], _mm256_maddubs_epi16(ones, _mm256_sign_epi8(q, sel[r])));
+  }
+}
+
+template <int R, int T, bool kHalf>
+[[gnu::always_inline]] inline void accumulate_step(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T],
+                                                   int64_t at, __m256i (&acc)[R][T]) {
+  __m256i codes[R];
+  for (int r = 0; r < R; ++r)
+    codes[r] = kHalf ? _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + at)))
+                     : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + at));
+  accumulate_plane<R, T, kHalf, 0>(codes, acts, at, acc);
+  accumulate_plane<R, T, kHalf, 1>(codes, acts, at, acc);
+  accumulate_plane<R, T, kHalf, 2>(codes, acts, at, acc);
+  accumulate_plane<R, T, kHalf, 3>(codes, acts, at, acc);
+}
+
+// Steps [s0, s1) (plus the half chunk when `half`) summed in int16, then widened into acc32.
+template <int R, int T>
+[[gnu::always_inline]] inline void accumulate_block(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T],
+                                                    int64_t s0, int64_t s1, bool half, __m256i (&acc32)[R][T]) {
+  __m256i acc16[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc16[r][t] = _mm256_setzero_si256();
+  for (int64_t s = s0; s < s1; ++s) accumulate_step<R, T, false>(rows, acts, s * kStepBytes, acc16);
+  if (half) accumulate_step<R, T, true>(rows, acts, s1 * kStepBytes, acc16);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc32[r][t] = _mm256_add_epi32(acc32[r][t], _mm256_madd_epi16(acc16[r][t], ones16));
+}
+
+// Horizontal sums of four int32 vectors: {sum a, sum b, sum c, sum d}.
+inline __m128i hsum4_epi32(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i abcd = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+  return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+// sums + scales * group_sums per lane, rounded as ternary_rescale rounds it: product,
+// then sum. The empty asm hands the product over as an opaque, already rounded value,
+// so the two are never fused into one FMA (this file has -mfma), which would round once
+// and break bit-identity with the scalar table, even in a build without the project's
+// -ffp-contract=off (GCC's default is to fuse).
+inline __m128 add_scaled(__m128 sums, __m128 scales, __m128i group_sums) {
+  __m128 product = _mm_mul_ps(scales, _mm_cvtepi32_ps(group_sums));
+  asm("" : "+x"(product));
+  return _mm_add_ps(sums, product);
+}
+
+// Rows [r0, r0 + R) against tokens [t0, t0 + T). Each output's float sum takes its
+// groups in order, as ternary_rescale does: y = (sum_g scales[r, g] * acc_g) * x.scale[t].
+// The R * T outputs are handled four at a time (output k is row k / T, token k % T).
+template <int R, int T>
+void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, int64_t t0, float* y,
+                  int64_t y_stride) {
+  constexpr int kOut = R * T, kQuads = (kOut + 3) / 4;
+  const uint8_t* rows[R];
+  const int8_t* acts[T];
+  for (int r = 0; r < R; ++r) rows[r] = w.codes.data() + (r0 + r) * w.row_stride;
+  for (int t = 0; t < T; ++t) acts[t] = x.q + (t0 + t) * x.stride;
+  const int64_t groups = w.groups_per_row();
+  const int64_t steps = w.n_in_padded / kStepWeights;
+  const bool odd_chunk = w.n_in_padded % kStepWeights != 0;
+  const float* scales = w.scales.data() + r0 * groups;
+  __m128 sums[kQuads];
+  for (auto& q : sums) q = _mm_setzero_ps();
+  __m256i acc32[R][T];
+  // Closes group g: adds its integer sums, scaled, to the float sums; clears acc32.
+  auto close_group = [&](int64_t g) {
+    const __m256i* acc = &acc32[0][0];
+    for (int q = 0; q < kQuads; ++q) {
+      __m256i v[4];
+      alignas(16) float s[4] = {};
+      for (int i = 0; i < 4; ++i) {
+        const int k = 4 * q + i;
+        v[i] = k < kOut ? acc[k] : _mm256_setzero_si256();
+        if (k < kOut) s[i] = scales[(k / T) * groups + g];
+      }
+      sums[q] = add_scaled(sums[q], _mm_load_ps(s), hsum4_epi32(v[0], v[1], v[2], v[3]));
+    }
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc32[r][t] = _mm256_setzero_si256();
+  };
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc32[r][t] = _mm256_setzero_si256();
+  if (groups > 1) {
+    // TQ blocks: a group is a whole number of steps (256 weights = 2), and with n_in a
+    // multiple of the group there is no odd chunk.
+    const int64_t group_steps = w.group / kStepWeights;
+    for (int64_t g = 0; g < groups; ++g) {
+      accumulate_block<R, T>(rows, acts, g * group_steps, (g + 1) * group_steps, false, acc32);
+      close_group(g);
+    }
+  } else {
+    // Blocks of int16 sums; the last one (possibly only the odd chunk) takes the odd chunk.
+    for (int64_t s = 0;; s += kMaxStepsInt16) {
+      const int64_t end = std::min(steps, s + kMaxStepsInt16);
+      accumulate_block<R, T>(rows, acts, s, end, odd_chunk && end == steps, acc32);
+      if (end == steps) break;
+    }
+    close_group(0);
+  }
+  alignas(16) float out[4 * kQuads];
+  for (int q = 0; q < kQuads; ++q) _mm_store_ps(out + 4 * q, sums[q]);
+  for (int k = 0; k < kOut; ++k) y[(t0 + k % T) * y_stride + r0 + k / T] = out[k] * x.scale[t0 + k % T];
+}
+
+// Rows in tiles of R for tokens [t0, t0 + T); leftover rows one at a time.
+template <int R, int T>
+void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
+                  int64_t t0, float* y, int64_t y_stride) {
+  int64_t r = row_begin;
+  for (; r + R <= row_end; r += R) ternary_tile<R, T>(w, x, r, t0, y, y_stride);
+  for (; r < row_end; ++r) ternary_tile<1, T>(w, x, r, t0, y, y_stride);
+}
+
+// Tokens in tiles of up to 4, so each code load and plane selector serves several
+// tokens (and a matrix streamed from memory is read once per 4 tokens); a single token
+// (GEMV) takes 4 rows at a time instead, sharing each activation load across rows.
+// R * T stays at 8 or below: past that the int16 accumulators no longer fit the 16
+// YMM registers next to the codes and constants.
+void matmul_ternary_avx2(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
+                         float* y, int64_t y_stride) {
+  int64_t t = 0;
+  for (; t + 4 <= x.n_tok; t += 4) ternary_rows<2, 4>(w, x, row_begin, row_end, t, y, y_stride);
+  switch (x.n_tok - t) {
+    case 3: ternary_rows<2, 3>(w, x, row_begin, row_end, t, y, y_stride); break;
+    case 2: ternary_rows<3, 2>(w, x, row_begin, row_end, t, y, y_stride); break;
+    case 1: ternary_rows<4, 1>(w, x, row_begin, row_end, t, y, y_stride); break;
+    default: break;
+  }
+}
+
+// ------------------------------------------------------------------ dense products
+
+inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Lanes [0, n) set (0 <= n <= 8), for masked loads and stores of a row's tail.
+inline __m256i tail_mask(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// 8 weights of a float-like row as f32, starting at weight i (i % 8 == 0; a Q8_0 block
+// of 32 holds four such runs, all under its one scale).
+template <TensorType kType>
+inline __m256 load8(const uint8_t* row, int64_t i) {
+  if constexpr (kType == TensorType::F32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  } else if constexpr (kType == TensorType::F16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+  } else if constexpr (kType == TensorType::BF16) {  // bf16 is the top half of an f32
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  } else {  // Q8_0: 34-byte blocks of an f16 scale and 32 int8
+    const uint8_t* block = row + (i / 32) * 34;
+    uint16_t d16;
+    std::memcpy(&d16, block, 2);
+    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + i % 32));
+    return _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(d16)), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+  }
+}
+
+// The last n_in % 8 weights (F32/F16/BF16 only; Q8_0 rows are whole blocks), zero-padded.
+template <TensorType kType>
+inline __m256 load_tail(const uint8_t* row, int64_t i, int64_t n_in) {
+  alignas(32) float buf[8] = {};
+  dequantize_row(kType, row + i * (kType == TensorType::F32 ? 4 : 2), buf, n_in - i);
+  return _mm256_load_ps(buf);
+}
+
+// Rows [r0, r0 + R) against tokens [t0, t0 + T): each weight vector is converted once
+// and used for T tokens; R * T independent FMA chains hide the FMA latency.
+template <TensorType kType, int R, int T>
+void dense_tile(const uint8_t* data, uint64_t stride, int64_t n_in, const float* x, int64_t x_stride, int64_t t0,
+                int64_t r0, float* y, int64_t y_stride) {
+  const uint8_t* rows[R];
+  const float* xs[T];
+  for (int r = 0; r < R; ++r) rows[r] = data + (r0 + r) * stride;
+  for (int t = 0; t < T; ++t) xs[t] = x + (t0 + t) * x_stride;
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  const int64_t vec_end = n_in / 8 * 8;
+  for (int64_t i = 0; i < vec_end; i += 8) {
+    __m256 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = load8<kType>(rows[r], i);
+    for (int t = 0; t < T; ++t) {
+      const __m256 xv = _mm256_loadu_ps(xs[t] + i);
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  if (vec_end < n_in) {
+    const __m256i m = tail_mask(n_in - vec_end);
+    for (int r = 0; r < R; ++r) {
+      const __m256 wv = load_tail<kType>(rows[r], vec_end, n_in);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(xs[t] + vec_end, m), acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) y[(t0 + t) * y_stride + r0 + r] = hsum_ps(acc[r][t]);
+}
+
+// Tokens in tiles of 4 (one row each); leftover tokens one at a time over 4-row tiles.
+template <TensorType kType>
+void dense_rows(const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride, int64_t n_tok,
+                int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
+  const uint64_t stride = row_bytes(kType, static_cast<uint64_t>(n_in));
+  int64_t t = 0;
+  for (; t + 4 <= n_tok; t += 4)
+    for (int64_t r = row_begin; r < row_end; ++r)
+      dense_tile<kType, 1, 4>(data, stride, n_in, x, x_stride, t, r, y, y_stride);
+  for (; t < n_tok; ++t) {
+    int64_t r = row_begin;
+    for (; r + 4 <= row_end; r += 4) dense_tile<kType, 4, 1>(data, stride, n_in, x, x_stride, t, r, y, y_stride);
+    for (; r < row_end; ++r) dense_tile<kType, 1, 1>(data, stride, n_in, x, x_stride, t, r, y, y_stride);
+  }
+}
+
+void matmul_dense_avx2(TensorType type, const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride,
+                       int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
+  switch (type) {
+    case TensorType::F32:
+      return dense_rows<TensorType::F32>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
+    case TensorType::F16:
+      return dense_rows<TensorType::F16>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
+    case TensorType::BF16:
+      return dense_rows<TensorType::BF16>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
+    case TensorType::Q8_0:
+      return dense_rows<TensorType::Q8_0>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
+    default:  // ternary types never reach the dense path; keep the reference behaviour
+      return scalar_kernels().matmul_dense(type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
+  }
+}
+
+// ------------------------------------------------------------------ vector helpers
+
+float dot_avx2(const float* a, const float* b, int64_t n) {
+  // Four independent chains: one FMA chain would wait on its latency every step.
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; ++k)
+      acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc[0]);
+  if (i < n) {
+    const __m256i m = tail_mask(n - i);
+    acc[1] = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m), acc[1]);
+  }
+  return hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
+void axpy_avx2(float a, const float* x, float* y, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  if (i < n) {
+    const __m256i m = tail_mask(n - i);
+    _mm256_maskstore_ps(y + i, m, _mm256_fmadd_ps(av, _mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m)));
+  }
+}
+
+float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 vmax = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_and_ps(abs_mask, _mm256_loadu_ps(x + i)));
+  if (i < n) {  // masked-off lanes load as 0, which never raises the maximum
+    const __m256 v = _mm256_maskload_ps(x + i, tail_mask(n - i));
+    vmax = _mm256_max_ps(vmax, _mm256_and_ps(abs_mask, v));
+  }
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float amax = _mm_cvtss_f32(m4);
+  if (amax == 0) {
+    std::memset(q, 0, static_cast<size_t>(n));
+    return 0;
+  }
+  // (x * 127) / amax exactly as the scalar formula (mul, then div; never a
+  // reciprocal), rounded to nearest even by the conversion, so the bytes match.
+  const __m256 k127 = _mm256_set1_ps(127.0f), vamax = _mm256_set1_ps(amax);
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_cvtps_epi32(_mm256_div_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), k127), vamax));
+    // |v| <= 127: the saturating packs are exact narrowings.
+    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), _mm_packs_epi16(w16, w16));
+  }
+  for (; i < n; ++i) q[i] = static_cast<int8_t>(std::nearbyint(x[i] * 127.0f / amax));
+  return amax / 127.0f;
+}
+
+}  // namespace
+
+const KernelTable& avx2_kernels() {
+  static const KernelTable table{Isa::Avx2, prepare_ternary_avx2, matmul_ternary_avx2, matmul_dense_avx2,
+                                 dot_avx2,  axpy_avx2,            quantize_row_avx2};
+  return table;
+}
+
+}  // namespace tern

@@ -1,0 +1,219 @@
+// AVX-512 kernels (F, BW, VL, DQ, VNNI, VBMI). Compiled with those flags; only called
+// when the CPU reports them (see cpu_features.cpp).
+//
+// Ternary product: each 64-byte load of a row's codes covers 256 weights; for each of
+// the four bit-plane pairs, one test gives the "add" mask and one the "subtract" mask,
+// a masked move selects +q or -q (no multiplication by a weight), and VPDPBUSD against
+// a vector of ones sums the selected bytes into int32 lanes.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/dequantize.h"
+#include "kernels/kernels.h"
+
+namespace tern {
+namespace {
+
+constexpr int64_t kSuper = 256;  // weights per 64-byte load (four 64-weight chunks)
+
+// Activation order for one 64-byte code load: for chunk c (of nc) and plane p, byte j
+// of the chunks' codes pairs with weight 64c + 16p + j; the kernel reads plane p of all
+// nc chunks as one contiguous run, so put them there.
+void prepare_ternary_avx512(const int8_t* q, int64_t n, int8_t* out_q, int8_t* out_neg) {
+  for (int64_t base = 0; base < n; base += kSuper) {
+    const int64_t nc = std::min<int64_t>(4, (n - base) / 64);
+    for (int64_t c = 0; c < nc; ++c)
+      for (int64_t p = 0; p < 4; ++p)
+        std::memcpy(out_q + base + p * nc * 16 + c * 16, q + base + c * 64 + p * 16, 16);
+  }
+  if (out_neg == nullptr) return;
+  for (int64_t i = 0; i < n; i += 64) {
+    const __m512i v = _mm512_loadu_si512(out_q + i);
+    _mm512_storeu_si512(out_neg + i, _mm512_sub_epi8(_mm512_setzero_si512(), v));
+  }
+}
+
+// Sums of R rows against T tokens over one span of `bytes` code bytes (<= 64) starting
+// at code byte offset `at` and activation offset 4 * at.
+template <int R, int T>
+inline void accumulate_span(const uint8_t* const* rows, const PreparedActivations& x, int64_t t0, int64_t at,
+                            int64_t bytes, __m512i (&acc)[R][T]) {
+  const __mmask64 load_mask = bytes == 64 ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int r = 0; r < R; ++r) {
+    const __m512i codes = _mm512_maskz_loadu_epi8(load_mask, rows[r] + at);
+    for (int p = 0; p < 4; ++p) {
+      const __mmask64 add = _mm512_test_epi8_mask(codes, _mm512_set1_epi8(static_cast<char>(1 << (2 * p))));
+      const __mmask64 sub = _mm512_test_epi8_mask(codes, _mm512_set1_epi8(static_cast<char>(2 << (2 * p))));
+      const int64_t offset = 4 * at + p * bytes;
+      for (int t = 0; t < T; ++t) {
+        const int8_t* q = x.q + (t0 + t) * x.stride + offset;
+        const int8_t* n = x.neg + (t0 + t) * x.stride + offset;
+        __m512i v = _mm512_maskz_loadu_epi8(add, q);
+        v = _mm512_mask_loadu_epi8(v, sub, n);
+        acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], ones, v);
+      }
+    }
+  }
+}
+
+template <int R, int T>
+void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, int64_t t0, float* y,
+                  int64_t y_stride) {
+  const uint8_t* rows[R];
+  for (int r = 0; r < R; ++r) rows[r] = w.codes.data() + (r0 + r) * w.row_stride;
+  __m512i acc[R][T];
+  float sums[R][T] = {};
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
+  const bool per_block = w.group != w.n_in;  // TQ files: one scale per 256 weights
+  const int64_t groups = w.groups_per_row();
+  const int64_t full = w.n_in_padded / kSuper;
+  for (int64_t s = 0; s < full; ++s) {
+    accumulate_span<R, T>(rows, x, t0, s * 64, 64, acc);
+    if (!per_block) continue;
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) {
+        sums[r][t] += w.scales[(r0 + r) * groups + s] * static_cast<float>(_mm512_reduce_add_epi32(acc[r][t]));
+        acc[r][t] = _mm512_setzero_si512();
+      }
+  }
+  const int64_t tail_bytes = (w.n_in_padded % kSuper) / 4;
+  if (tail_bytes > 0) accumulate_span<R, T>(rows, x, t0, full * 64, tail_bytes, acc);
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) {
+      if (!per_block) sums[r][t] = w.scales[(r0 + r) * groups] * static_cast<float>(_mm512_reduce_add_epi32(acc[r][t]));
+      y[(t0 + t) * y_stride + r0 + r] = sums[r][t] * x.scale[t0 + t];
+    }
+}
+
+template <int R>
+void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, float* y, int64_t y_stride) {
+  int64_t t = 0;
+  for (; t + 4 <= x.n_tok; t += 4) ternary_tile<R, 4>(w, x, r0, t, y, y_stride);
+  switch (x.n_tok - t) {
+    case 3: ternary_tile<R, 3>(w, x, r0, t, y, y_stride); break;
+    case 2: ternary_tile<R, 2>(w, x, r0, t, y, y_stride); break;
+    case 1: ternary_tile<R, 1>(w, x, r0, t, y, y_stride); break;
+    default: break;
+  }
+}
+
+void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
+                           float* y, int64_t y_stride) {
+  int64_t r = row_begin;
+  for (; r + 4 <= row_end; r += 4) ternary_rows<4>(w, x, r, y, y_stride);
+  for (; r < row_end; ++r) ternary_rows<1>(w, x, r, y, y_stride);
+}
+
+// 16 weights of a float-like row as f32, starting at weight i (i % 16 == 0; Q8_0 blocks
+// are 32 weights, so a 16-weight half block reads its block's scale).
+inline __m512 load16(TensorType type, const uint8_t* row, int64_t i) {
+  switch (type) {
+    case TensorType::F32: return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+    case TensorType::F16: return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+    case TensorType::BF16: {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i));
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    default: {  // Q8_0
+      const uint8_t* block = row + (i / 32) * 34;
+      uint16_t d16;
+      std::memcpy(&d16, block, 2);
+      const __m512 d = _mm512_set1_ps(_cvtsh_ss(d16));
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + i % 32));
+      return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
+    }
+  }
+}
+
+template <int T>
+void dense_rows(TensorType type, const uint8_t* data, uint64_t stride, int64_t n_in, const float* x, int64_t x_stride,
+                int64_t t0, int64_t r0, int64_t r1, float* y, int64_t y_stride) {
+  const int64_t vec_end = n_in / 16 * 16;
+  std::vector<float> tail_row;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = data + r * stride;
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < vec_end; i += 16) {
+      const __m512 wv = load16(type, row, i);
+      for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + (t0 + t) * x_stride + i), acc[t]);
+    }
+    if (vec_end < n_in) {  // rows not a multiple of 16 (F32/F16/BF16 only)
+      tail_row.resize(static_cast<size_t>(n_in));
+      dequantize_row(type, row, tail_row.data(), n_in);
+      const __mmask16 m = static_cast<__mmask16>((1u << (n_in - vec_end)) - 1);
+      const __m512 wv = _mm512_maskz_loadu_ps(m, tail_row.data() + vec_end);
+      for (int t = 0; t < T; ++t)
+        acc[t] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x + (t0 + t) * x_stride + vec_end), acc[t]);
+    }
+    for (int t = 0; t < T; ++t) y[(t0 + t) * y_stride + r] = _mm512_reduce_add_ps(acc[t]);
+  }
+}
+
+void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride,
+                         int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
+  const uint64_t stride = row_bytes(type, static_cast<uint64_t>(n_in));
+  int64_t t = 0;
+  for (; t + 4 <= n_tok; t += 4) dense_rows<4>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);
+  for (; t < n_tok; ++t) dense_rows<1>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);
+}
+
+float dot_avx512(const float* a, const float* b, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+void axpy_avx512(float a, const float* x, float* y, int64_t n) {
+  const __m512 av = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  __m512 vmax = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_andnot_ps(sign, _mm512_loadu_ps(x + i)));
+  const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
+  if (i < n) vmax = _mm512_max_ps(vmax, _mm512_andnot_ps(sign, _mm512_maskz_loadu_ps(tail, x + i)));
+  const float amax = _mm512_reduce_max_ps(vmax);
+  if (amax == 0) {
+    std::memset(q, 0, static_cast<size_t>(n));
+    return 0;
+  }
+  // (x * 127) / amax, rounded to nearest even by the conversion: the scalar formula.
+  const __m512 k127 = _mm512_set1_ps(127.0f), vamax = _mm512_set1_ps(amax);
+  for (i = 0; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_div_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), k127), vamax);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(v)));
+  }
+  if (i < n) {
+    const __m512 v = _mm512_div_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail, x + i), k127), vamax);
+    _mm_mask_storeu_epi8(q + i, tail, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(v)));
+  }
+  return amax / 127.0f;
+}
+
+}  // namespace
+
+const KernelTable& avx512_kernels() {
+  static const KernelTable table{Isa::Avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
+                                 dot_avx512,  axpy_avx512,            quantize_row_avx512};
+  return table;
+}
+
+}  // namespace tern

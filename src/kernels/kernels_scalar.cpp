@@ -1,0 +1,84 @@
+// The scalar kernel table: the reference products (matvec_ref) behind the kernel
+// interface. Every SIMD table is tested against this one.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/dequantize.h"
+#include "kernels/kernels.h"
+#include "kernels/matvec_ref.h"
+
+namespace tern {
+namespace {
+
+void prepare_identity(const int8_t* q, int64_t n, int8_t* out_q, int8_t* out_neg) {
+  std::memcpy(out_q, q, static_cast<size_t>(n));
+  if (out_neg != nullptr)
+    for (int64_t i = 0; i < n; ++i) out_neg[i] = static_cast<int8_t>(-q[i]);
+}
+
+void matmul_ternary_scalar(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
+                           float* y, int64_t y_stride) {
+  std::vector<int32_t> acc(static_cast<size_t>(w.groups_per_row()));
+  for (int64_t t = 0; t < x.n_tok; ++t)
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      ternary_row_sums_ref(w, r, x.q + t * x.stride, acc.data());
+      y[t * y_stride + r] = ternary_rescale(w, r, acc.data(), x.scale[t]);
+    }
+}
+
+void matmul_dense_scalar(TensorType type, const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride,
+                         int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
+  std::vector<float> row(static_cast<size_t>(n_in));
+  const uint64_t stride = row_bytes(type, static_cast<uint64_t>(n_in));
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    dequantize_row(type, data + r * stride, row.data(), n_in);
+    for (int64_t t = 0; t < n_tok; ++t) {
+      float sum = 0;
+      for (int64_t i = 0; i < n_in; ++i) sum += row[i] * x[t * x_stride + i];
+      y[t * y_stride + r] = sum;
+    }
+  }
+}
+
+float dot_scalar(const float* a, const float* b, int64_t n) {
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+void axpy_scalar(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+float quantize_row_scalar(const float* x, int64_t n, int8_t* q) {
+  float amax = 0;
+  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  if (amax == 0) {
+    std::fill(q, q + n, int8_t{0});
+    return 0;
+  }
+  // x * 127 / amax (not x * (127 / amax)): one rounding fewer, so exact ties stay ties.
+  for (int64_t i = 0; i < n; ++i) q[i] = static_cast<int8_t>(std::nearbyint(x[i] * 127.0f / amax));
+  return amax / 127.0f;
+}
+
+}  // namespace
+
+const KernelTable& scalar_kernels() {
+  static const KernelTable table{Isa::Scalar,        prepare_identity, matmul_ternary_scalar, matmul_dense_scalar,
+                                 dot_scalar,         axpy_scalar,      quantize_row_scalar};
+  return table;
+}
+
+const KernelTable& kernel_table(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return avx512_kernels();
+    case Isa::Avx2: return avx2_kernels();
+    case Isa::Scalar: break;
+  }
+  return scalar_kernels();
+}
+
+}  // namespace tern

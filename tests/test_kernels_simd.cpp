@@ -1,0 +1,342 @@
+// Every SIMD kernel table the CPU supports (AVX2, AVX-512) against the scalar table:
+// ternary products bit-identical (integer sums are exact and the rescale order is
+// fixed), float products within rounding, activation quantization byte-identical.
+// Tables the CPU lacks are skipped, not failed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/aligned_buffer.h"
+#include "kernels/cpu_features.h"
+#include "kernels/dequantize.h"
+#include "kernels/kernels.h"
+#include "kernels/matvec_ref.h"
+#include "kernels/ternary_formats.h"
+#include "kernels/ternary_matrix.h"
+
+namespace tern::testing {
+namespace {
+
+class SimdKernels : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (!isa_supported(GetParam(), detect_cpu_features()))
+      GTEST_SKIP() << "this CPU does not support " << isa_name(GetParam());
+  }
+  const KernelTable& simd() const { return kernel_table(GetParam()); }
+  const KernelTable& scalar() const { return scalar_kernels(); }
+};
+
+// ---------------------------------------------------------------- ternary helpers
+
+enum class WeightFill { Random, SparseRandom, AllPlus, AllMinus };
+enum class ActFill { Random, AllPlus, AllMinus };
+
+TernaryMatrix make_matrix(int64_t n_rows, int64_t n_in, int64_t group, WeightFill fill, std::mt19937& rng) {
+  TernaryWeights w;
+  w.n_in = n_in;
+  w.n_rows = n_rows;
+  w.group = group;
+  w.weights.resize(static_cast<size_t>(n_rows * n_in));
+  std::uniform_int_distribution<int> trit(-1, 1);
+  std::uniform_int_distribution<int> sparse(0, 9);  // 80% zeros
+  for (auto& v : w.weights) switch (fill) {
+      case WeightFill::Random: v = static_cast<int8_t>(trit(rng)); break;
+      case WeightFill::SparseRandom: {
+        const int s = sparse(rng);
+        v = static_cast<int8_t>(s == 0 ? 1 : s == 1 ? -1 : 0);
+        break;
+      }
+      case WeightFill::AllPlus: v = 1; break;
+      case WeightFill::AllMinus: v = -1; break;
+    }
+  // Differing scales, so a kernel mixing up groups or rows shows.
+  std::uniform_real_distribution<float> scale(0.01f, 2.0f);
+  w.scales.resize(static_cast<size_t>(n_rows * w.groups_per_row()));
+  for (auto& s : w.scales) s = scale(rng);
+  return TernaryMatrix::from_weights(w);
+}
+
+// n_tok tokens of raw int8 activations, each zero-padded to n_in_padded.
+std::vector<int8_t> make_activations(int64_t n_tok, int64_t n_in, int64_t n_in_padded, ActFill fill,
+                                     std::mt19937& rng) {
+  std::vector<int8_t> q(static_cast<size_t>(n_tok * n_in_padded), 0);
+  std::uniform_int_distribution<int> value(-127, 127);
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t i = 0; i < n_in; ++i)
+      q[static_cast<size_t>(t * n_in_padded + i)] = static_cast<int8_t>(
+          fill == ActFill::AllPlus ? 127 : fill == ActFill::AllMinus ? -127 : value(rng));
+  return q;
+}
+
+// Activations in one table's own order, with a stride past n_in_padded (and the gap
+// filled with junk a kernel must never read as data).
+struct Prepared {
+  AlignedBuffer<int8_t> q, neg;
+  std::vector<float> scale;
+  PreparedActivations view;
+};
+
+Prepared prepare(const KernelTable& k, const std::vector<int8_t>& raw, int64_t n_tok, int64_t n_in_padded,
+                 const std::vector<float>& scale) {
+  const int64_t stride = n_in_padded + 64;
+  Prepared p;
+  p.q.assign(static_cast<size_t>(n_tok * stride), int8_t{99});
+  p.neg.assign(static_cast<size_t>(n_tok * stride), int8_t{99});
+  p.scale = scale;
+  for (int64_t t = 0; t < n_tok; ++t) {
+    int8_t* q = p.q.data() + t * stride;
+    int8_t* neg = p.neg.data() + t * stride;
+    k.prepare_ternary(raw.data() + t * n_in_padded, n_in_padded, q, neg);
+    for (int64_t i = 0; i < n_in_padded; ++i) EXPECT_EQ(neg[i], -q[i]) << "neg buffer at " << i;
+  }
+  p.view = PreparedActivations{p.q.data(), p.neg.data(), p.scale.data(), stride, n_tok};
+  return p;
+}
+
+constexpr float kUntouched = 12345.0f;
+
+// y[n_tok, n_rows] from rows [row_begin, row_end); other entries keep kUntouched.
+std::vector<float> run_ternary(const KernelTable& k, const TernaryMatrix& m, const std::vector<int8_t>& raw,
+                               int64_t n_tok, const std::vector<float>& scale, int64_t row_begin, int64_t row_end) {
+  const Prepared p = prepare(k, raw, n_tok, m.n_in_padded, scale);
+  std::vector<float> y(static_cast<size_t>(n_tok * m.n_rows), kUntouched);
+  k.matmul_ternary(m, p.view, row_begin, row_end, y.data(), m.n_rows);
+  return y;
+}
+
+// Runs one case through the SIMD and scalar tables and requires identical floats.
+void expect_ternary_identical(const KernelTable& simd, const TernaryMatrix& m, const std::vector<int8_t>& raw,
+                              int64_t n_tok, const std::vector<float>& scale, int64_t row_begin, int64_t row_end,
+                              const std::string& what) {
+  const auto want = run_ternary(scalar_kernels(), m, raw, n_tok, scale, row_begin, row_end);
+  const auto got = run_ternary(simd, m, raw, n_tok, scale, row_begin, row_end);
+  int failures = 0;
+  for (size_t i = 0; i < want.size() && failures < 5; ++i)
+    if (!(got[i] == want[i])) {
+      ADD_FAILURE() << what << ": token " << i / m.n_rows << " row " << i % m.n_rows << ": got " << got[i]
+                    << ", scalar " << want[i];
+      ++failures;
+    }
+}
+
+std::string describe(int64_t n_in, int64_t n_rows, int64_t n_tok, int64_t group, int64_t r0, int64_t r1) {
+  return "n_in " + std::to_string(n_in) + " rows " + std::to_string(n_rows) + " [" + std::to_string(r0) + ", " +
+         std::to_string(r1) + ") tokens " + std::to_string(n_tok) + " group " + std::to_string(group);
+}
+
+// ---------------------------------------------------------------- ternary tests
+
+TEST_P(SimdKernels, TernaryMatchesScalarOnAwkwardShapes) {
+  std::mt19937 rng(1234);
+  const int64_t n_ins[] = {1, 3, 16, 63, 64, 65, 100, 127, 128, 129, 191, 192, 255, 256, 257, 576, 960, 1000, 1536};
+  const int64_t n_rows_list[] = {1, 2, 3, 4, 5, 7, 9, 33};
+  const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9};
+  std::uniform_real_distribution<float> act_scale(0.001f, 0.1f);
+  for (const int64_t n_in : n_ins)
+    for (const int64_t n_rows : n_rows_list) {
+      std::vector<int64_t> groups = {n_in};
+      if (n_in % 256 == 0) groups.push_back(256);
+      for (const int64_t group : groups) {
+        const auto fill = (n_rows % 2 == 0) ? WeightFill::SparseRandom : WeightFill::Random;
+        const TernaryMatrix m = make_matrix(n_rows, n_in, group, fill, rng);
+        for (const int64_t n_tok : n_toks) {
+          const auto raw = make_activations(n_tok, n_in, m.n_in_padded, ActFill::Random, rng);
+          std::vector<float> scale(static_cast<size_t>(n_tok));
+          for (auto& s : scale) s = act_scale(rng);
+          expect_ternary_identical(simd(), m, raw, n_tok, scale, 0, n_rows,
+                                   describe(n_in, n_rows, n_tok, group, 0, n_rows));
+          // A row range not starting at 0 (and not ending at n_rows when possible).
+          if (n_rows >= 2) {
+            const int64_t r1 = n_rows >= 3 ? n_rows - 1 : n_rows;
+            expect_ternary_identical(simd(), m, raw, n_tok, scale, 1, r1, describe(n_in, n_rows, n_tok, group, 1, r1));
+          }
+          if (HasFailure()) return;
+        }
+      }
+    }
+}
+
+// Extreme sums: every weight +1 or -1 against every activation +127 or -127, on rows
+// long enough to cross the kernels' int16 accumulation blocks (and an odd last chunk).
+TEST_P(SimdKernels, TernaryExtremeSumsDoNotOverflow) {
+  std::mt19937 rng(99);
+  const int64_t n_ins[] = {64, 1536, 3968, 4032, 4096, 4160, 8000, 8192};
+  for (const int64_t n_in : n_ins)
+    for (const auto wfill : {WeightFill::AllPlus, WeightFill::AllMinus})
+      for (const auto afill : {ActFill::AllPlus, ActFill::AllMinus}) {
+        std::vector<int64_t> groups = {n_in};
+        if (n_in % 256 == 0) groups.push_back(256);
+        for (const int64_t group : groups) {
+          const int64_t n_rows = 5, n_tok = 5;
+          const TernaryMatrix m = make_matrix(n_rows, n_in, group, wfill, rng);
+          const auto raw = make_activations(n_tok, n_in, m.n_in_padded, afill, rng);
+          const std::vector<float> scale(n_tok, 1.0f);
+          const std::string what = describe(n_in, n_rows, n_tok, group, 0, n_rows);
+          expect_ternary_identical(simd(), m, raw, n_tok, scale, 0, n_rows, what);
+          // And the value itself: each group sums to 127 * group with the sign of
+          // weight * activation.
+          const auto got = run_ternary(simd(), m, raw, n_tok, scale, 0, n_rows);
+          const double sign = (wfill == WeightFill::AllPlus) == (afill == ActFill::AllPlus) ? 1.0 : -1.0;
+          for (int64_t r = 0; r < n_rows; ++r) {
+            double want = 0;
+            for (int64_t g = 0; g < m.groups_per_row(); ++g)
+              want += m.scales[static_cast<size_t>(r * m.groups_per_row() + g)] * sign * 127.0 * group;
+            for (int64_t t = 0; t < n_tok; ++t)
+              EXPECT_NEAR(got[static_cast<size_t>(t * n_rows + r)], want, 1e-5 * std::fabs(want)) << what;
+          }
+        }
+      }
+}
+
+// Unit scales make y the integer sum itself (exact in f32 below 2^24), checked against
+// ternary_row_sums_ref directly rather than through the scalar table.
+TEST_P(SimdKernels, TernaryIntegerSumsEqualTheReference) {
+  std::mt19937 rng(7);
+  for (const int64_t n_in : {1, 65, 129, 257, 1000, 1536, 4160})
+    for (const auto fill : {WeightFill::Random, WeightFill::SparseRandom}) {
+      const int64_t n_rows = 9, n_tok = 3;
+      TernaryMatrix m = make_matrix(n_rows, n_in, n_in, fill, rng);
+      std::fill(m.scales.begin(), m.scales.end(), 1.0f);
+      const auto raw = make_activations(n_tok, n_in, m.n_in_padded, ActFill::Random, rng);
+      const auto y = run_ternary(simd(), m, raw, n_tok, std::vector<float>(n_tok, 1.0f), 0, n_rows);
+      for (int64_t t = 0; t < n_tok; ++t)
+        for (int64_t r = 0; r < n_rows; ++r) {
+          int32_t acc = 0;
+          ternary_row_sums_ref(m, r, raw.data() + t * m.n_in_padded, &acc);
+          EXPECT_EQ(y[static_cast<size_t>(t * n_rows + r)], static_cast<float>(acc))
+              << "n_in " << n_in << " token " << t << " row " << r;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- dense products
+
+TEST_P(SimdKernels, DenseMatchesScalarWithinRounding) {
+  std::mt19937 rng(42);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  struct Case {
+    TensorType type;
+    std::vector<int64_t> n_ins;
+  };
+  const Case cases[] = {
+      {TensorType::F32, {1, 5, 8, 15, 17, 33, 100, 577}},
+      {TensorType::F16, {1, 7, 9, 16, 31, 100, 577}},
+      {TensorType::BF16, {2, 7, 16, 17, 63, 100, 577}},
+      {TensorType::Q8_0, {32, 64, 96, 576}},
+  };
+  for (const auto& c : cases)
+    for (const int64_t n_in : c.n_ins)
+      for (const int64_t n_rows : {1, 3, 5, 9})
+        for (const int64_t n_tok : {1, 2, 3, 4, 5, 9}) {
+          std::vector<uint8_t> data;
+          std::vector<float> row(static_cast<size_t>(n_in));
+          for (int64_t r = 0; r < n_rows; ++r) {
+            for (auto& v : row) v = normal(rng);
+            quantize_row(c.type, row, data);
+          }
+          const int64_t x_stride = n_in + 3;
+          std::vector<float> x(static_cast<size_t>(n_tok * x_stride));
+          for (auto& v : x) v = normal(rng);
+          const int64_t r0 = n_rows >= 3 ? 1 : 0;
+          std::vector<float> want(static_cast<size_t>(n_tok * n_rows), kUntouched), got = want;
+          scalar().matmul_dense(c.type, data.data(), n_in, x.data(), x_stride, n_tok, r0, n_rows, want.data(), n_rows);
+          simd().matmul_dense(c.type, data.data(), n_in, x.data(), x_stride, n_tok, r0, n_rows, got.data(), n_rows);
+          const uint64_t stride = row_bytes(c.type, static_cast<uint64_t>(n_in));
+          for (int64_t r = 0; r < n_rows; ++r) {
+            dequantize_row(c.type, data.data() + r * stride, row.data(), n_in);
+            for (int64_t t = 0; t < n_tok; ++t) {
+              const size_t at = static_cast<size_t>(t * n_rows + r);
+              if (r < r0) {
+                EXPECT_EQ(got[at], kUntouched);
+                continue;
+              }
+              double magnitude = 0;
+              for (int64_t i = 0; i < n_in; ++i) magnitude += std::fabs(double(row[i]) * x[t * x_stride + i]);
+              EXPECT_NEAR(got[at], want[at], 1e-5 * magnitude)
+                  << tensor_type_name(c.type) << " n_in " << n_in << " row " << r << " token " << t;
+            }
+          }
+          if (HasFailure()) return;
+        }
+}
+
+TEST_P(SimdKernels, DotAndAxpyMatchScalarWithinRounding) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t n = 0; n <= 80; n = n < 40 ? n + 1 : n + 7) {
+    std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+    for (auto& v : a) v = normal(rng);
+    for (auto& v : b) v = normal(rng);
+    double magnitude = 0;
+    for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(double(a[i]) * b[i]);
+    EXPECT_NEAR(simd().dot(a.data(), b.data(), n), scalar().dot(a.data(), b.data(), n), 1e-5 * magnitude) << "n " << n;
+
+    const float alpha = normal(rng);
+    std::vector<float> y_simd = b, y_scalar = b;
+    simd().axpy(alpha, a.data(), y_simd.data(), n);
+    scalar().axpy(alpha, a.data(), y_scalar.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_NEAR(y_simd[i], y_scalar[i], 1e-6 * (std::fabs(b[i]) + std::fabs(alpha * a[i])))
+          << "n " << n << " i " << i;
+  }
+  // A long vector, where the accumulation order differs the most.
+  std::vector<float> a(4099), b(4099);
+  for (auto& v : a) v = normal(rng);
+  for (auto& v : b) v = normal(rng);
+  double magnitude = 0;
+  for (size_t i = 0; i < a.size(); ++i) magnitude += std::fabs(double(a[i]) * b[i]);
+  EXPECT_NEAR(simd().dot(a.data(), b.data(), 4099), scalar().dot(a.data(), b.data(), 4099), 1e-5 * magnitude);
+}
+
+// ---------------------------------------------------------------- activation quantization
+
+void expect_quantize_identical(const KernelTable& simd, const std::vector<float>& x, const std::string& what) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<int8_t> want(x.size() + 1, int8_t{77}), got = want;  // one guard byte past the end
+  const float want_scale = scalar_kernels().quantize_row(x.data(), n, want.data());
+  const float got_scale = simd.quantize_row(x.data(), n, got.data());
+  EXPECT_EQ(got_scale, want_scale) << what;
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_EQ(int(got[i]), int(want[i])) << what << " byte " << i << (i == x.size() ? " (guard)" : "");
+}
+
+TEST_P(SimdKernels, QuantizeRowTiesRoundToEven) {
+  // amax 127, so x * 127 / amax = x: the .5 values are exact ties.
+  const std::vector<float> x = {127, 0.5f, 1.5f, 2.5f, -0.5f, -2.5f};
+  std::vector<int8_t> q(x.size());
+  EXPECT_EQ(simd().quantize_row(x.data(), 6, q.data()), 1.0f);
+  EXPECT_EQ(q, (std::vector<int8_t>{127, 0, 2, 2, 0, -2}));
+  expect_quantize_identical(simd(), x, "ties");
+}
+
+TEST_P(SimdKernels, QuantizeRowMatchesScalarBytes) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::uniform_int_distribution<int> half_steps(-253, 253);
+  for (int64_t n = 1; n <= 70; ++n) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = normal(rng);
+    expect_quantize_identical(simd(), x, "random n " + std::to_string(n));
+
+    // Multiples of 0.5 up to 126.5 with one +-127 somewhere: ties everywhere, in the
+    // vector body and in the tail.
+    for (auto& v : x) v = 0.5f * static_cast<float>(half_steps(rng));
+    x[static_cast<size_t>(rng() % n)] = (rng() & 1) ? 127.0f : -127.0f;
+    expect_quantize_identical(simd(), x, "ties n " + std::to_string(n));
+
+    std::fill(x.begin(), x.end(), 0.0f);
+    expect_quantize_identical(simd(), x, "zeros n " + std::to_string(n));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, SimdKernels, ::testing::Values(Isa::Avx2, Isa::Avx512),
+                         [](const ::testing::TestParamInfo<Isa>& info) { return std::string(isa_name(info.param)); });
+
+}  // namespace
+}  // namespace tern::testing

@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""Exports a training checkpoint as a Hugging Face style MobileLLM folder.
+
+Usage: tools/train/export_hf.py [--work /tmp/tern-train] [--ckpt WORK/ckpt/model.pt] [--out WORK/hf]
+
+Writes OUT/config.json, OUT/model.safetensors (F32, written by hand: u64 LE
+header length, JSON header padded with spaces to a multiple of 8, raw data) and
+OUT/tokenizer.model. Tensor names follow HF llama; i runs over the UNIQUE blocks
+(num_hidden_layers = unique blocks, layer_sharing_repeat = executed repeats):
+
+  model.embed_tokens.weight                       (tied with the output; no lm_head)
+  model.layers.{i}.input_layernorm.weight
+  model.layers.{i}.self_attn.{q,k,v,o}_proj.weight
+  model.layers.{i}.post_attention_layernorm.weight
+  model.layers.{i}.mlp.{gate,up,down}_proj.weight
+  model.norm.weight
+
+Block linears are the LATENT fp32 weights W; `tern convert` ternarizes them
+with the same absmean rule the model was trained with (s = mean|W| per tensor,
+clip(round(W / s), -1, 1)), so the converted model is the trained model.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from model import load_checkpoint  # noqa: E402
+
+
+def write_safetensors(path, tensors):
+    header, off = {}, 0
+    blobs = []
+    for name, arr in tensors:
+        raw = np.ascontiguousarray(arr, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    header["__metadata__"] = {"format": "pt"}
+    hj = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hj += b" " * ((-len(hj)) % 8)
+    with open(path, "wb") as f:
+        f.write(len(hj).to_bytes(8, "little"))
+        f.write(hj)
+        for b in blobs:
+            f.write(b)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="/tmp/tern-train")
+    ap.add_argument("--ckpt", default=None)
+    ap.add_argument("--tokenizer", default=None)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--name", default="tern-kjv")
+    args = ap.parse_args()
+    ckpt = args.ckpt or os.path.join(args.work, "ckpt", "model.pt")
+    out = args.out or os.path.join(args.work, "hf")
+    tok = args.tokenizer or os.path.join(args.work, "tokenizer", "kjv4k.model")
+
+    model, ck = load_checkpoint(ckpt)
+    c = model.c
+    os.makedirs(out, exist_ok=True)
+    sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    tensors = [("model.embed_tokens.weight", sd["embed_tokens.weight"])]
+    for i in range(c.n_blocks):
+        p = f"blocks.{i}."
+        h = f"model.layers.{i}."
+        tensors += [
+            (h + "input_layernorm.weight", sd[p + "input_layernorm.weight"]),
+            (h + "self_attn.q_proj.weight", sd[p + "q_proj.weight"]),
+            (h + "self_attn.k_proj.weight", sd[p + "k_proj.weight"]),
+            (h + "self_attn.v_proj.weight", sd[p + "v_proj.weight"]),
+            (h + "self_attn.o_proj.weight", sd[p + "o_proj.weight"]),
+            (h + "post_attention_layernorm.weight", sd[p + "post_attention_layernorm.weight"]),
+            (h + "mlp.gate_proj.weight", sd[p + "gate_proj.weight"]),
+            (h + "mlp.up_proj.weight", sd[p + "up_proj.weight"]),
+            (h + "mlp.down_proj.weight", sd[p + "down_proj.weight"]),
+        ]
+    tensors.append(("model.norm.weight", sd["norm.weight"]))
+    exported = {n for n, _ in tensors}
+    assert len(exported) == len(sd), "state dict and export disagree"
+    write_safetensors(os.path.join(out, "model.safetensors"), tensors)
+
+    config = {
+        "_name_or_path": args.name,
+        "architectures": ["MobileLLMForCausalLM"],
+        "model_type": "mobilellm",
+        "hidden_size": c.dim,
+        "intermediate_size": c.ffn,
+        "num_hidden_layers": c.n_blocks,
+        "num_attention_heads": c.n_heads,
+        "num_key_value_heads": c.n_kv_heads,
+        "head_dim": c.head_dim,
+        "vocab_size": c.vocab_size,
+        "max_position_embeddings": c.context,
+        "rms_norm_eps": c.norm_eps,
+        "rope_theta": c.rope_theta,
+        "rope_scaling": None,
+        "hidden_act": "silu",
+        "attention_bias": False,
+        "mlp_bias": False,
+        "tie_word_embeddings": True,
+        "share_embedding": True,
+        "layer_sharing": True,
+        "layer_sharing_repeat": c.repeat,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "torch_dtype": "float32",
+        "quantization": "BitNet b1.58 (absmean ternary weights per tensor, absmax int8 activations per token) "
+                        "trained in the loop; block linears are stored as latent fp32 weights",
+    }
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    shutil.copyfile(tok, os.path.join(out, "tokenizer.model"))
+    print(f"{out}: {len(tensors)} tensors from {ckpt} (step {ck.get('step')})")
+
+
+if __name__ == "__main__":
+    main()
