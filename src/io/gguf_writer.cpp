@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -111,19 +112,26 @@ uint64_t GgufWriter::file_size() const {
   return size;
 }
 
-void GgufWriter::write(const std::filesystem::path& path) const {
+void GgufWriter::write_to(std::ostream& out) const {
   const std::vector<uint8_t> header = header_bytes();
+  out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
+  const std::vector<char> zeros(4096, 0);
+  for (const auto& t : tensors_) {
+    out.write(reinterpret_cast<const char*>(t.data.data()), static_cast<std::streamsize>(t.data.size()));
+    for (uint64_t pad = align_up(t.data.size(), alignment_) - t.data.size(); pad > 0;) {
+      const uint64_t n = std::min<uint64_t>(pad, zeros.size());
+      out.write(zeros.data(), static_cast<std::streamsize>(n));
+      pad -= n;
+    }
+  }
+}
+
+void GgufWriter::write(const std::filesystem::path& path) const {
   const auto temp = std::filesystem::path(path.string() + ".tmp-" + std::to_string(::getpid()));
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out) fail("{}: cannot create: {}", temp.string(), std::strerror(errno));
-    out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
-    static const std::vector<uint8_t> zeros(4096, 0);
-    for (const auto& t : tensors_) {
-      out.write(reinterpret_cast<const char*>(t.data.data()), static_cast<std::streamsize>(t.data.size()));
-      const uint64_t pad = align_up(t.data.size(), alignment_) - t.data.size();
-      out.write(reinterpret_cast<const char*>(zeros.data()), static_cast<std::streamsize>(pad));
-    }
+    write_to(out);
     out.flush();
     if (!out) {
       std::filesystem::remove(temp);

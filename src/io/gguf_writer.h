@@ -4,6 +4,7 @@
 // or interrupted write never leaves a half-written model behind.
 #include <cstdint>
 #include <filesystem>
+#include <ostream>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@ class GgufWriter {
   // ne[0] innermost; data must have exactly tensor_bytes(type, ne[0], rows) bytes.
   void add_tensor(const std::string& name, TensorType type, std::vector<uint64_t> ne, std::vector<uint8_t> data);
   void write(const std::filesystem::path& path) const;
+  // The same bytes to a stream (e.g. an in-memory file), without the rename.
+  void write_to(std::ostream& out) const;
   // Total bytes write() would produce.
   uint64_t file_size() const;
 

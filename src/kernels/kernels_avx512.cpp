@@ -7,6 +7,7 @@
 // a vector of ones sums the selected bytes into int32 lanes.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -154,9 +155,67 @@ void dense_rows(TensorType type, const uint8_t* data, uint64_t stride, int64_t n
   }
 }
 
+// Q8_0 rows against activations quantized the same way (int8 per 32-block with an f32
+// scale): the int8 products run on VPDPBUSD, which wants unsigned x signed bytes, so the
+// activation's sign moves onto the weight (a masked negate) and |x| is the unsigned side.
+// Faster than dequantizing 32000 rows of an LM head; the activation rounding costs
+// about 0.4% relative precision, within the stated tolerance of the logits.
+constexpr int64_t kMaxQ8Input = 8192;
+
+struct Q8Activations {
+  alignas(64) uint8_t magnitude[kMaxQ8Input];  // |round(x / d)|
+  uint32_t negative[kMaxQ8Input / 32];         // sign bits per block
+  float scale[kMaxQ8Input / 32];               // d = max|x| / 127 per block
+};
+
+void quantize_q8_activations(const float* x, int64_t n_in, Q8Activations& a) {
+  for (int64_t b = 0; b < n_in / 32; ++b) {
+    const __m512 lo = _mm512_loadu_ps(x + 32 * b), hi = _mm512_loadu_ps(x + 32 * b + 16);
+    const float amax = std::max(_mm512_reduce_max_ps(_mm512_abs_ps(lo)), _mm512_reduce_max_ps(_mm512_abs_ps(hi)));
+    a.scale[b] = amax / 127.0f;
+    const __m512 inv = _mm512_set1_ps(amax == 0 ? 0.0f : 127.0f / amax);
+    const __m128i qlo = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(lo, inv)));
+    const __m128i qhi = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, inv)));
+    const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(qlo), qhi, 1);
+    a.negative[b] = _mm256_movemask_epi8(q);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(a.magnitude + 32 * b), _mm256_abs_epi8(q));
+  }
+}
+
+void q8_rows(const uint8_t* data, uint64_t stride, int64_t n_in, const Q8Activations& a, int64_t r0, int64_t r1,
+             float* y) {
+  const int64_t blocks = n_in / 32;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = data + r * stride;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* block = row + b * 34;
+      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+      const __m256i signed_w = _mm256_mask_sub_epi8(w, a.negative[b], _mm256_setzero_si256(), w);
+      const __m256i magnitude = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.magnitude + 32 * b));
+      const __m256i products = _mm256_dpbusd_epi32(_mm256_setzero_si256(), magnitude, signed_w);
+      uint16_t d16;
+      std::memcpy(&d16, block, 2);
+      const __m256 scale = _mm256_set1_ps(_cvtsh_ss(d16) * a.scale[b]);
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), scale, acc);
+    }
+    const __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    const __m128 sum2 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
+    y[r] = _mm_cvtss_f32(_mm_add_ss(sum2, _mm_movehdup_ps(sum2)));
+  }
+}
+
 void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride,
                          int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
   const uint64_t stride = row_bytes(type, static_cast<uint64_t>(n_in));
+  if (type == TensorType::Q8_0 && n_in <= kMaxQ8Input) {
+    Q8Activations a;
+    for (int64_t t = 0; t < n_tok; ++t) {
+      quantize_q8_activations(x + t * x_stride, n_in, a);
+      q8_rows(data, stride, n_in, a, row_begin, row_end, y + t * y_stride);
+    }
+    return;
+  }
   int64_t t = 0;
   for (; t + 4 <= n_tok; t += 4) dense_rows<4>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);
   for (; t < n_tok; ++t) dense_rows<1>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);

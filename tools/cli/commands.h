@@ -16,5 +16,6 @@ Command add_run_command(CLI::App& parent);
 Command add_info_command(CLI::App& parent);
 Command add_tokenize_command(CLI::App& parent);
 Command add_convert_command(CLI::App& parent);
+Command add_bench_command(CLI::App& parent);
 
 }  // namespace tern::cli
