@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "io/gguf_reader.h"
+#include "kernels/cpu_features.h"
 #include "io/gguf_writer.h"
 #include "model_files.h"
 #include "shared_data.h"
@@ -14,6 +15,12 @@
 
 namespace tern {
 namespace {
+
+bool isa_supported_by_cpu(const std::string& name) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    if (isa_name(isa) == name) return isa_supported(isa, detect_cpu_features());
+  return false;
+}
 
 using testing::TempDir;
 
@@ -25,8 +32,14 @@ std::string csv(const std::vector<int32_t>& v) {
   return s.str();
 }
 
-std::vector<float> engine_logits(const std::filesystem::path& path, const std::vector<int32_t>& tokens) {
-  const Model model = Model::load(path);
+// Logits of every position, one token per step, on the given kernels ("scalar" is the
+// reference path the numpy implementation checks; SIMD kernels are checked against it).
+std::vector<float> engine_logits(const std::filesystem::path& path, const std::vector<int32_t>& tokens,
+                                 const std::string& isa = "scalar", int threads = 1) {
+  LoadOptions options;
+  options.isa = isa;
+  options.threads = threads;
+  const Model model = Model::load(path, options);
   Context context(model, 64);
   std::vector<float> all;
   for (int32_t t : tokens) {
@@ -105,6 +118,60 @@ TEST(BlockSharing, SharedBlocksEqualBlocksWrittenOut) {
   EXPECT_EQ(unshared.config().n_blocks, 4);
   EXPECT_EQ(shared.summary().effective_parameters, unshared.summary().unique_parameters);
   EXPECT_EQ(engine_logits(dir / "shared.gguf", kTokens), engine_logits(dir / "unshared.gguf", kTokens));
+}
+
+// Every instruction set the CPU has, with 1 and 2 threads, against the scalar path: the
+// ternary products are bit-identical by construction; float sums differ in order only,
+// and a Q8_0 LM head runs as an int8 dot product whose activation rounding moves logits
+// by well under 1% of their scale.
+class IsaVsScalar : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(IsaVsScalar, LogitsMatchScalarPath) {
+  if (!isa_supported_by_cpu(GetParam())) GTEST_SKIP() << GetParam() << " not supported on this CPU";
+  TempDir dir;
+  for (const std::string options : {"--seed 11 --ternary-type tern2 --dim 72 --ffn 100 --heads 3 --kv-heads 1 --repeat 2",
+                                    "--seed 12 --ternary-type tq2_0 --embd-type q8_0 --sub-norms --untied",
+                                    "--seed 13 --ternary-type tq1_0 --linear-norm --embd-type f16"}) {
+    const auto model = dir / "model.gguf";
+    testing::make_random_model(model, options);
+    const bool int8_head = options.find("q8_0") != std::string::npos;
+    const auto reference = engine_logits(model, kTokens, "scalar", 1);
+    for (int threads : {1, 2}) {
+      const auto actual = engine_logits(model, kTokens, GetParam(), threads);
+      ASSERT_EQ(actual.size(), reference.size());
+      float scale = 0, worst = 0;
+      for (float v : reference) scale = std::max(scale, std::fabs(v));
+      for (size_t i = 0; i < actual.size(); ++i) worst = std::max(worst, std::fabs(actual[i] - reference[i]));
+      EXPECT_LE(worst, (int8_head ? 1e-2f : 1e-4f) * scale) << options << " threads " << threads;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, IsaVsScalar, ::testing::Values("avx2", "avx512"));
+
+// Greedy text on real models is the same on every kernel and thread count.
+TEST(RealModel, GreedyTextIdenticalOnEveryIsa) {
+  TERN_REQUIRE_SHARED(path, "models/stories260K.gguf");
+  std::vector<int32_t> reference;
+  for (const std::string isa : {"scalar", "avx2", "avx512"}) {
+    if (!isa_supported_by_cpu(isa)) continue;
+    for (int threads : {1, 2}) {
+      LoadOptions options;
+      options.isa = isa;
+      options.threads = threads;
+      const Model model = Model::load(path, options);
+      Context context(model, 128);
+      std::vector<int32_t> tokens = model.tokenizer().encode("Once upon a time", true);
+      auto logits = context.prefill(tokens);
+      std::vector<int32_t> generated;
+      for (int i = 0; i < 60; ++i) {
+        generated.push_back(static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+        logits = context.decode(generated.back());
+      }
+      if (reference.empty()) reference = generated;
+      EXPECT_EQ(generated, reference) << isa << " with " << threads << " threads";
+    }
+  }
 }
 
 TEST(RealModel, Stories260KMatchesReference) {
