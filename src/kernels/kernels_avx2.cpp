@@ -222,6 +222,12 @@ inline float hsum_ps(__m256 v) {
 }
 
 // Lanes [0, n) set (0 <= n <= 8), for masked loads and stores of a row's tail.
+inline float hsum_max_ps(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
 inline __m256i tail_mask(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
@@ -302,8 +308,73 @@ void dense_rows(const uint8_t* data, int64_t n_in, const float* x, int64_t x_str
   }
 }
 
+// Q8_0 rows against activations quantized the same way (int8 per 32-block with an f32
+// scale), as int8 dot products: VPSIGNB moves the activation's sign onto the weight so
+// VPMADDUBSW can take |x| as its unsigned side (|x| * |w| pairs fit int16). Faster than
+// dequantizing a 32000-row LM head; the activation rounding costs about 0.4% relative
+// precision, within the stated tolerance of the logits.
+constexpr int64_t kMaxQ8Input = 8192;
+
+struct Q8Activations {
+  alignas(32) int8_t q[kMaxQ8Input];           // round(x / d)
+  alignas(32) uint8_t magnitude[kMaxQ8Input];  // |q|
+  float scale[kMaxQ8Input / 32];               // d = max|x| / 127 per block
+};
+
+void quantize_q8_activations(const float* x, int64_t n_in, Q8Activations& a) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n_in / 32; ++b) {
+    __m256 v[4], vmax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(x + 32 * b + 8 * i);
+      vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, v[i]));
+    }
+    const float amax = hsum_max_ps(vmax);
+    a.scale[b] = amax / 127.0f;
+    const __m256 inv = _mm256_set1_ps(amax == 0 ? 0.0f : 127.0f / amax);
+    __m256i i32[4];
+    for (int i = 0; i < 4; ++i) i32[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));
+    // Pack 32-bit lanes to bytes; packs interleave 128-bit lanes, the permute restores order.
+    const __m256i i16 = _mm256_packs_epi32(i32[0], i32[1]), j16 = _mm256_packs_epi32(i32[2], i32[3]);
+    const __m256i i8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i16, j16), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(a.q + 32 * b), i8);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(a.magnitude + 32 * b), _mm256_abs_epi8(i8));
+  }
+}
+
+void q8_rows(const uint8_t* data, uint64_t stride, int64_t n_in, const Q8Activations& a, int64_t r0, int64_t r1,
+             float* y) {
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = data + r * stride;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_in / 32; ++b) {
+      const uint8_t* block = row + b * 34;
+      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+      const __m256i q = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.q + 32 * b));
+      const __m256i magnitude = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.magnitude + 32 * b));
+      const __m256i pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w, q));
+      const __m256i products = _mm256_madd_epi16(pairs, ones16);
+      uint16_t d16;
+      std::memcpy(&d16, block, 2);
+      const __m256 scale = _mm256_set1_ps(_cvtsh_ss(d16) * a.scale[b]);
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), scale, acc);
+    }
+    y[r] = hsum_ps(acc);
+  }
+}
+
 void matmul_dense_avx2(TensorType type, const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride,
                        int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
+  if (type == TensorType::Q8_0 && n_in <= kMaxQ8Input) {
+    Q8Activations a;
+    const uint64_t stride = row_bytes(type, static_cast<uint64_t>(n_in));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      quantize_q8_activations(x + t * x_stride, n_in, a);
+      q8_rows(data, stride, n_in, a, row_begin, row_end, y + t * y_stride);
+    }
+    return;
+  }
   switch (type) {
     case TensorType::F32:
       return dense_rows<TensorType::F32>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
