@@ -36,27 +36,75 @@ void prepare_ternary_avx512(const int8_t* q, int64_t n, int8_t* out_q, int8_t* o
   }
 }
 
-// Sums of R rows against T tokens over one span of `bytes` code bytes (<= 64) starting
-// at code byte offset `at` and activation offset 4 * at.
+// Sums of R rows against T tokens over one span of `bytes` code bytes (<= 64) at code
+// byte offset `at` (activation offset 4 * at). Per row and bit plane, one test gives the
+// add mask and one the subtract mask; per token a zero-masked load picks +q where the
+// weight is +1, a merge-masked load puts -q where it is -1 (selects, no multiplication),
+// and VPDPBUSD against ones sums the bytes into int32 lanes. Everything is unrolled so
+// the R x T accumulators stay in registers.
 template <int R, int T>
-inline void accumulate_span(const uint8_t* const* rows, const PreparedActivations& x, int64_t t0, int64_t at,
-                            int64_t bytes, __m512i (&acc)[R][T]) {
+__attribute__((always_inline)) inline void accumulate_span(const uint8_t* const (&rows)[R],
+                                                           const int8_t* const (&plus)[T],
+                                                           const int8_t* const (&minus)[T], int64_t at,
+                                                           int64_t bytes, __m512i (&acc)[R][T]) {
   const __mmask64 load_mask = bytes == 64 ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
   const __m512i ones = _mm512_set1_epi8(1);
-  for (int r = 0; r < R; ++r) {
-    const __m512i codes = _mm512_maskz_loadu_epi8(load_mask, rows[r] + at);
-    for (int p = 0; p < 4; ++p) {
+#pragma GCC unroll 4
+  for (int p = 0; p < 4; ++p) {
+    const int64_t offset = 4 * at + p * bytes;
+    __m512i q[T], n[T];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      q[t] = _mm512_maskz_loadu_epi8(load_mask, plus[t] + offset);
+      n[t] = _mm512_maskz_loadu_epi8(load_mask, minus[t] + offset);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m512i codes = _mm512_maskz_loadu_epi8(load_mask, rows[r] + at);
       const __mmask64 add = _mm512_test_epi8_mask(codes, _mm512_set1_epi8(static_cast<char>(1 << (2 * p))));
       const __mmask64 sub = _mm512_test_epi8_mask(codes, _mm512_set1_epi8(static_cast<char>(2 << (2 * p))));
-      const int64_t offset = 4 * at + p * bytes;
+#pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
-        const int8_t* q = x.q + (t0 + t) * x.stride + offset;
-        const int8_t* n = x.neg + (t0 + t) * x.stride + offset;
-        __m512i v = _mm512_maskz_loadu_epi8(add, q);
-        v = _mm512_mask_loadu_epi8(v, sub, n);
+        const __m512i v = _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(add, q[t]), sub, n[t]);
         acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], ones, v);
       }
     }
+  }
+}
+
+// A 64-weight tail (rows of 576 = 2 x 256 + 64, MobileLLM-125M's width) would use a
+// quarter of a vector; instead the tails of 4 rows share one: row i's 16 code bytes in
+// 128-bit lane i, each token's activations broadcast to all four lanes.
+template <int T>
+__attribute__((always_inline)) inline void packed_tail_sums(const uint8_t* const (&rows)[4],
+                                                            const int8_t* const (&plus)[T],
+                                                            const int8_t* const (&minus)[T], int64_t at,
+                                                            int32_t (&sums)[4][T]) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  __m512i codes = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[0] + at)));
+  codes = _mm512_inserti32x4(codes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[1] + at)), 1);
+  codes = _mm512_inserti32x4(codes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2] + at)), 2);
+  codes = _mm512_inserti32x4(codes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[3] + at)), 3);
+  __m512i acc[T];
+#pragma GCC unroll 4
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int p = 0; p < 4; ++p) {
+    const __mmask64 add = _mm512_test_epi8_mask(codes, _mm512_set1_epi8(static_cast<char>(1 << (2 * p))));
+    const __mmask64 sub = _mm512_test_epi8_mask(codes, _mm512_set1_epi8(static_cast<char>(2 << (2 * p))));
+    const int64_t offset = 4 * at + p * 16;
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      const __m512i q = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(plus[t] + offset)));
+      const __m512i n = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(minus[t] + offset)));
+      const __m512i v = _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(add, q), sub, n);
+      acc[t] = _mm512_dpbusd_epi32(acc[t], ones, v);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    alignas(64) int32_t lanes[16];
+    _mm512_store_si512(lanes, acc[t]);
+    for (int r = 0; r < 4; ++r) sums[r][t] = lanes[4 * r] + lanes[4 * r + 1] + lanes[4 * r + 2] + lanes[4 * r + 3];
   }
 }
 
@@ -65,15 +113,21 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
                   int64_t y_stride) {
   const uint8_t* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = w.codes.data() + (r0 + r) * w.row_stride;
+  const int8_t* plus[T];
+  const int8_t* minus[T];
+  for (int t = 0; t < T; ++t) {
+    plus[t] = x.q + (t0 + t) * x.stride;
+    minus[t] = x.neg + (t0 + t) * x.stride;
+  }
   __m512i acc[R][T];
   float sums[R][T] = {};
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
+#pragma GCC unroll 16
+  for (int i = 0; i < R * T; ++i) acc[i / T][i % T] = _mm512_setzero_si512();
   const bool per_block = w.group != w.n_in;  // TQ files: one scale per 256 weights
   const int64_t groups = w.groups_per_row();
   const int64_t full = w.n_in_padded / kSuper;
   for (int64_t s = 0; s < full; ++s) {
-    accumulate_span<R, T>(rows, x, t0, s * 64, 64, acc);
+    accumulate_span<R, T>(rows, plus, minus, s * 64, 64, acc);
     if (!per_block) continue;
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) {
@@ -82,10 +136,20 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
       }
   }
   const int64_t tail_bytes = (w.n_in_padded % kSuper) / 4;
-  if (tail_bytes > 0) accumulate_span<R, T>(rows, x, t0, full * 64, tail_bytes, acc);
+  int32_t tail_sums[R][T] = {};
+  bool tail_done = false;
+  if constexpr (R == 4) {
+    if (tail_bytes == 16) {
+      packed_tail_sums<T>(rows, plus, minus, full * 64, tail_sums);
+      tail_done = true;
+    }
+  }
+  if (tail_bytes > 0 && !tail_done) accumulate_span<R, T>(rows, plus, minus, full * 64, tail_bytes, acc);
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) {
-      if (!per_block) sums[r][t] = w.scales[(r0 + r) * groups] * static_cast<float>(_mm512_reduce_add_epi32(acc[r][t]));
+      if (!per_block)
+        sums[r][t] = w.scales[(r0 + r) * groups] *
+                     static_cast<float>(_mm512_reduce_add_epi32(acc[r][t]) + tail_sums[r][t]);
       y[(t0 + t) * y_stride + r0 + r] = sums[r][t] * x.scale[t0 + t];
     }
 }
