@@ -39,18 +39,29 @@ const float* optional_norm(const float* x, const std::vector<float>& weight, flo
   return out;
 }
 
-// Rotates adjacent pairs of every head by position-dependent angles.
-void rope(float* vec, int64_t n_heads, int64_t head_dim, int64_t pos, float base) {
-  for (int64_t j = 0; j < head_dim / 2; ++j) {
-    const double freq = std::pow(static_cast<double>(base), -2.0 * static_cast<double>(j) / static_cast<double>(head_dim));
-    const double angle = static_cast<double>(pos) * freq;
-    const float cos_a = static_cast<float>(std::cos(angle));
-    const float sin_a = static_cast<float>(std::sin(angle));
-    for (int64_t h = 0; h < n_heads; ++h) {
+// Rotates adjacent pairs of every head by the angles of one position (from the table).
+void rope(float* vec, int64_t n_heads, int64_t head_dim, const float* cos_pos, const float* sin_pos) {
+  for (int64_t h = 0; h < n_heads; ++h)
+    for (int64_t j = 0; j < head_dim / 2; ++j) {
       float* pair = vec + h * head_dim + 2 * j;
       const float a = pair[0], b = pair[1];
-      pair[0] = a * cos_a - b * sin_a;
-      pair[1] = a * sin_a + b * cos_a;
+      pair[0] = a * cos_pos[j] - b * sin_pos[j];
+      pair[1] = a * sin_pos[j] + b * cos_pos[j];
+    }
+}
+
+// cos and sin of pos * base^(-2j / head_dim) for every position of the context, computed
+// once (in double) instead of per token, layer and head.
+void fill_rope_tables(const ModelConfig& c, int64_t n_ctx, std::vector<float>& cos_table, std::vector<float>& sin_table) {
+  const int64_t half = c.head_dim / 2;
+  cos_table.resize(static_cast<size_t>(n_ctx * half));
+  sin_table.resize(cos_table.size());
+  for (int64_t j = 0; j < half; ++j) {
+    const double freq = std::pow(static_cast<double>(c.rope_base), -2.0 * static_cast<double>(j) / static_cast<double>(c.head_dim));
+    for (int64_t pos = 0; pos < n_ctx; ++pos) {
+      const double angle = static_cast<double>(pos) * freq;
+      cos_table[pos * half + j] = static_cast<float>(std::cos(angle));
+      sin_table[pos * half + j] = static_cast<float>(std::sin(angle));
     }
   }
 }
@@ -136,8 +147,10 @@ void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScr
   if (any_ternary({&b.attn_q, &b.attn_k, &b.attn_v})) qx = quantize_input(w, s, h, c.dim, n_tok);
   run_linears(w, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h, qx, n_tok);
   for (int64_t t = 0; t < n_tok; ++t) {
-    rope(s.q.data() + t * c.q_dim(), c.n_heads, c.head_dim, pos + t, c.rope_base);
-    rope(s.k.data() + t * c.kv_dim(), c.n_kv_heads, c.head_dim, pos + t, c.rope_base);
+    const float* cos_pos = s.rope_cos.data() + (pos + t) * (c.head_dim / 2);
+    const float* sin_pos = s.rope_sin.data() + (pos + t) * (c.head_dim / 2);
+    rope(s.q.data() + t * c.q_dim(), c.n_heads, c.head_dim, cos_pos, sin_pos);
+    rope(s.k.data() + t * c.kv_dim(), c.n_kv_heads, c.head_dim, cos_pos, sin_pos);
     std::copy_n(s.k.data() + t * c.kv_dim(), c.kv_dim(), s.cache.key(layer, pos + t));
     std::copy_n(s.v.data() + t * c.kv_dim(), c.kv_dim(), s.cache.value(layer, pos + t));
   }
@@ -213,7 +226,9 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
       act_q(batch * max_in_padded),
       act_prepared(batch * max_in_padded),
       act_negated(batch * max_in_padded),
-      act_scale(batch) {}
+      act_scale(batch) {
+  fill_rope_tables(w.config, n_ctx, rope_cos, rope_sin);
+}
 
 void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits) {
   const ModelConfig& c = w.config;

@@ -31,6 +31,8 @@ struct ForwardScratch {
   std::vector<float> proj;      // [max_batch, dim] output of attn_output / ffn_down
   std::vector<float> logits;    // [max_batch, n_vocab]
   std::vector<float> scores;    // [n_threads, n_ctx] attention weights, one row per thread
+  std::vector<float> rope_cos;  // [n_ctx, head_dim / 2] cos(pos * base^(-2j / head_dim))
+  std::vector<float> rope_sin;  // [n_ctx, head_dim / 2]
   AlignedBuffer<int8_t> act_q;         // [max_batch, max_in_padded] int8 activations, zero padded
   AlignedBuffer<int8_t> act_prepared;  // [max_batch, max_in_padded] in the kernel's order
   AlignedBuffer<int8_t> act_negated;   // [max_batch, max_in_padded] the same, negated
