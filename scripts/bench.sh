@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The benchmark behind docs/PERFORMANCE.md: tern bench on the three reference shapes
+# (random ternary weights built in memory, 128-token prompt, 128 generated tokens,
+# 1 and 2 threads, 3 repetitions) and the per-kernel micro-benchmarks. Run it on an
+# otherwise idle machine.
+#   scripts/bench.sh [OUT_DIR]     (default: bench-results/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench-results}
+mkdir -p "$out"
+scripts/build.sh >/dev/null
+{
+  echo "commit $(git rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
+  for shape in mobilellm-125m mobilellm-350m bitnet-700m; do
+    ./build/tern bench --shape "$shape" -p 128 -n 128 -t 1,2 -r 3
+  done
+} | tee "$out/tern-bench.md"
+./build/tern_microbench --benchmark_min_time=0.2 --benchmark_format=console | tee "$out/microbench.txt"
