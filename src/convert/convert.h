@@ -1,6 +1,7 @@
 #pragma once
 // `tern convert`: any supported source -> tern GGUF (or a standard llama GGUF).
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ struct ConvertOptions {
   std::filesystem::path tokenizer;  // required for bitllama2.c, optional override otherwise
   DraftWriteOptions write;
   bool dry_run = false;
+  std::function<void(size_t, size_t)> progress;  // tensors encoded so far, of all
 };
 
 struct ConvertReport {

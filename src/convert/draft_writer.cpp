@@ -115,7 +115,8 @@ std::vector<PlannedTensor> plan_tensors(const ModelDraft& d, const DraftWriteOpt
   return plan;
 }
 
-GgufWriter draft_to_gguf(const ModelDraft& d, const DraftWriteOptions& o) {
+GgufWriter draft_to_gguf(const ModelDraft& d, const DraftWriteOptions& o,
+                         const std::function<void(size_t, size_t)>& progress) {
   const auto plan = plan_tensors(d, o);
   GgufWriter w;
   write_config_keys(d, o.architecture, w);
@@ -125,6 +126,7 @@ GgufWriter draft_to_gguf(const ModelDraft& d, const DraftWriteOptions& o) {
     if (t.is_ternary() && plan[i].type != TensorType::TERN2 && t.ternary->group != kTernaryBlock)
       spdlog::info("{}: one scale per tensor stored as f16 per 256-block ({})", t.name, tensor_type_name(plan[i].type));
     w.add_tensor(t.name, plan[i].type, t.ne, encode(t, plan[i].type));
+    if (progress) progress(i + 1, plan.size());
   }
   return w;
 }

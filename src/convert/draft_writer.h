@@ -1,6 +1,7 @@
 #pragma once
 // Turns a ModelDraft into GGUF: metadata keys (docs/FORMAT.md 3.1, 3.3) and tensors
 // encoded in the requested types.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,9 @@ struct PlannedTensor {
 std::vector<PlannedTensor> plan_tensors(const ModelDraft& draft, const DraftWriteOptions& options);
 
 // Encodes the whole draft (the caller unshares blocks first for llama exports).
-GgufWriter draft_to_gguf(const ModelDraft& draft, const DraftWriteOptions& options);
+// `progress(done, total)` is called after each tensor (may be empty).
+GgufWriter draft_to_gguf(const ModelDraft& draft, const DraftWriteOptions& options,
+                         const std::function<void(size_t, size_t)>& progress = {});
 
 // Writes the vocabulary's tokenizer.ggml.* keys.
 void write_vocab_keys(const Vocab& vocab, GgufWriter& writer);

@@ -1,6 +1,7 @@
 // `tern convert`: bring a checkpoint in as tern GGUF (or export a standard llama GGUF).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "common.h"
@@ -47,6 +48,16 @@ int run_convert(const ConvertCliOptions& o) {
   options.output = o.output;
   options.tokenizer = o.tokenizer;
   options.dry_run = o.dry_run;
+  // Progress on stderr: a live counter on a terminal, a line per 10% otherwise.
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
+  options.progress = [terminal, last_decile = size_t{0}](size_t done, size_t total) mutable {
+    if (terminal) {
+      fmt::print(stderr, "\rtern: encoding tensor {}/{}{}", done, total, done == total ? "\n" : "");
+    } else if (total >= 100 && done * 10 / total > last_decile) {
+      last_decile = done * 10 / total;
+      fmt::print(stderr, "tern: encoded {}/{} tensors\n", done, total);
+    }
+  };
   options.write.architecture = o.to;
   options.write.ternary_type = parse_type("--type", o.ternary_type.empty() ? (o.to == "llama" ? "tq2_0" : "tern2") : o.ternary_type, true);
   options.write.embedding_type = parse_type("--embd-type", o.embd_type, false);
