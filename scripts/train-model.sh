@@ -9,7 +9,7 @@
 #   export, convert, evaluate and sample (e.g. after a training run in the background).
 #
 # Writes build outputs to WORK_DIR; into the repository it writes only
-# models/tern-kjv.gguf and models/heldout-excerpt.txt. About 70 minutes on
+# models/tern-kjv.gguf and models/heldout-excerpt.txt. About 35-70 minutes on
 # 2 CPU cores. Seeded and single-process; torch's CPU kernels are not
 # guaranteed bit-reproducible across machines/thread counts, so the result can
 # differ in the last digits elsewhere.

@@ -199,7 +199,13 @@ HfReadResult read_hf_checkpoint(const std::filesystem::path& dir, const std::fil
     if (!used.count(name) && name.find("rotary_emb") == std::string::npos)
       fail("{}: unexpected tensor '{}' in {} (is num_hidden_layers right?)", dir.string(), name, shards.file_of(name));
 
-  result.post_training_quantized = family != Family::BitNet;
+  // Trained ternary: the BitNet families, or any folder whose quantization_config says
+  // its linears were BitNet b1.58 during training (tools/train writes that).
+  const bool trained_ternary =
+      family == Family::BitNet ||
+      (j.contains("quantization_config") && j["quantization_config"].is_object() &&
+       j["quantization_config"].value("quant_method", "") == "bitnet");
+  result.post_training_quantized = !trained_ternary;
   std::filesystem::path tok = tokenizer;
   if (tok.empty()) tok = std::filesystem::exists(dir / "tokenizer.model") ? dir / "tokenizer.model" : dir / "tokenizer.json";
   d.vocab = load_vocab_file(tok, c.n_vocab);

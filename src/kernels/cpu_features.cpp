@@ -37,6 +37,7 @@ CpuFeatures detect_cpu_features() {
   f.avx512dq = __builtin_cpu_supports("avx512dq");
   f.avx512vnni = __builtin_cpu_supports("avx512vnni");
   f.avx512vbmi = __builtin_cpu_supports("avx512vbmi");
+  f.gfni = __builtin_cpu_supports("gfni");
   f.name = cpu_brand();
   return f;
 }
@@ -46,7 +47,8 @@ bool isa_supported(Isa isa, const CpuFeatures& c) {
     case Isa::Scalar: return true;
     case Isa::Avx2: return c.avx2 && c.fma && c.f16c;
     case Isa::Avx512:
-      return c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq && c.avx512vnni && c.avx512vbmi && c.fma && c.f16c;
+      return c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq && c.avx512vnni && c.avx512vbmi && c.gfni && c.fma &&
+             c.f16c;
   }
   return false;
 }

@@ -10,7 +10,7 @@ enum class Isa { Scalar, Avx2, Avx512 };
 
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
-  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false, avx512vbmi = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false, avx512vbmi = false, gfni = false;
   std::string name;  // "AMD EPYC 9454 48-Core Processor", from /proc/cpuinfo or cpuid
 };
 

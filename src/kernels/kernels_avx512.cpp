@@ -1,4 +1,4 @@
-// AVX-512 kernels (F, BW, VL, DQ, VNNI, VBMI). Compiled with those flags; only called
+// AVX-512 kernels (F, BW, VL, DQ, VNNI, VBMI) with GFNI. Compiled with those flags; only called
 // when the CPU reports them (see cpu_features.cpp).
 //
 // Ternary product: each 64-byte load of a row's codes covers 256 weights; for each of
@@ -36,12 +36,24 @@ void prepare_ternary_avx512(const int8_t* q, int64_t n, int8_t* out_q, int8_t* o
   }
 }
 
+// Byte masks of one bit plane: GF2P8AFFINEQB with every matrix row equal to that bit
+// copies the bit into all eight bits of each byte: 0xFF where the weight has it, else 0.
+// (Bitwise work only: no mask registers, whose ports would be the bottleneck.)
+inline __m512i plane_mask(__m512i codes, int bit) {
+  return _mm512_gf2p8affine_epi64_epi8(codes, _mm512_set1_epi64(static_cast<long long>(0x0101010101010101ULL << bit)), 0);
+}
+
+// (q & add) | (-q & sub): +q where the weight is +1, -q where it is -1, 0 elsewhere, by
+// bitwise selection (VPTERNLOG 0xEA = (a & b) | c).
+inline __m512i select_signed(__m512i q, __m512i negated, __m512i add, __m512i sub) {
+  return _mm512_ternarylogic_epi64(negated, sub, _mm512_and_si512(q, add), 0xEA);
+}
+
 // Sums of R rows against T tokens over one span of `bytes` code bytes (<= 64) at code
-// byte offset `at` (activation offset 4 * at). Per row and bit plane, one test gives the
-// add mask and one the subtract mask; per token a zero-masked load picks +q where the
-// weight is +1, a merge-masked load puts -q where it is -1 (selects, no multiplication),
-// and VPDPBUSD against ones sums the bytes into int32 lanes. Everything is unrolled so
-// the R x T accumulators stay in registers.
+// byte offset `at` (activation offset 4 * at). Each token's +q and -q of a bit plane are
+// loaded once for all R rows; per row the plane's add and subtract byte masks select +q,
+// -q or 0 (no multiplication by a weight), and VPDPBUSD against ones sums the bytes into
+// int32 lanes. Everything is unrolled so the R x T accumulators stay in registers.
 template <int R, int T>
 __attribute__((always_inline)) inline void accumulate_span(const uint8_t* const (&rows)[R],
                                                            const int8_t* const (&plus)[T],
@@ -61,11 +73,11 @@ __attribute__((always_inline)) inline void accumulate_span(const uint8_t* const 
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const __m512i codes = _mm512_maskz_loadu_epi8(load_mask, rows[r] + at);
-      const __mmask64 add = _mm512_test_epi8_mask(codes, _mm512_set1_epi8(static_cast<char>(1 << (2 * p))));
-      const __mmask64 sub = _mm512_test_epi8_mask(codes, _mm512_set1_epi8(static_cast<char>(2 << (2 * p))));
+      const __m512i add = plane_mask(codes, 2 * p);
+      const __m512i sub = plane_mask(codes, 2 * p + 1);
 #pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
-        const __m512i v = _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(add, q[t]), sub, n[t]);
+        const __m512i v = select_signed(q[t], n[t], add, sub);
         acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], ones, v);
       }
     }
@@ -90,14 +102,14 @@ __attribute__((always_inline)) inline void packed_tail_sums(const uint8_t* const
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_si512();
 #pragma GCC unroll 4
   for (int p = 0; p < 4; ++p) {
-    const __mmask64 add = _mm512_test_epi8_mask(codes, _mm512_set1_epi8(static_cast<char>(1 << (2 * p))));
-    const __mmask64 sub = _mm512_test_epi8_mask(codes, _mm512_set1_epi8(static_cast<char>(2 << (2 * p))));
+    const __m512i add = plane_mask(codes, 2 * p);
+    const __m512i sub = plane_mask(codes, 2 * p + 1);
     const int64_t offset = 4 * at + p * 16;
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       const __m512i q = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(plus[t] + offset)));
       const __m512i n = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(minus[t] + offset)));
-      const __m512i v = _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(add, q), sub, n);
+      const __m512i v = select_signed(q, n, add, sub);
       acc[t] = _mm512_dpbusd_epi32(acc[t], ones, v);
     }
   }

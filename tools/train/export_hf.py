@@ -109,6 +109,10 @@ def main():
         "share_embedding": True,
         "layer_sharing": True,
         "layer_sharing_repeat": c.repeat,
+        # Trained with BitNet b1.58 quantization in the loop: tern convert's absmean
+        # ternarization reproduces the training forward exactly (no PTQ warning).
+        "quantization_config": {"quant_method": "bitnet", "linear_class": "bitlinear",
+                                "weight_bits": 1.58, "activation_bits": 8},
         "bos_token_id": 1,
         "eos_token_id": 2,
         "torch_dtype": "float32",

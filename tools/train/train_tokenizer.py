@@ -33,12 +33,16 @@ def main():
     lines = open(os.path.join(args.work, "corpus", "train.txt"), encoding="utf-8").read().split("\n")
     lines = [l for l in lines if l]
     sentences = ["\n".join(lines[i:i + LINES_PER_SENTENCE]) for i in range(0, len(lines), LINES_PER_SENTENCE)]
-    out_dir = os.path.join(args.work, "tokenizer")
+    out_dir = os.path.join(os.path.abspath(args.work), "tokenizer")
     os.makedirs(out_dir, exist_ok=True)
     prefix = os.path.join(out_dir, "kjv4k")
+    # The trainer records model_prefix inside the .model file: a relative prefix
+    # (from inside out_dir) keeps the file byte-identical whatever --work is.
+    cwd = os.getcwd()
+    os.chdir(out_dir)
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences),
-        model_prefix=prefix,
+        model_prefix="kjv4k",
         model_type="bpe",
         vocab_size=args.vocab,
         byte_fallback=True,
@@ -52,6 +56,7 @@ def main():
         shuffle_input_sentence=False,
         minloglevel=2,
     )
+    os.chdir(cwd)
     sp = spm.SentencePieceProcessor(model_file=prefix + ".model")
     text = open(os.path.join(args.work, "corpus", "train.txt"), encoding="utf-8").read()
     n = len(sp.encode(text))
