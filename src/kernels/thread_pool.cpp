@@ -41,8 +41,8 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::dispatch() {
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
+  generation_.fetch_add(1, std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();  // skip the syscall when all spin
   invoke_(job_, 0, n_threads_);
   while (!wait_briefly([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
   }
@@ -52,7 +52,11 @@ void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   while (true) {
     if (!wait_briefly([&] { return generation_.load(std::memory_order_acquire) != seen; })) {
-      generation_.wait(seen, std::memory_order_acquire);
+      // Announce the sleep before re-checking, so a dispatch either sees the sleeper
+      // (and wakes it) or this thread sees the new generation (and does not sleep).
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      generation_.wait(seen, std::memory_order_seq_cst);
+      sleepers_.fetch_sub(1, std::memory_order_seq_cst);
       continue;
     }
     seen = generation_.load(std::memory_order_acquire);

@@ -42,6 +42,7 @@ class ThreadPool {
   void (*invoke_)(void*, int, int) = nullptr;
   alignas(64) std::atomic<uint64_t> generation_{0};
   alignas(64) std::atomic<int> pending_{0};
+  std::atomic<int> sleepers_{0};  // workers blocked in a futex wait: only then is a wake needed
   std::atomic<bool> stop_{false};
 };
 
