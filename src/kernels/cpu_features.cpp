@@ -18,7 +18,8 @@ std::string cpu_brand() {
   std::string brand(reinterpret_cast<const char*>(regs), sizeof regs);
   brand = brand.c_str();  // stop at the first NUL
   const auto first = brand.find_first_not_of(' ');
-  return first == std::string::npos ? "unknown CPU" : brand.substr(first);
+  if (first == std::string::npos) return "unknown CPU";
+  return brand.substr(first, brand.find_last_not_of(' ') - first + 1);
 }
 
 }  // namespace

@@ -1,13 +1,18 @@
-// `tern bench`: prompt-processing and generation speed, like llama-bench, on a model
-// file or on a named shape with random weights built in memory.
+// `tern bench`: prompt-processing and generation speed and energy, like llama-bench, on
+// a model file or on a named shape with random weights built in memory; optionally side
+// by side with the same shape in full precision (--compare).
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <optional>
+#include <thread>
 
+#include "bench/energy.h"
 #include "bench/shapes.h"
 #include "commands.h"
 #include "common.h"
@@ -27,7 +32,12 @@ struct BenchOptions {
   int repetitions = 3;
   std::string ternary_type = "tern2";
   std::string embd_type = "q8_0";
-  bool json = false;
+  std::string compare;        // "", "f16" or "q8_0"
+  std::string output = "md";  // md, json, jsonl, csv
+  bool json = false;          // --json: same as --output json
+  double watts = 0;           // user-given power for an estimate when no counters exist
+  double idle_seconds = 0;    // --idle-baseline
+  std::string powercap_root;
   LogOptions log;
 };
 
@@ -46,7 +56,25 @@ Stats stats_of(const std::vector<double>& v) {
 
 using Clock = std::chrono::steady_clock;
 
-// Tokens/s of processing a prompt of n tokens from an empty context.
+// Energy of one test, in whatever form this machine allows.
+struct Energy {
+  std::string source = "none";  // "rapl", "estimated", "none"
+  double joules = -1, watts = -1, joules_above_idle = -1;
+  double cpu_seconds_per_token = 0;
+  bool counter_moved = true;  // false: RAPL read the same value before and after (suspect)
+};
+
+struct Row {
+  std::string model, linear_type, isa, test;
+  uint64_t bytes = 0, params = 0, rss = 0;
+  double bits_per_weight = 0;
+  int threads = 0;
+  int tokens = 0;
+  Stats tokens_per_second;
+  Energy energy;
+};
+
+// What a test runs once: returns tokens/s.
 double time_prompt(Context& ctx, int n, int32_t token) {
   const std::vector<int32_t> tokens(static_cast<size_t>(n), token);
   ctx.reset();
@@ -55,8 +83,7 @@ double time_prompt(Context& ctx, int n, int32_t token) {
   return n / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Tokens/s of generating n tokens one at a time (greedy, no sampling cost), as
-// llama-bench's tg test.
+// Generation as llama-bench's tg test: one token at a time, greedy, no sampling cost.
 double time_generation(Context& ctx, int n, int32_t token) {
   ctx.reset();
   const auto start = Clock::now();
@@ -67,78 +94,219 @@ double time_generation(Context& ctx, int n, int32_t token) {
   return n / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-struct Row {
-  std::string test;
-  int threads;
-  Stats tokens_per_second;
+class EnergyProbe {
+ public:
+  EnergyProbe(const BenchOptions& o) : meter_(EnergyMeter::discover(o.powercap_root)), watts_(o.watts) {
+    if (!meter_.available())
+      fmt::print(stderr, "tern: no energy counters: {}; reporting CPU-seconds per token{}\n", meter_.unavailable_reason(),
+                 watts_ > 0 ? fmt::format(" and energy ESTIMATED from --watts {}", watts_) : "");
+    if (meter_.available() && o.idle_seconds > 0) {
+      fmt::print(stderr, "tern: measuring idle power for {} s ...\n", o.idle_seconds);
+      const auto before = meter_.read();
+      std::this_thread::sleep_for(std::chrono::duration<double>(o.idle_seconds));
+      idle_watts_ = meter_.between(before, meter_.read()).watts();
+    }
+  }
+
+  // Runs `work` and returns its energy figures; `tokens` is the number it produced.
+  template <typename Work>
+  Energy measure(int tokens, Work&& work) {
+    Energy e;
+    const double cpu_before = cpu_seconds();
+    const auto wall_before = Clock::now();
+    std::optional<EnergyReading> before;
+    if (meter_.available()) before = meter_.read();
+    work();
+    const double seconds = std::chrono::duration<double>(Clock::now() - wall_before).count();
+    e.cpu_seconds_per_token = (cpu_seconds() - cpu_before) / tokens;
+    if (before) {
+      const EnergySample sample = meter_.between(*before, meter_.read());
+      e.source = "rapl";
+      e.counter_moved = sample.moved;
+      e.joules = sample.joules_package;
+      e.watts = sample.watts();
+      if (idle_watts_ >= 0) e.joules_above_idle = e.joules - idle_watts_ * sample.seconds;
+    } else if (watts_ > 0) {
+      e.source = "estimated";
+      e.joules = watts_ * seconds;
+      e.watts = watts_;
+    }
+    return e;
+  }
+
+ private:
+  EnergyMeter meter_;
+  double watts_;
+  double idle_watts_ = -1;
 };
 
-int run_bench(const BenchOptions& o) {
-  apply_log_options(o.log);
-  if (o.model.empty() == o.shape.empty()) fail("give either -m MODEL or --shape NAME ({})", known_shape_names());
-  if (o.n_prompt < 0 || o.n_gen < 0 || o.repetitions < 1) fail("-p and -n must be >= 0 and -r >= 1");
-  std::optional<InMemoryFile> memory_model;
-  std::string path = o.model, label = o.model;
-  if (!o.shape.empty()) {
-    const auto shape = find_shape(o.shape);
-    if (!shape) fail("--shape '{}' is not one of {}", o.shape, known_shape_names());
-    SyntheticOptions synthetic;
-    const auto linear = tensor_type_from_name(o.ternary_type);
-    const auto embd = tensor_type_from_name(o.embd_type);
-    if (!linear) fail("--type '{}' is not a tensor type", o.ternary_type);
-    if (!embd || traits(*embd).ternary) fail("--embd-type '{}' is not one of f32, f16, bf16, q8_0", o.embd_type);
-    synthetic.linear_type = *linear;
-    synthetic.embedding_type = *embd;
-    fmt::print(stderr, "tern: building {} with random {} weights in memory ...\n", o.shape, o.ternary_type);
-    memory_model.emplace(build_synthetic_model(*shape, synthetic));
-    path = memory_model->path();
-    label = o.shape;
+struct Subject {
+  std::string label, linear_type, path;
+  std::optional<InMemoryFile> memory;
+};
+
+Subject make_subject(const BenchOptions& o, const std::string& linear_type) {
+  Subject s;
+  if (!o.model.empty()) {
+    s.label = o.model;
+    s.path = o.model;
+    s.linear_type = "file";
+    return s;
   }
-  std::vector<Row> rows;
-  std::string isa;
-  ModelSummary summary;
+  const auto shape = find_shape(o.shape);
+  if (!shape) fail("--shape '{}' is not one of {}", o.shape, known_shape_names());
+  const auto linear = tensor_type_from_name(linear_type);
+  const auto embd = tensor_type_from_name(o.embd_type);
+  if (!linear) fail("--type '{}' is not a tensor type", linear_type);
+  if (!embd || traits(*embd).ternary) fail("--embd-type '{}' is not one of f32, f16, bf16, q8_0", o.embd_type);
+  SyntheticOptions synthetic;
+  synthetic.linear_type = *linear;
+  synthetic.embedding_type = *embd;
+  fmt::print(stderr, "tern: building {} with random {} weights in memory ...\n", o.shape, linear_type);
+  s.memory.emplace(build_synthetic_model(*shape, synthetic));
+  s.path = s.memory->path();
+  s.label = o.shape;
+  s.linear_type = linear_type;
+  return s;
+}
+
+void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& probe, std::vector<Row>& rows) {
   for (int t : o.threads) {
     LoadOptions load;
     load.threads = t;
-    const Model model = Model::load(path, load);
-    isa = model.isa();
-    summary = model.summary();
+    const Model model = Model::load(subject.path, load);
+    const ModelSummary summary = model.summary();
+    uint64_t weights = 0;
+    for (const auto& u : summary.by_type) weights += u.n_weights;
     Context ctx(model, std::max(o.n_prompt, o.n_gen) + 1);
     const int32_t token = model.tokenizer().bos();
-    if (o.n_prompt > 0) {
-      time_prompt(ctx, std::min(o.n_prompt, 32), token);  // warm-up: page in weights, wake threads
+    auto add_row = [&](const std::string& test, int tokens, auto&& once) {
+      once(std::min(tokens, 16));  // warm-up: page in weights, wake threads
       std::vector<double> runs;
-      for (int r = 0; r < o.repetitions; ++r) runs.push_back(time_prompt(ctx, o.n_prompt, token));
-      rows.push_back({fmt::format("pp{}", o.n_prompt), model.threads(), stats_of(runs)});
-    }
-    if (o.n_gen > 0) {
-      time_generation(ctx, std::min(o.n_gen, 8), token);
-      std::vector<double> runs;
-      for (int r = 0; r < o.repetitions; ++r) runs.push_back(time_generation(ctx, o.n_gen, token));
-      rows.push_back({fmt::format("tg{}", o.n_gen), model.threads(), stats_of(runs)});
-    }
+      const Energy energy = probe.measure(tokens * o.repetitions, [&] {
+        for (int r = 0; r < o.repetitions; ++r) runs.push_back(once(tokens));
+      });
+      Row row;
+      row.model = subject.label;
+      row.linear_type = subject.linear_type;
+      row.isa = model.isa();
+      row.test = test;
+      row.bytes = summary.file_bytes;
+      row.params = summary.effective_parameters;
+      row.bits_per_weight = 8.0 * static_cast<double>(summary.file_bytes) / static_cast<double>(weights);
+      row.threads = model.threads();
+      row.tokens = tokens;
+      row.tokens_per_second = stats_of(runs);
+      row.rss = current_rss_bytes();
+      row.energy = energy;
+      rows.push_back(row);
+    };
+    if (o.n_prompt > 0) add_row(fmt::format("pp{}", o.n_prompt), o.n_prompt, [&](int n) { return time_prompt(ctx, n, token); });
+    if (o.n_gen > 0) add_row(fmt::format("tg{}", o.n_gen), o.n_gen, [&](int n) { return time_generation(ctx, n, token); });
   }
-  uint64_t weights = 0;
-  for (const auto& u : summary.by_type) weights += u.n_weights;
-  const double bits_per_weight = 8.0 * static_cast<double>(summary.file_bytes) / static_cast<double>(weights);
+}
+
+nlohmann::json row_json(const Row& r, const std::string& cpu, int repetitions) {
+  nlohmann::json j = {{"model", r.model}, {"weights", r.linear_type}, {"bytes", r.bytes}, {"params", r.params},
+                      {"bits_per_weight", r.bits_per_weight}, {"isa", r.isa}, {"cpu", cpu}, {"commit", TERN_GIT_COMMIT},
+                      {"threads", r.threads}, {"test", r.test}, {"tokens_per_second", r.tokens_per_second.mean},
+                      {"tokens_per_second_sd", r.tokens_per_second.sd}, {"rss_bytes", r.rss},
+                      {"cpu_seconds_per_token", r.energy.cpu_seconds_per_token}, {"energy_source", r.energy.source}};
+  if (r.energy.joules >= 0) {
+    j["joules"] = r.energy.joules;
+    j["watts"] = r.energy.watts;
+    j["estimated"] = r.energy.source == "estimated";
+    j["joules_per_token"] = r.energy.joules / (r.tokens * repetitions);
+    if (r.energy.joules > 0) j["tokens_per_joule"] = (r.tokens * repetitions) / r.energy.joules;
+    if (r.energy.joules_above_idle >= 0) j["joules_above_idle"] = r.energy.joules_above_idle;
+    if (!r.energy.counter_moved) j["counter_moved"] = false;
+  }
+  return j;
+}
+
+std::string energy_cell(const Row& r, int repetitions) {
+  if (r.energy.joules < 0) return fmt::format("{:.4f} cpu-s/t", r.energy.cpu_seconds_per_token);
+  if (!r.energy.counter_moved) return "energy counter did not move";
+  const double per_token = r.energy.joules / (r.tokens * repetitions);
+  return fmt::format("{:.4f} J/t, {:.1f} t/J, {:.1f} W{}", per_token, 1.0 / per_token, r.energy.watts,
+                     r.energy.source == "estimated" ? " (estimated)" : "");
+}
+
+void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
   const std::string cpu = detect_cpu_features().name;
-  if (o.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& r : rows)
-      out.push_back({{"model", label}, {"bytes", summary.file_bytes}, {"params", summary.effective_parameters},
-                     {"bits_per_weight", bits_per_weight}, {"isa", isa}, {"cpu", cpu}, {"threads", r.threads},
-                     {"test", r.test}, {"tokens_per_second", r.tokens_per_second.mean},
-                     {"tokens_per_second_sd", r.tokens_per_second.sd}, {"repetitions", o.repetitions}});
-    fmt::print("{}\n", out.dump(2));
-    return 0;
+  const std::string format = o.json ? "json" : o.output;
+  if (format == "json" || format == "jsonl") {
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto& r : rows) {
+      const nlohmann::json j = row_json(r, cpu, o.repetitions);
+      if (format == "jsonl") fmt::print("{}\n", j.dump());
+      else all.push_back(j);
+    }
+    if (format == "json") fmt::print("{}\n", all.dump(2));
+    return;
   }
-  fmt::print("| model | size | params | bits/w | isa | threads | test | t/s |\n");
-  fmt::print("| --- | ---: | ---: | ---: | --- | ---: | --- | ---: |\n");
+  if (format == "csv") {
+    fmt::print("model,weights,bytes,params,bits_per_weight,isa,cpu,commit,threads,test,tokens_per_second,sd,rss_bytes,cpu_seconds_per_token,energy_source,joules_per_token\n");
+    for (const auto& r : rows)
+      fmt::print("{},{},{},{},{:.4f},{},\"{}\",{},{},{},{:.2f},{:.2f},{},{:.6f},{},{}\n", r.model, r.linear_type, r.bytes,
+                 r.params, r.bits_per_weight, r.isa, cpu, TERN_GIT_COMMIT, r.threads, r.test, r.tokens_per_second.mean,
+                 r.tokens_per_second.sd, r.rss, r.energy.cpu_seconds_per_token, r.energy.source,
+                 r.energy.joules >= 0 ? fmt::format("{:.6f}", r.energy.joules / (r.tokens * o.repetitions)) : "");
+    return;
+  }
+  fmt::print("| model | weights | size | params | bits/w | isa | threads | test | t/s | RSS | energy |\n");
+  fmt::print("| --- | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |\n");
   for (const auto& r : rows)
-    fmt::print("| {} | {:.1f} MiB | {:.1f} M | {:.2f} | {} | {} | {} | {:.1f} ± {:.1f} |\n", label,
-               summary.file_bytes / 1048576.0, summary.effective_parameters / 1e6, bits_per_weight, isa, r.threads,
-               r.test, r.tokens_per_second.mean, r.tokens_per_second.sd);
-  fmt::print("\nCPU: {}\n", cpu);
+    fmt::print("| {} | {} | {:.1f} MiB | {:.1f} M | {:.2f} | {} | {} | {} | {:.1f} ± {:.1f} | {:.1f} MiB | {} |\n", r.model,
+               r.linear_type, r.bytes / 1048576.0, r.params / 1e6, r.bits_per_weight, r.isa, r.threads, r.test,
+               r.tokens_per_second.mean, r.tokens_per_second.sd, r.rss / 1048576.0, energy_cell(r, o.repetitions));
+  fmt::print("\nCPU: {}, commit {}\n", cpu, TERN_GIT_COMMIT);
+}
+
+// "ternary vs multiplication": speed, memory and energy ratios per test and thread count.
+void print_comparison(const BenchOptions& o, const std::vector<Row>& rows) {
+  if (o.compare.empty() || (o.json || o.output != "md")) return;
+  fmt::print("\n| test | threads | speed ternary / {} | size {} / ternary | energy per token {} / ternary |\n", o.compare,
+             o.compare, o.compare);
+  fmt::print("| --- | ---: | ---: | ---: | ---: |\n");
+  for (const auto& t : rows) {
+    if (t.linear_type == o.compare) continue;
+    for (const auto& b : rows) {
+      if (b.linear_type != o.compare || b.test != t.test || b.threads != t.threads) continue;
+      const double energy_ratio = (b.energy.joules >= 0 && t.energy.joules > 0)
+                                      ? (b.energy.joules / b.tokens) / (t.energy.joules / t.tokens)
+                                      : b.energy.cpu_seconds_per_token / t.energy.cpu_seconds_per_token;
+      fmt::print("| {} | {} | {:.2f}x | {:.2f}x | {:.2f}x{} |\n", t.test, t.threads,
+                 t.tokens_per_second.mean / b.tokens_per_second.mean, static_cast<double>(b.bytes) / t.bytes, energy_ratio,
+                 b.energy.joules >= 0 ? "" : " (cpu-seconds)");
+    }
+  }
+}
+
+int run_bench(BenchOptions o) {
+  apply_log_options(o.log);
+  if (o.model.empty() == o.shape.empty()) fail("give either -m MODEL or --shape NAME ({})", known_shape_names());
+  if (o.n_prompt < 0 || o.n_gen < 0 || o.repetitions < 1) fail("-p and -n must be >= 0 and -r >= 1");
+  if (!o.compare.empty() && o.shape.empty()) fail("--compare needs --shape (it builds the same shape in {})", o.compare);
+  if (o.watts < 0 || o.idle_seconds < 0) fail("--watts and --idle-baseline must be >= 0");
+  if (!o.shape.empty() && !find_shape(o.shape)) fail("--shape '{}' is not one of {}", o.shape, known_shape_names());
+  if (!o.model.empty()) Model::load(o.model);  // a bad file fails before anything is printed
+  if (o.powercap_root.empty()) {
+    const char* root = std::getenv("TERN_POWERCAP_ROOT");
+    o.powercap_root = root != nullptr && *root != '\0' ? root : "/sys/class/powercap";
+  }
+  EnergyProbe probe(o);
+  std::vector<Row> rows;
+  {
+    const Subject ternary = make_subject(o, o.ternary_type);
+    run_subject(o, ternary, probe, rows);
+  }
+  if (!o.compare.empty()) {
+    const Subject baseline = make_subject(o, o.compare);
+    run_subject(o, baseline, probe, rows);
+  }
+  print_rows(o, rows);
+  print_comparison(o, rows);
   return 0;
 }
 
@@ -146,16 +314,22 @@ int run_bench(const BenchOptions& o) {
 
 Command add_bench_command(CLI::App& parent) {
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* app = parent.add_subcommand("bench", "Measure prompt and generation tokens/s");
+  CLI::App* app = parent.add_subcommand("bench", "Measure prompt and generation tokens/s (and energy)");
   auto* model = app->add_option("-m,--model", o->model, "Model file (GGUF)");
   app->add_option("--shape", o->shape, "Random weights of a named shape: " + known_shape_names())->excludes(model);
   app->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens (0: skip the prompt test)");
   app->add_option("-n,--n-gen", o->n_gen, "Generated tokens (0: skip the generation test)");
   app->add_option("-t,--threads", o->threads, "Thread counts to run, e.g. -t 1,2")->delimiter(',')->check(CLI::Range(1, 1024));
   app->add_option("-r,--repetitions", o->repetitions, "Repetitions per test");
-  app->add_option("--type", o->ternary_type, "With --shape: linear weight type (tern2, tq2_0, tq1_0, f16, q8_0)");
+  app->add_option("--type", o->ternary_type, "With --shape: linear weight type (tern2, tq2_0, tq1_0)");
   app->add_option("--embd-type", o->embd_type, "With --shape: embedding / LM head type (q8_0, f16, f32)");
-  app->add_flag("--json", o->json, "Print JSON instead of a table");
+  app->add_option("--compare", o->compare, "With --shape: also run it with f16 or q8_0 linears and print ratios")
+      ->check(CLI::IsMember({"f16", "q8_0"}));
+  app->add_option("--output", o->output, "md (default), json, jsonl or csv")->check(CLI::IsMember({"md", "json", "jsonl", "csv"}));
+  app->add_flag("--json", o->json, "Same as --output json");
+  app->add_option("--watts", o->watts, "Without energy counters: estimate energy from this power (labelled estimated)");
+  app->add_option("--idle-baseline", o->idle_seconds, "Measure idle power for this many seconds first");
+  app->add_option("--powercap-root", o->powercap_root, "Powercap tree (default $TERN_POWERCAP_ROOT or /sys/class/powercap)");
   add_log_options(*app, o->log);
   return {app, [o] { return run_bench(*o); }};
 }
