@@ -286,6 +286,12 @@ std::vector<int32_t> GgufFile::get_i32_array(const std::string& key) const {
   return out;
 }
 
+void GgufFile::drop_array_values(const std::string& prefix) {
+  for (auto& [key, value] : metadata_)
+    if (key.rfind(prefix, 0) == 0)
+      if (auto* items = std::get_if<GgufArray>(&value.value)) GgufArray().swap(*items);
+}
+
 const GgufTensorInfo* GgufFile::find_tensor(const std::string& tensor_name) const {
   auto it = tensor_index_.find(tensor_name);
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];

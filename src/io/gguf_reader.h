@@ -61,6 +61,11 @@ class GgufFile {
   std::vector<int32_t> get_i32_array(const std::string& key) const;
 
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
+
+  // Frees the values of array keys whose name starts with `prefix` (they read as empty
+  // arrays afterwards): a 32000-token vocabulary held as metadata costs megabytes once
+  // the tokenizer has its own copy.
+  void drop_array_values(const std::string& prefix);
   const GgufTensorInfo* find_tensor(const std::string& name) const;
 
  private:

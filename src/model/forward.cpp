@@ -201,7 +201,7 @@ void lm_head(const ModelWeights& w, ForwardScratch& s, int64_t first, int64_t n_
     const Range rows = split_range(c.n_vocab, index, count, kRowGranule);
     if (rows.begin < rows.end)
       w.kernels->matmul_dense(w.output.type, w.output.data, c.dim, s.normed.data(), c.dim, n_tok, rows.begin, rows.end,
-                              s.logits.data(), c.n_vocab);
+                              s.logits.get(), c.n_vocab);
   });
 }
 
@@ -221,7 +221,7 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
       gate(batch * w.config.ffn),
       up(batch * w.config.ffn),
       proj(batch * w.config.dim),
-      logits(batch * w.config.n_vocab),
+      logits(new float[static_cast<size_t>(batch * w.config.n_vocab)]),
       scores(static_cast<size_t>(w.pool->size()) * n_ctx),
       act_q(batch * max_in_padded),
       act_prepared(batch * max_in_padded),

@@ -3,6 +3,7 @@
 // batch of consecutive tokens of one sequence at once, so that prompt processing reads
 // each weight once per batch instead of once per token. The kernels (scalar, AVX2,
 // AVX-512) and the thread pool come from the model.
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -29,7 +30,9 @@ struct ForwardScratch {
   std::vector<float> gate;      // [max_batch, ffn]
   std::vector<float> up;        // [max_batch, ffn]
   std::vector<float> proj;      // [max_batch, dim] output of attn_output / ffn_down
-  std::vector<float> logits;    // [max_batch, n_vocab]
+  // [max_batch, n_vocab]; left uninitialized so that rows only perplexity writes (all
+  // but the first) never become resident memory during plain generation.
+  std::unique_ptr<float[]> logits;
   std::vector<float> scores;    // [n_threads, n_ctx] attention weights, one row per thread
   std::vector<float> rope_cos;  // [n_ctx, head_dim / 2] cos(pos * base^(-2j / head_dim))
   std::vector<float> rope_sin;  // [n_ctx, head_dim / 2]

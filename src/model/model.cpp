@@ -90,7 +90,7 @@ std::span<const float> Context::prefill(std::span<const int32_t> tokens) {
     forward_batch(w, *scratch_, batch, n_past_, last ? Logits::Last : Logits::None);
     n_past_ += static_cast<int64_t>(batch.size());
   }
-  return {scratch_->logits.data(), static_cast<size_t>(w.config.n_vocab)};
+  return {scratch_->logits.get(), static_cast<size_t>(w.config.n_vocab)};
 }
 
 std::span<const float> Context::evaluate(std::span<const int32_t> tokens) {
@@ -102,7 +102,7 @@ std::span<const float> Context::evaluate(std::span<const int32_t> tokens) {
   check_tokens(w, tokens);
   forward_batch(w, *scratch_, tokens, n_past_, Logits::All);
   n_past_ += static_cast<int64_t>(tokens.size());
-  return {scratch_->logits.data(), tokens.size() * static_cast<size_t>(w.config.n_vocab)};
+  return {scratch_->logits.get(), tokens.size() * static_cast<size_t>(w.config.n_vocab)};
 }
 
 void Context::truncate(int64_t n) {

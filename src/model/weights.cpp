@@ -188,6 +188,7 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
   if (threads <= 0) threads = default_threads(w);
   w.pool = std::make_unique<ThreadPool>(threads);
   w.tokenizer.emplace(read_gguf_vocab(w.file));
+  w.file.drop_array_values("tokenizer.ggml.");  // the tokenizer holds its own copy
   if (w.tokenizer->n_vocab() != c.n_vocab)
     fail("{}: tokenizer has {} tokens but token_embd.weight has {} rows", w.file.name(), w.tokenizer->n_vocab(),
          c.n_vocab);

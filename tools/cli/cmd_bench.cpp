@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <numeric>
 #include <optional>
 #include <thread>
@@ -38,6 +39,7 @@ struct BenchOptions {
   double watts = 0;           // user-given power for an estimate when no counters exist
   double idle_seconds = 0;    // --idle-baseline
   std::string powercap_root;
+  std::string save;  // with --shape: also write the random model to this file
   LogOptions log;
 };
 
@@ -165,6 +167,10 @@ Subject make_subject(const BenchOptions& o, const std::string& linear_type) {
   fmt::print(stderr, "tern: building {} with random {} weights in memory ...\n", o.shape, linear_type);
   s.memory.emplace(build_synthetic_model(*shape, synthetic));
   s.path = s.memory->path();
+  if (!o.save.empty() && linear_type == o.ternary_type) {
+    std::filesystem::copy_file(s.path, o.save, std::filesystem::copy_options::overwrite_existing);
+    fmt::print(stderr, "tern: wrote {}\n", o.save);
+  }
   s.label = o.shape;
   s.linear_type = linear_type;
   return s;
@@ -329,6 +335,7 @@ Command add_bench_command(CLI::App& parent) {
   app->add_flag("--json", o->json, "Same as --output json");
   app->add_option("--watts", o->watts, "Without energy counters: estimate energy from this power (labelled estimated)");
   app->add_option("--idle-baseline", o->idle_seconds, "Measure idle power for this many seconds first");
+  app->add_option("--save", o->save, "With --shape: also write the random-weight model to this GGUF file");
   app->add_option("--powercap-root", o->powercap_root, "Powercap tree (default $TERN_POWERCAP_ROOT or /sys/class/powercap)");
   add_log_options(*app, o->log);
   return {app, [o] { return run_bench(*o); }};
