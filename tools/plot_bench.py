@@ -31,7 +31,7 @@ def efficiency(row):
     """Tokens per joule when measured or estimated, else tokens per CPU-second."""
     if "tokens_per_joule" in row:
         return row["tokens_per_joule"], "tokens / joule" + (" (estimated)" if row.get("estimated") else "")
-    return 1.0 / row["cpu_seconds_per_token"], "tokens / CPU-second (no energy counters)"
+    return 1.0 / row["cpu_seconds_per_token"], "tokens / CPU-s (no counters)"
 
 
 def bar_panel(ax, rows, value, ylabel):
