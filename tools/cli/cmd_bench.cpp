@@ -98,15 +98,25 @@ double time_generation(Context& ctx, int n, int32_t token) {
 
 class EnergyProbe {
  public:
-  EnergyProbe(const BenchOptions& o) : meter_(EnergyMeter::discover(o.powercap_root)), watts_(o.watts) {
-    if (!meter_.available())
-      fmt::print(stderr, "tern: no energy counters: {}; reporting CPU-seconds per token{}\n", meter_.unavailable_reason(),
+  explicit EnergyProbe(const BenchOptions& o) : meter_(EnergyMeter::discover(o.powercap_root)), watts_(o.watts) {
+    // RAPL through powercap first; where that is unreadable, the perf "power" PMU.
+    if (!meter_.available()) perf_ = PerfEnergyCounter::open();
+    if (!meter_.available() && !perf_.available())
+      fmt::print(stderr, "tern: no energy counters: {}; {}; reporting CPU-seconds per token{}\n",
+                 meter_.unavailable_reason(), perf_.unavailable_reason(),
                  watts_ > 0 ? fmt::format(" and energy ESTIMATED from --watts {}", watts_) : "");
-    if (meter_.available() && o.idle_seconds > 0) {
+    if ((meter_.available() || perf_.available()) && o.idle_seconds > 0) {
       fmt::print(stderr, "tern: measuring idle power for {} s ...\n", o.idle_seconds);
-      const auto before = meter_.read();
-      std::this_thread::sleep_for(std::chrono::duration<double>(o.idle_seconds));
-      idle_watts_ = meter_.between(before, meter_.read()).watts();
+      const auto idle = std::chrono::duration<double>(o.idle_seconds);
+      if (meter_.available()) {
+        const auto before = meter_.read();
+        std::this_thread::sleep_for(idle);
+        idle_watts_ = meter_.between(before, meter_.read()).watts();
+      } else {
+        const double before = perf_.joules();
+        std::this_thread::sleep_for(idle);
+        idle_watts_ = (perf_.joules() - before) / o.idle_seconds;
+      }
     }
   }
 
@@ -118,10 +128,17 @@ class EnergyProbe {
     const auto wall_before = Clock::now();
     std::optional<EnergyReading> before;
     if (meter_.available()) before = meter_.read();
+    const double perf_before = perf_.available() ? perf_.joules() : 0;
     work();
     const double seconds = std::chrono::duration<double>(Clock::now() - wall_before).count();
     e.cpu_seconds_per_token = (cpu_seconds() - cpu_before) / tokens;
-    if (before) {
+    if (!before && perf_.available()) {
+      e.source = "perf";
+      e.joules = perf_.joules() - perf_before;
+      e.watts = e.joules / seconds;
+      e.counter_moved = e.joules > 0;
+      if (idle_watts_ >= 0) e.joules_above_idle = e.joules - idle_watts_ * seconds;
+    } else if (before) {
       const EnergySample sample = meter_.between(*before, meter_.read());
       e.source = "rapl";
       e.counter_moved = sample.moved;
@@ -138,6 +155,7 @@ class EnergyProbe {
 
  private:
   EnergyMeter meter_;
+  PerfEnergyCounter perf_;
   double watts_;
   double idle_watts_ = -1;
 };
