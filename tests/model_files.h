@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "tern/model.h"
 #include "test_support.h"
 
 namespace tern::testing {
@@ -21,6 +22,23 @@ inline std::vector<float> reference_logits(const std::filesystem::path& model, c
                              tokens_csv + " --out " + out.string());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return read_floats(out);
+}
+
+// Logits of every position ([n_tokens, n_vocab]), one token per step, on the given
+// kernels: "scalar" is the reference path, "" the best the CPU has.
+inline std::vector<float> engine_logits(const std::filesystem::path& path, const std::vector<int32_t>& tokens,
+                                        const std::string& isa, int threads = 1) {
+  LoadOptions options;
+  options.isa = isa;
+  options.threads = threads;
+  const Model model = Model::load(path, options);
+  Context context(model, 64);
+  std::vector<float> all;
+  for (int32_t t : tokens) {
+    const auto logits = context.decode(t);
+    all.insert(all.end(), logits.begin(), logits.end());
+  }
+  return all;
 }
 
 }  // namespace tern::testing

@@ -25,15 +25,7 @@ constexpr const char* kModel = "models/stories260K.gguf";
 constexpr const char* kReferenceGreedy =
     "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
 
-// Single-quotes a word for sh.
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') q += "'\\''";
-    else q += c;
-  }
-  return q + "'";
-}
+std::string quote(const std::string& s) { return shell_quote(s); }
 
 std::string tern(const std::string& args) { return quote(tern_cli()) + " " + args; }
 

@@ -35,14 +35,7 @@ using testing::TempDir;
 
 // ------------------------------------------------------------------ helpers
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') q += "'\\''";
-    else q += c;
-  }
-  return q + "'";
-}
+std::string quote(const std::string& s) { return testing::shell_quote(s); }
 std::string quote(const fs::path& p) { return quote(p.string()); }
 
 CommandResult run_tern(const std::string& args) { return testing::run_command(quote(testing::tern_cli()) + " " + args); }
@@ -71,14 +64,7 @@ std::string csv(const std::vector<int32_t>& v) {
 }
 
 std::vector<float> engine_logits(const fs::path& path, const std::vector<int32_t>& tokens) {
-  const Model model = Model::load(path);
-  Context context(model, 64);
-  std::vector<float> all;
-  for (int32_t t : tokens) {
-    const auto logits = context.decode(t);
-    all.insert(all.end(), logits.begin(), logits.end());
-  }
-  return all;
+  return testing::engine_logits(path, tokens, "");
 }
 
 float max_abs(const std::vector<float>& v) {

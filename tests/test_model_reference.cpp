@@ -32,21 +32,9 @@ std::string csv(const std::vector<int32_t>& v) {
   return s.str();
 }
 
-// Logits of every position, one token per step, on the given kernels ("scalar" is the
-// reference path the numpy implementation checks; SIMD kernels are checked against it).
 std::vector<float> engine_logits(const std::filesystem::path& path, const std::vector<int32_t>& tokens,
                                  const std::string& isa = "scalar", int threads = 1) {
-  LoadOptions options;
-  options.isa = isa;
-  options.threads = threads;
-  const Model model = Model::load(path, options);
-  Context context(model, 64);
-  std::vector<float> all;
-  for (int32_t t : tokens) {
-    const auto logits = context.decode(t);
-    all.insert(all.end(), logits.begin(), logits.end());
-  }
-  return all;
+  return testing::engine_logits(path, tokens, isa, threads);
 }
 
 struct Case {

@@ -57,6 +57,16 @@ inline CommandResult run_command(const std::string& command_line) {
   return r;
 }
 
+// Single-quotes a word for sh.
+inline std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'') q += "'\\''";
+    else q += c;
+  }
+  return q + "'";
+}
+
 inline std::string python() { return TERN_PYTHON; }
 inline std::string reference_tool(const std::string& script) {
   return (std::filesystem::path(TERN_SOURCE_DIR) / "tools" / "reference" / script).string();
