@@ -16,6 +16,7 @@
 
 #include "kernels/dequantize.h"
 #include "kernels/float16.h"
+#include "kernels/attention_head.h"
 #include "kernels/kernels.h"
 
 namespace tern {
@@ -417,6 +418,11 @@ void axpy_avx2(float a, const float* x, float* y, int64_t n) {
   }
 }
 
+void attention_head_avx2(const float* q, const float* keys, const float* values, int64_t stride, int64_t n_pos,
+                         int64_t head_dim, float scale, float* scores, float* out) {
+  attention_head_impl(dot_avx2, axpy_avx2, q, keys, values, stride, n_pos, head_dim, scale, scores, out);
+}
+
 float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   __m256 vmax = _mm256_setzero_ps();
@@ -451,7 +457,7 @@ float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& avx2_kernels() {
   static const KernelTable table{Isa::Avx2, prepare_ternary_avx2, matmul_ternary_avx2, matmul_dense_avx2,
-                                 dot_avx2,  axpy_avx2,            quantize_row_avx2};
+                                 dot_avx2,  axpy_avx2, attention_head_avx2,            quantize_row_avx2};
   return table;
 }
 

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/dequantize.h"
+#include "kernels/attention_head.h"
 #include "kernels/kernels.h"
 
 namespace tern {
@@ -318,6 +319,11 @@ void axpy_avx512(float a, const float* x, float* y, int64_t n) {
   }
 }
 
+void attention_head_avx512(const float* q, const float* keys, const float* values, int64_t stride, int64_t n_pos,
+                         int64_t head_dim, float scale, float* scores, float* out) {
+  attention_head_impl(dot_avx512, axpy_avx512, q, keys, values, stride, n_pos, head_dim, scale, scores, out);
+}
+
 float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
   const __m512 sign = _mm512_set1_ps(-0.0f);
   __m512 vmax = _mm512_setzero_ps();
@@ -347,7 +353,7 @@ float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table{Isa::Avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
-                                 dot_avx512,  axpy_avx512,            quantize_row_avx512};
+                                 dot_avx512,  axpy_avx512, attention_head_avx512,            quantize_row_avx512};
   return table;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/dequantize.h"
+#include "kernels/attention_head.h"
 #include "kernels/kernels.h"
 #include "kernels/matvec_ref.h"
 
@@ -52,6 +53,11 @@ void axpy_scalar(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+void attention_head_scalar(const float* q, const float* keys, const float* values, int64_t stride, int64_t n_pos,
+                         int64_t head_dim, float scale, float* scores, float* out) {
+  attention_head_impl(dot_scalar, axpy_scalar, q, keys, values, stride, n_pos, head_dim, scale, scores, out);
+}
+
 float quantize_row_scalar(const float* x, int64_t n, int8_t* q) {
   float amax = 0;
   for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
@@ -68,7 +74,7 @@ float quantize_row_scalar(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& scalar_kernels() {
   static const KernelTable table{Isa::Scalar,        prepare_identity, matmul_ternary_scalar, matmul_dense_scalar,
-                                 dot_scalar,         axpy_scalar,      quantize_row_scalar};
+                                 dot_scalar,         axpy_scalar, attention_head_scalar,      quantize_row_scalar};
   return table;
 }
 

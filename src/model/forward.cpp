@@ -123,20 +123,11 @@ void run_linears(const ModelWeights& w, std::initializer_list<LinearJob> jobs, c
 // Causal grouped-query attention of one query head of one token over positions 0..pos.
 void attend(const ModelWeights& w, ForwardScratch& s, float* scores, int64_t layer, int64_t t, int64_t h, int64_t pos) {
   const ModelConfig& c = w.config;
-  const KernelTable& k = *w.kernels;
-  const float* q = s.q.data() + t * c.q_dim() + h * c.head_dim;
   const int64_t kv_offset = (h / (c.n_heads / c.n_kv_heads)) * c.head_dim;
-  const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  float max_score = -INFINITY;
-  for (int64_t p = 0; p <= pos; ++p) {
-    scores[p] = k.dot(q, s.cache.key(layer, p) + kv_offset, c.head_dim) * inv_sqrt_d;
-    max_score = std::max(max_score, scores[p]);
-  }
-  float total = 0;
-  for (int64_t p = 0; p <= pos; ++p) total += scores[p] = std::exp(scores[p] - max_score);
-  float* out = s.attn_out.data() + t * c.q_dim() + h * c.head_dim;
-  std::fill(out, out + c.head_dim, 0.0f);
-  for (int64_t p = 0; p <= pos; ++p) k.axpy(scores[p] / total, s.cache.value(layer, p) + kv_offset, out, c.head_dim);
+  w.kernels->attention_head(s.q.data() + t * c.q_dim() + h * c.head_dim, s.cache.key(layer, 0) + kv_offset,
+                            s.cache.value(layer, 0) + kv_offset, c.kv_dim(), pos + 1, c.head_dim,
+                            1.0f / std::sqrt(static_cast<float>(c.head_dim)), scores,
+                            s.attn_out.data() + t * c.q_dim() + h * c.head_dim);
 }
 
 void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t layer, int64_t pos,

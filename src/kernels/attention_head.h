@@ -1,0 +1,28 @@
+#pragma once
+// Attention of one query head over positions 0..n_pos-1 of its key/value head: the
+// algorithm once, instantiated by each instruction-set file with its own inlined dot and
+// axpy, so the per-position work is not a function call through the kernel table.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace tern {
+
+// out[0..head_dim) = sum_p softmax(q . k_p * scale)_p v_p; keys and values of position p
+// start at keys + p * stride and values + p * stride; scores holds n_pos floats.
+template <typename Dot, typename Axpy>
+inline void attention_head_impl(Dot dot, Axpy axpy, const float* q, const float* keys, const float* values,
+                                int64_t stride, int64_t n_pos, int64_t head_dim, float scale, float* scores,
+                                float* out) {
+  float max_score = -INFINITY;
+  for (int64_t p = 0; p < n_pos; ++p) {
+    scores[p] = dot(q, keys + p * stride, head_dim) * scale;
+    max_score = std::max(max_score, scores[p]);
+  }
+  float total = 0;
+  for (int64_t p = 0; p < n_pos; ++p) total += scores[p] = std::exp(scores[p] - max_score);
+  std::fill(out, out + head_dim, 0.0f);
+  for (int64_t p = 0; p < n_pos; ++p) axpy(scores[p] / total, values + p * stride, out, head_dim);
+}
+
+}  // namespace tern
