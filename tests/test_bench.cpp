@@ -31,7 +31,7 @@ TEST(Bench, JsonRowsCarryEveryField) {
   ASSERT_EQ(rows.size(), 4u);  // pp and tg for 1 and 2 threads
   for (const auto& row : rows) {
     for (const char* key : {"model", "bytes", "bits_per_weight", "threads", "isa", "cpu", "commit", "test",
-                            "tokens_per_second", "tokens_per_second_sd", "rss_bytes", "cpu_seconds_per_token"})
+                            "tokens_per_second", "tokens_per_second_sd", "peak_rss_bytes", "cpu_seconds_per_token"})
       EXPECT_TRUE(row.contains(key)) << key;
     EXPECT_GT(row["tokens_per_second"].get<double>(), 0);
     EXPECT_EQ(row["energy_source"], "none");

@@ -1,5 +1,9 @@
 #include "bench/energy.h"
 
+#include <malloc.h>
+
+#include <cstdio>
+
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <sys/resource.h>
@@ -344,9 +348,28 @@ double PerfEnergyCounter::joules() const {
 // ---- this process ----
 
 uint64_t peak_rss_bytes() {
+  // VmHWM from /proc/self/status (kB); unlike getrusage's ru_maxrss it can be reset
+  // (reset_peak_rss), so a benchmark can measure one model after building another.
+  std::string text;
+  if (read_small_file("/proc/self/status", text) == 0) {
+    const auto at = text.find("VmHWM:");
+    if (at != std::string::npos) {
+      const auto digits = text.find_first_of("0123456789", at);
+      const auto end = text.find_first_not_of("0123456789", digits);
+      if (const auto kib = parse_u64(text.substr(digits, end - digits))) return *kib * 1024;
+    }
+  }
   rusage usage{};
   if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+void reset_peak_rss() {
+  ::malloc_trim(0);  // give freed heap back first, or it would still count as resident
+  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);  // "5" resets the peak resident set size to the current one
+    std::fclose(f);
+  }
 }
 
 uint64_t current_rss_bytes() {

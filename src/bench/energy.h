@@ -105,6 +105,8 @@ std::string unreadable_energy_file_message(const std::filesystem::path& energy_f
 // This process: peak and current resident set size in bytes (0 if unknown), and user +
 // system CPU seconds so far.
 uint64_t peak_rss_bytes();
+// Returns freed heap to the system and restarts the peak (VmHWM) from the current RSS.
+void reset_peak_rss();
 uint64_t current_rss_bytes();
 double cpu_seconds();
 

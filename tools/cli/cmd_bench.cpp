@@ -68,7 +68,7 @@ struct Energy {
 
 struct Row {
   std::string model, linear_type, isa, test;
-  uint64_t bytes = 0, params = 0, rss = 0;
+  uint64_t bytes = 0, params = 0, rss = 0;  // rss: peak resident set size while loading and running
   double bits_per_weight = 0;
   int threads = 0;
   int tokens = 0;
@@ -196,6 +196,7 @@ Subject make_subject(const BenchOptions& o, const std::string& linear_type) {
 
 void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& probe, std::vector<Row>& rows) {
   for (int t : o.threads) {
+    reset_peak_rss();  // the peak of this model alone, not of building the random one
     LoadOptions load;
     load.threads = t;
     const Model model = Model::load(subject.path, load);
@@ -221,7 +222,7 @@ void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& pro
       row.threads = model.threads();
       row.tokens = tokens;
       row.tokens_per_second = stats_of(runs);
-      row.rss = current_rss_bytes();
+      row.rss = peak_rss_bytes();
       row.energy = energy;
       rows.push_back(row);
     };
@@ -234,7 +235,7 @@ nlohmann::json row_json(const Row& r, const std::string& cpu, int repetitions) {
   nlohmann::json j = {{"model", r.model}, {"weights", r.linear_type}, {"bytes", r.bytes}, {"params", r.params},
                       {"bits_per_weight", r.bits_per_weight}, {"isa", r.isa}, {"cpu", cpu}, {"commit", TERN_GIT_COMMIT},
                       {"threads", r.threads}, {"test", r.test}, {"tokens_per_second", r.tokens_per_second.mean},
-                      {"tokens_per_second_sd", r.tokens_per_second.sd}, {"rss_bytes", r.rss},
+                      {"tokens_per_second_sd", r.tokens_per_second.sd}, {"peak_rss_bytes", r.rss},
                       {"cpu_seconds_per_token", r.energy.cpu_seconds_per_token}, {"energy_source", r.energy.source}};
   if (r.energy.joules >= 0) {
     j["joules"] = r.energy.joules;
@@ -270,7 +271,7 @@ void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
     return;
   }
   if (format == "csv") {
-    fmt::print("model,weights,bytes,params,bits_per_weight,isa,cpu,commit,threads,test,tokens_per_second,sd,rss_bytes,cpu_seconds_per_token,energy_source,joules_per_token\n");
+    fmt::print("model,weights,bytes,params,bits_per_weight,isa,cpu,commit,threads,test,tokens_per_second,sd,peak_rss_bytes,cpu_seconds_per_token,energy_source,joules_per_token\n");
     for (const auto& r : rows)
       fmt::print("{},{},{},{},{:.4f},{},\"{}\",{},{},{},{:.2f},{:.2f},{},{:.6f},{},{}\n", r.model, r.linear_type, r.bytes,
                  r.params, r.bits_per_weight, r.isa, cpu, TERN_GIT_COMMIT, r.threads, r.test, r.tokens_per_second.mean,
@@ -278,7 +279,7 @@ void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
                  r.energy.joules >= 0 ? fmt::format("{:.6f}", r.energy.joules / (r.tokens * o.repetitions)) : "");
     return;
   }
-  fmt::print("| model | weights | size | params | bits/w | isa | threads | test | t/s | RSS | energy |\n");
+  fmt::print("| model | weights | size | params | bits/w | isa | threads | test | t/s | peak RSS | energy |\n");
   fmt::print("| --- | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |\n");
   for (const auto& r : rows)
     fmt::print("| {} | {} | {:.1f} MiB | {:.1f} M | {:.2f} | {} | {} | {} | {:.1f} ± {:.1f} | {:.1f} MiB | {} |\n", r.model,
