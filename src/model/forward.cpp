@@ -7,6 +7,7 @@
 #include "kernels/dequantize.h"
 #include "kernels/kernels.h"
 #include "kernels/thread_pool.h"
+#include "model/multi_forward.h"
 
 namespace tern {
 namespace {
@@ -120,36 +121,46 @@ void run_linears(const ModelWeights& w, std::initializer_list<LinearJob> jobs, c
   run_linears(w, jobs, x, qx, n_tok, [](int, int) {});
 }
 
+// Where each row of a batch belongs: its position and its sequence's KV cache.
+struct RowPlaces {
+  const int64_t* pos;
+  KvCache* const* cache;
+};
+
 // Causal grouped-query attention of one query head of one token over positions 0..pos.
-void attend(const ModelWeights& w, ForwardScratch& s, float* scores, int64_t layer, int64_t t, int64_t h, int64_t pos) {
+void attend(const ModelWeights& w, ForwardScratch& s, KvCache& cache, float* scores, int64_t layer, int64_t t,
+            int64_t h, int64_t pos) {
   const ModelConfig& c = w.config;
   const int64_t kv_offset = (h / (c.n_heads / c.n_kv_heads)) * c.head_dim;
-  w.kernels->attention_head(s.q.data() + t * c.q_dim() + h * c.head_dim, s.cache.key(layer, 0) + kv_offset,
-                            s.cache.value(layer, 0) + kv_offset, c.kv_dim(), pos + 1, c.head_dim,
+  w.kernels->attention_head(s.q.data() + t * c.q_dim() + h * c.head_dim, cache.key(layer, 0) + kv_offset,
+                            cache.value(layer, 0) + kv_offset, c.kv_dim(), pos + 1, c.head_dim,
                             1.0f / std::sqrt(static_cast<float>(c.head_dim)), scores,
                             s.attn_out.data() + t * c.q_dim() + h * c.head_dim);
 }
 
-void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t layer, int64_t pos,
-                        int64_t n_tok) {
+void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t layer,
+                        const RowPlaces& rows, int64_t n_tok) {
   const ModelConfig& c = w.config;
   const float* h = optional_norm(s.x.data(), b.attn_norm, c.rms_eps, c.dim, n_tok, s.normed.data());
   PreparedActivations qx{};
   if (any_ternary({&b.attn_q, &b.attn_k, &b.attn_v})) qx = quantize_input(w, s, h, c.dim, n_tok);
   run_linears(w, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h, qx, n_tok);
   for (int64_t t = 0; t < n_tok; ++t) {
-    const float* cos_pos = s.rope_cos.data() + (pos + t) * (c.head_dim / 2);
-    const float* sin_pos = s.rope_sin.data() + (pos + t) * (c.head_dim / 2);
+    const int64_t pos = rows.pos[t];
+    const float* cos_pos = s.rope_cos.data() + pos * (c.head_dim / 2);
+    const float* sin_pos = s.rope_sin.data() + pos * (c.head_dim / 2);
     rope(s.q.data() + t * c.q_dim(), c.n_heads, c.head_dim, cos_pos, sin_pos);
     rope(s.k.data() + t * c.kv_dim(), c.n_kv_heads, c.head_dim, cos_pos, sin_pos);
-    std::copy_n(s.k.data() + t * c.kv_dim(), c.kv_dim(), s.cache.key(layer, pos + t));
-    std::copy_n(s.v.data() + t * c.kv_dim(), c.kv_dim(), s.cache.value(layer, pos + t));
+    std::copy_n(s.k.data() + t * c.kv_dim(), c.kv_dim(), rows.cache[t]->key(layer, pos));
+    std::copy_n(s.v.data() + t * c.kv_dim(), c.kv_dim(), rows.cache[t]->value(layer, pos));
   }
   w.pool->run([&](int index, int count) {
     const Range tasks = split_range(n_tok * c.n_heads, index, count);
     float* scores = s.scores.data() + index * s.cache.n_ctx;
-    for (int64_t task = tasks.begin; task < tasks.end; ++task)
-      attend(w, s, scores, layer, task / c.n_heads, task % c.n_heads, pos + task / c.n_heads);
+    for (int64_t task = tasks.begin; task < tasks.end; ++task) {
+      const int64_t t = task / c.n_heads;
+      attend(w, s, *rows.cache[t], scores, layer, t, task % c.n_heads, rows.pos[t]);
+    }
   });
   const float* o = optional_norm(s.attn_out.data(), b.attn_sub_norm, c.rms_eps, c.q_dim(), n_tok, s.normed.data());
   if (b.attn_output.ternary) qx = quantize_input(w, s, o, c.q_dim(), n_tok);
@@ -185,14 +196,18 @@ void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& 
   for (int64_t i = 0; i < n_tok * c.dim; ++i) s.x[i] += s.proj[i];
 }
 
-void lm_head(const ModelWeights& w, ForwardScratch& s, int64_t first, int64_t n_tok) {
+// Logits of the chosen rows, in that order: logits[i * n_vocab ...] is row rows[i]'s.
+void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> rows) {
   const ModelConfig& c = w.config;
-  rmsnorm_rows(s.x.data() + first * c.dim, w.output_norm, c.rms_eps, c.dim, n_tok, s.normed.data());
+  const auto n_out = static_cast<int64_t>(rows.size());
+  if (n_out == 0) return;
+  for (int64_t i = 0; i < n_out; ++i)
+    rmsnorm_rows(s.x.data() + rows[i] * c.dim, w.output_norm, c.rms_eps, c.dim, 1, s.normed.data() + i * c.dim);
   w.pool->run([&](int index, int count) {
-    const Range rows = split_range(c.n_vocab, index, count, kRowGranule);
-    if (rows.begin < rows.end)
-      w.kernels->matmul_dense(w.output.type, w.output.data, c.dim, s.normed.data(), c.dim, n_tok, rows.begin, rows.end,
-                              s.logits.get(), c.n_vocab);
+    const Range vocab_rows = split_range(c.n_vocab, index, count, kRowGranule);
+    if (vocab_rows.begin < vocab_rows.end)
+      w.kernels->matmul_dense(w.output.type, w.output.data, c.dim, s.normed.data(), c.dim, n_out, vocab_rows.begin,
+                              vocab_rows.end, s.logits.get(), c.n_vocab);
   });
 }
 
@@ -221,17 +236,31 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
   fill_rope_tables(w.config, n_ctx, rope_cos, rope_sin);
 }
 
-void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits) {
+void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens,
+                  std::span<const int64_t> positions, std::span<KvCache* const> caches,
+                  std::span<const int64_t> logit_rows) {
   const ModelConfig& c = w.config;
   const auto n_tok = static_cast<int64_t>(tokens.size());
+  const RowPlaces rows{positions.data(), caches.data()};
   for (int64_t t = 0; t < n_tok; ++t) dequantize_row(w.token_embd.type, w.token_embd.row(tokens[t]), s.x.data() + t * c.dim, c.dim);
   for (int64_t layer = 0; layer < c.n_layers(); ++layer) {
     const BlockWeights& b = w.block_of_layer(layer);
-    attention_sublayer(w, b, s, layer, pos, n_tok);
+    attention_sublayer(w, b, s, layer, rows, n_tok);
     ffn_sublayer(w, b, s, n_tok);
   }
-  if (logits == Logits::Last) lm_head(w, s, n_tok - 1, 1);
-  if (logits == Logits::All) lm_head(w, s, 0, n_tok);
+  lm_head(w, s, logit_rows);
+}
+
+void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits) {
+  const auto n_tok = static_cast<int64_t>(tokens.size());
+  std::vector<int64_t> positions(tokens.size());
+  for (int64_t t = 0; t < n_tok; ++t) positions[t] = pos + t;
+  const std::vector<KvCache*> caches(tokens.size(), &s.cache);
+  std::vector<int64_t> logit_rows;
+  if (logits == Logits::Last) logit_rows.push_back(n_tok - 1);
+  if (logits == Logits::All)
+    for (int64_t t = 0; t < n_tok; ++t) logit_rows.push_back(t);
+  forward_rows(w, s, tokens, positions, caches, logit_rows);
 }
 
 }  // namespace tern

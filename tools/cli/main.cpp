@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
       tern::cli::add_convert_command(app),
       tern::cli::add_bench_command(app),
       tern::cli::add_perplexity_command(app),
+      tern::cli::add_batch_command(app),
   };
 
   try {

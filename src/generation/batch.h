@@ -1,0 +1,86 @@
+#pragma once
+// Continuous batching: many independent requests, up to `parallel` of them live at
+// once, each with its own KV cache, sampler, detokenizer and stop strings. Every step
+// prefills the prompts that just took a free slot (one pass per prompt chunk) and
+// then runs one batched decode pass over every live sequence, one token each. When a
+// sequence finishes, its slot takes the next request.
+//
+// Results are deterministic: a sequence's logits do not depend on what else shares
+// its batch (see model/multi_forward.h) and each sequence samples with its own
+// seeded RNG, so a request gives the same text whatever `parallel` is.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tern/generator.h"
+#include "tern/model.h"
+#include "tern/sampler.h"
+
+namespace tern {
+
+struct BatchRequest {
+  nlohmann::json id;
+  std::string prompt;
+  int32_t n_predict = 128;  // -1: until the sequence's context is full
+  SamplerParams sampling;
+  std::vector<std::string> stop;
+};
+
+struct BatchResult {
+  nlohmann::json id;
+  std::string error;  // non-empty: the request failed (e.g. prompt too long), nothing else is set
+  std::string text;
+  int64_t tokens_prompt = 0;
+  int64_t tokens_generated = 0;
+  FinishReason finish = FinishReason::Length;
+  double ms = 0;  // from taking a slot to finishing
+};
+
+struct BatchStats {
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+};
+
+class BatchRunner {
+ public:
+  // n_ctx: context of each sequence (tokens of prompt + generation).
+  BatchRunner(const Model& model, int parallel, int64_t n_ctx);
+  ~BatchRunner();
+
+  // next(): the next request, or nullopt when there are no more.
+  // on_result(): called once per request as it finishes (or fails), in completion order.
+  // take_more(): false stops taking new requests (live ones still finish).
+  // abandon(): true drops the live sequences unreported and returns at once.
+  struct Callbacks {
+    std::function<std::optional<BatchRequest>()> next;
+    std::function<void(BatchResult)> on_result;
+    std::function<bool()> take_more = [] { return true; };
+    std::function<bool()> abandon = [] { return false; };
+  };
+  void run(const Callbacks& callbacks);
+
+  const BatchStats& stats() const { return stats_; }
+  int parallel() const { return parallel_; }
+  int64_t n_ctx() const { return n_ctx_; }
+
+ private:
+  struct Slot;
+  bool admit(Slot& slot, BatchRequest request, const Callbacks& callbacks);
+  // Samples the slot's next token from its logits; false once the slot finished.
+  bool advance(Slot& slot);
+  BatchResult finish(Slot& slot);
+
+  const Model& model_;
+  int parallel_;
+  int64_t n_ctx_;
+  std::unique_ptr<ForwardScratch> scratch_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  BatchStats stats_;
+};
+
+}  // namespace tern

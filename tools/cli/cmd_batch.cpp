@@ -1,0 +1,308 @@
+// `tern batch`: run many prompts from a JSONL (or plain text) file with continuous
+// batching, writing one JSON result line per prompt as it completes. Output order is
+// completion order, not input order; match results to prompts by "id".
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "common.h"
+#include "generation/batch.h"
+#include "tern/error.h"
+#include "tern/model.h"
+
+namespace tern::cli {
+namespace {
+
+using json = nlohmann::json;
+
+struct BatchOptions {
+  std::string model;
+  std::string input = "-";
+  std::string output = "-";
+  int parallel = 8;
+  int32_t n_predict = 128;
+  int64_t n_ctx = 0;  // 0: min(model's context, 2048)
+  int32_t threads = 0;
+  SamplerParams sampling;
+  std::vector<std::string> stop;
+  bool text = false;
+  bool resume = false;
+  std::string shard;
+  bool quiet = false;
+  LogOptions log;
+};
+
+// First SIGINT/SIGTERM: take no new prompts, finish the live ones. Second: stop now.
+volatile std::sig_atomic_t g_signals = 0;
+extern "C" void on_batch_signal(int) { g_signals = g_signals + 1; }
+
+class SignalGuard {
+ public:
+  SignalGuard() {
+    g_signals = 0;
+    struct sigaction action {};
+    action.sa_handler = on_batch_signal;
+    sigaction(SIGINT, &action, &previous_int_);
+    sigaction(SIGTERM, &action, &previous_term_);
+  }
+  ~SignalGuard() {
+    sigaction(SIGINT, &previous_int_, nullptr);
+    sigaction(SIGTERM, &previous_term_, nullptr);
+  }
+
+ private:
+  struct sigaction previous_int_ {};
+  struct sigaction previous_term_ {};
+};
+
+// Writes a whole line with as few write() calls as the kernel allows (one, for a
+// regular file), so a killed run leaves only whole lines behind.
+void write_line(int fd, const std::string& line) {
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot write the output: {}", std::strerror(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::string line;
+  if (path == "-") {
+    while (std::getline(std::cin, line)) lines.push_back(line);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("cannot open the input {}", path);
+    while (std::getline(in, line)) lines.push_back(line);
+  }
+  for (auto& l : lines)
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+  return lines;
+}
+
+// Ids already in the output (for --resume). A torn last line (no '\n') is cut off.
+std::set<std::string> done_ids(const std::string& path) {
+  std::set<std::string> ids;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ids;
+  std::string all((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+  const size_t whole = all.rfind('\n') == std::string::npos ? 0 : all.rfind('\n') + 1;
+  if (whole != all.size()) std::filesystem::resize_file(path, whole);
+  std::istringstream lines(all.substr(0, whole));
+  std::string line;
+  while (std::getline(lines, line)) {
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("id")) ids.insert(j["id"].dump());
+  }
+  return ids;
+}
+
+std::pair<int, int> parse_shard(const std::string& s) {
+  const auto slash = s.find('/');
+  int i = -1, n = -1;
+  try {
+    if (slash != std::string::npos) i = std::stoi(s.substr(0, slash)), n = std::stoi(s.substr(slash + 1));
+  } catch (const std::exception&) {
+  }
+  if (n <= 0 || i < 0 || i >= n) fail("--shard must be I/N with 0 <= I < N, got '{}'", s);
+  return {i, n};
+}
+
+template <typename T>
+void read_param(const json& j, const char* key, T& value) {
+  if (!j.contains(key)) return;
+  try {
+    value = j.at(key).get<T>();
+  } catch (const json::exception&) {
+    fail("\"{}\" has the wrong type", key);
+  }
+}
+
+// One input line -> a request; throws tern::Error naming what is wrong.
+BatchRequest parse_request(const std::string& line, size_t line_number, const BatchOptions& o, json& id) {
+  BatchRequest r;
+  r.n_predict = o.n_predict;
+  r.sampling = o.sampling;
+  r.stop = o.stop;
+  id = static_cast<int64_t>(line_number);
+  if (o.text) {
+    r.id = id;
+    r.prompt = line;
+    return r;
+  }
+  const json j = json::parse(line, nullptr, false);
+  if (j.is_discarded()) fail("line {} is not JSON", line_number);
+  if (!j.is_object()) fail("line {} is not a JSON object", line_number);
+  if (j.contains("id")) id = j["id"];
+  r.id = id;
+  if (!j.contains("prompt") || !j["prompt"].is_string()) fail("line {} has no \"prompt\" string", line_number);
+  r.prompt = j["prompt"].get<std::string>();
+  read_param(j, "n_predict", r.n_predict);
+  read_param(j, "temperature", r.sampling.temperature);
+  read_param(j, "top_k", r.sampling.top_k);
+  read_param(j, "top_p", r.sampling.top_p);
+  read_param(j, "min_p", r.sampling.min_p);
+  read_param(j, "repeat_penalty", r.sampling.repeat_penalty);
+  read_param(j, "seed", r.sampling.seed);
+  if (j.contains("stop")) {
+    if (j["stop"].is_string()) r.stop = {j["stop"].get<std::string>()};
+    else read_param(j, "stop", r.stop);
+  }
+  r.sampling.validate();
+  return r;
+}
+
+std::string result_line(const BatchResult& r) {
+  nlohmann::ordered_json j;  // keys in the documented order: id first
+  j["id"] = nlohmann::ordered_json::parse(r.id.dump());
+  if (!r.error.empty()) {
+    j["error"] = r.error;
+  } else {
+    j["text"] = r.text;
+    j["tokens_prompt"] = r.tokens_prompt;
+    j["tokens_generated"] = r.tokens_generated;
+    j["finish_reason"] = std::string(finish_reason_name(r.finish));
+    j["ms"] = static_cast<int64_t>(r.ms + 0.5);
+  }
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+int run_batch(BatchOptions o) {
+  apply_log_options(o.log);
+  o.sampling.validate();
+  int shard_index = 0, shard_count = 1;
+  if (!o.shard.empty()) std::tie(shard_index, shard_count) = parse_shard(o.shard);
+  if (o.resume && o.output == "-") fail("--resume needs an output file (-o), not standard output");
+
+  const std::vector<std::string> lines = read_lines(o.input);
+  const std::set<std::string> skip = o.resume ? done_ids(o.output) : std::set<std::string>{};
+
+  LoadOptions load;
+  load.threads = o.threads;
+  const Model model = Model::load(resolve_model_path(o.model), load);
+  const int64_t n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(model.config().context_length, 2048);
+  spdlog::info("kernels {}, {} threads, {} sequences of {} tokens", model.isa(), model.threads(), o.parallel, n_ctx);
+
+  int fd = 1;
+  if (o.output != "-") {
+    fd = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (o.resume ? O_APPEND : O_TRUNC), 0644);
+    if (fd < 0) fail("cannot open the output {}: {}", o.output, std::strerror(errno));
+  }
+
+  // The lines this run handles: its shard, not empty, not already done.
+  std::vector<size_t> todo;
+  for (size_t k = 0; k < lines.size(); ++k) {
+    if (static_cast<int>(k % static_cast<size_t>(shard_count)) != shard_index) continue;
+    if (lines[k].empty() || (!o.text && lines[k].find_first_not_of(" \t") == std::string::npos)) continue;
+    if (!skip.empty()) {
+      json id = static_cast<int64_t>(k + 1);
+      if (!o.text) {
+        const json j = json::parse(lines[k], nullptr, false);
+        if (j.is_object() && j.contains("id")) id = j["id"];
+      }
+      if (skip.count(id.dump())) continue;
+    }
+    todo.push_back(k);
+  }
+
+  BatchRunner runner(model, o.parallel, n_ctx);
+  SignalGuard guard;
+  const bool progress = !o.quiet && ::isatty(2);
+  const auto start = std::chrono::steady_clock::now();
+  auto last_progress = start;
+  size_t next_line = 0, done = 0;
+  bool any_error = false;
+
+  auto show_progress = [&](bool final) {
+    if (!progress) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!final && now - last_progress < std::chrono::milliseconds(500)) return;
+    last_progress = now;
+    const double s = std::chrono::duration<double>(now - start).count();
+    const double tps = s > 0 ? static_cast<double>(runner.stats().generated_tokens) / s : 0;
+    const double eta = done > 0 ? s / static_cast<double>(done) * static_cast<double>(todo.size() - done) : 0;
+    fmt::print(stderr, "\rtern: {}/{} done, {:.1f} tokens/s, ETA {:.0f} s   {}", done, todo.size(), tps, eta,
+               final ? "\n" : "");
+    std::fflush(stderr);
+  };
+
+  BatchRunner::Callbacks cb;
+  cb.next = [&]() -> std::optional<BatchRequest> {
+    while (next_line < todo.size()) {
+      const size_t k = todo[next_line++];
+      json id;
+      try {
+        return parse_request(lines[k], k + 1, o, id);
+      } catch (const Error& e) {
+        BatchResult failed;
+        failed.id = id;
+        failed.error = e.what();
+        cb.on_result(std::move(failed));
+      }
+    }
+    return std::nullopt;
+  };
+  cb.on_result = [&](BatchResult r) {
+    if (!r.error.empty()) any_error = true;
+    write_line(fd, result_line(r));
+    ++done;
+    show_progress(false);
+  };
+  cb.take_more = [] { return g_signals == 0; };
+  cb.abandon = [] { return g_signals > 1; };
+  runner.run(cb);
+  show_progress(true);
+  if (fd != 1) ::close(fd);
+  if (g_signals > 0) fmt::print(stderr, "tern: interrupted: {} of {} prompts done; --resume finishes the rest\n", done,
+                                todo.size());
+  return any_error ? 1 : 0;
+}
+
+}  // namespace
+
+Command add_batch_command(CLI::App& parent) {
+  auto o = std::make_shared<BatchOptions>();
+  CLI::App* app = parent.add_subcommand(
+      "batch", "Run many prompts (JSONL in, JSONL out in completion order) with continuous batching");
+  app->add_option("-m,--model", o->model, "Model file (GGUF); default: the model shipped in models/");
+  app->add_option("-i,--input", o->input, "Prompts: JSONL {\"id\", \"prompt\", ...} per line ('-': standard input)");
+  app->add_option("-o,--output", o->output, "Results: one JSON line per prompt ('-': standard output)");
+  app->add_option("--parallel", o->parallel, "Sequences run at once")->check(CLI::Range(1, 4096));
+  app->add_option("-n,--n-predict", o->n_predict, "Tokens to generate per prompt (-1: until the context is full)")
+      ->check(CLI::Range(-1, 1 << 30));
+  app->add_option("-c,--ctx-size", o->n_ctx, "Context per sequence (default: the model's, at most 2048)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+  app->add_option("-t,--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+  app->add_option("--temp,--temperature", o->sampling.temperature, "Default sampling temperature; 0 is greedy");
+  app->add_option("--top-k", o->sampling.top_k, "Default top-k (0: off)");
+  app->add_option("--top-p", o->sampling.top_p, "Default nucleus threshold in (0, 1]");
+  app->add_option("--min-p", o->sampling.min_p, "Default min-p");
+  app->add_option("--repeat-penalty", o->sampling.repeat_penalty, "Default repetition penalty (1: off)");
+  app->add_option("--seed", o->sampling.seed, "Default seed of every prompt (default 0: runs are reproducible)");
+  app->add_option("--stop", o->stop, "Default stop string (repeatable)");
+  app->add_flag("--text", o->text, "Input is plain text: one prompt per line, id = line number");
+  app->add_flag("--resume", o->resume, "Skip ids already in the output file and append the rest");
+  app->add_option("--shard", o->shard, "Run only input lines k (0-based) with k % N == I");
+  app->add_flag("-q,--quiet", o->quiet, "No progress line");
+  add_log_options(*app, o->log);
+  return {app, [o] { return run_batch(*o); }};
+}
+
+}  // namespace tern::cli
