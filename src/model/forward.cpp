@@ -234,6 +234,9 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
       act_negated(batch * max_in_padded),
       act_scale(batch) {
   fill_rope_tables(w.config, n_ctx, rope_cos, rope_sin);
+  row_positions.reserve(static_cast<size_t>(batch));
+  row_caches.reserve(static_cast<size_t>(batch));
+  logit_rows.reserve(static_cast<size_t>(batch));
 }
 
 void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens,
@@ -253,14 +256,14 @@ void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int3
 
 void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits) {
   const auto n_tok = static_cast<int64_t>(tokens.size());
-  std::vector<int64_t> positions(tokens.size());
-  for (int64_t t = 0; t < n_tok; ++t) positions[t] = pos + t;
-  const std::vector<KvCache*> caches(tokens.size(), &s.cache);
-  std::vector<int64_t> logit_rows;
-  if (logits == Logits::Last) logit_rows.push_back(n_tok - 1);
-  if (logits == Logits::All)
-    for (int64_t t = 0; t < n_tok; ++t) logit_rows.push_back(t);
-  forward_rows(w, s, tokens, positions, caches, logit_rows);
+  s.row_positions.resize(tokens.size());  // within the capacity reserved at construction
+  s.row_caches.assign(tokens.size(), &s.cache);
+  s.logit_rows.clear();
+  for (int64_t t = 0; t < n_tok; ++t) {
+    s.row_positions[t] = pos + t;
+    if (logits == Logits::All || (logits == Logits::Last && t == n_tok - 1)) s.logit_rows.push_back(t);
+  }
+  forward_rows(w, s, tokens, s.row_positions, s.row_caches, s.logit_rows);
 }
 
 }  // namespace tern
