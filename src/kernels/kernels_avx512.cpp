@@ -23,6 +23,8 @@ constexpr int64_t kSuper = 256;  // weights per 64-byte load (four 64-weight chu
 // Activation order for one 64-byte code load: for chunk c (of nc) and plane p, byte j
 // of the chunks' codes pairs with weight 64c + 16p + j; the kernel reads plane p of all
 // nc chunks as one contiguous run, so put them there.
+// (This kernel sums ~q for -1 weights and does not read out_neg; it is filled as the
+// interface promises.)
 void prepare_ternary_avx512(const int8_t* q, int64_t n, int8_t* out_q, int8_t* out_neg) {
   for (int64_t base = 0; base < n; base += kSuper) {
     const int64_t nc = std::min<int64_t>(4, (n - base) / 64);
@@ -44,10 +46,13 @@ inline __m512i plane_mask(__m512i codes, int bit) {
   return _mm512_gf2p8affine_epi64_epi8(codes, _mm512_set1_epi64(static_cast<long long>(0x0101010101010101ULL << bit)), 0);
 }
 
-// (q & add) | (-q & sub): +q where the weight is +1, -q where it is -1, 0 elsewhere, by
-// bitwise selection (VPTERNLOG 0xEA = (a & b) | c).
-inline __m512i select_signed(__m512i q, __m512i negated, __m512i add, __m512i sub) {
-  return _mm512_ternarylogic_epi64(negated, sub, _mm512_and_si512(q, add), 0xEA);
+// (q & add) | (~q & sub): q where the weight is +1, its bitwise complement ~q = -q - 1
+// where it is -1, 0 elsewhere, in one VPTERNLOG (bitwise selection, no arithmetic on the
+// weight). Summing ~q instead of -q undercounts by one per -1 weight; the row's
+// minus_counts adds that back, so the integer sums stay exact.
+inline __m512i select_signed(__m512i q, __m512i add, __m512i sub) {
+  // Truth table over (a = q, b = add, c = sub): a&b | ~a&c.
+  return _mm512_ternarylogic_epi64(q, add, sub, 0xCA);
 }
 
 // Sums of R rows against T tokens over one span of `bytes` code bytes (<= 64) at code
@@ -58,19 +63,16 @@ inline __m512i select_signed(__m512i q, __m512i negated, __m512i add, __m512i su
 template <int R, int T>
 __attribute__((always_inline)) inline void accumulate_span(const uint8_t* const (&rows)[R],
                                                            const int8_t* const (&plus)[T],
-                                                           const int8_t* const (&minus)[T], int64_t at,
+                                                           int64_t at,
                                                            int64_t bytes, __m512i (&acc)[R][T]) {
   const __mmask64 load_mask = bytes == 64 ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
   const __m512i ones = _mm512_set1_epi8(1);
 #pragma GCC unroll 4
   for (int p = 0; p < 4; ++p) {
     const int64_t offset = 4 * at + p * bytes;
-    __m512i q[T], n[T];
+    __m512i q[T];
 #pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) {
-      q[t] = _mm512_maskz_loadu_epi8(load_mask, plus[t] + offset);
-      n[t] = _mm512_maskz_loadu_epi8(load_mask, minus[t] + offset);
-    }
+    for (int t = 0; t < T; ++t) q[t] = _mm512_maskz_loadu_epi8(load_mask, plus[t] + offset);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const __m512i codes = _mm512_maskz_loadu_epi8(load_mask, rows[r] + at);
@@ -78,7 +80,7 @@ __attribute__((always_inline)) inline void accumulate_span(const uint8_t* const 
       const __m512i sub = plane_mask(codes, 2 * p + 1);
 #pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
-        const __m512i v = select_signed(q[t], n[t], add, sub);
+        const __m512i v = select_signed(q[t], add, sub);
         acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], ones, v);
       }
     }
@@ -91,7 +93,7 @@ __attribute__((always_inline)) inline void accumulate_span(const uint8_t* const 
 template <int T>
 __attribute__((always_inline)) inline void packed_tail_sums(const uint8_t* const (&rows)[4],
                                                             const int8_t* const (&plus)[T],
-                                                            const int8_t* const (&minus)[T], int64_t at,
+                                                            int64_t at,
                                                             int32_t (&sums)[4][T]) {
   const __m512i ones = _mm512_set1_epi8(1);
   __m512i codes = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[0] + at)));
@@ -109,8 +111,7 @@ __attribute__((always_inline)) inline void packed_tail_sums(const uint8_t* const
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       const __m512i q = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(plus[t] + offset)));
-      const __m512i n = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(minus[t] + offset)));
-      const __m512i v = select_signed(q, n, add, sub);
+      const __m512i v = select_signed(q, add, sub);
       acc[t] = _mm512_dpbusd_epi32(acc[t], ones, v);
     }
   }
@@ -127,10 +128,8 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
   const uint8_t* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = w.codes.data() + (r0 + r) * w.row_stride;
   const int8_t* plus[T];
-  const int8_t* minus[T];
   for (int t = 0; t < T; ++t) {
     plus[t] = x.q + (t0 + t) * x.stride;
-    minus[t] = x.neg + (t0 + t) * x.stride;
   }
   __m512i acc[R][T];
   float sums[R][T] = {};
@@ -140,11 +139,12 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
   const int64_t groups = w.groups_per_row();
   const int64_t full = w.n_in_padded / kSuper;
   for (int64_t s = 0; s < full; ++s) {
-    accumulate_span<R, T>(rows, plus, minus, s * 64, 64, acc);
+    accumulate_span<R, T>(rows, plus, s * 64, 64, acc);
     if (!per_block) continue;
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) {
-        sums[r][t] += w.scales[(r0 + r) * groups + s] * static_cast<float>(_mm512_reduce_add_epi32(acc[r][t]));
+        const int64_t g = (r0 + r) * groups + s;
+        sums[r][t] += w.scales[g] * static_cast<float>(_mm512_reduce_add_epi32(acc[r][t]) + w.minus_counts[g]);
         acc[r][t] = _mm512_setzero_si512();
       }
   }
@@ -153,16 +153,16 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
   bool tail_done = false;
   if constexpr (R == 4) {
     if (tail_bytes == 16) {
-      packed_tail_sums<T>(rows, plus, minus, full * 64, tail_sums);
+      packed_tail_sums<T>(rows, plus, full * 64, tail_sums);
       tail_done = true;
     }
   }
-  if (tail_bytes > 0 && !tail_done) accumulate_span<R, T>(rows, plus, minus, full * 64, tail_bytes, acc);
+  if (tail_bytes > 0 && !tail_done) accumulate_span<R, T>(rows, plus, full * 64, tail_bytes, acc);
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) {
       if (!per_block)
-        sums[r][t] = w.scales[(r0 + r) * groups] *
-                     static_cast<float>(_mm512_reduce_add_epi32(acc[r][t]) + tail_sums[r][t]);
+        sums[r][t] = w.scales[(r0 + r) * groups] * static_cast<float>(_mm512_reduce_add_epi32(acc[r][t]) +
+                                                                      tail_sums[r][t] + w.minus_counts[(r0 + r) * groups]);
       y[(t0 + t) * y_stride + r0 + r] = sums[r][t] * x.scale[t0 + t];
     }
 }

@@ -24,6 +24,10 @@ TernaryMatrix TernaryMatrix::from_weights(const TernaryWeights& w) {
           static_cast<uint8_t>(1u << shift);
     }
   m.scales = w.scales;
+  m.minus_counts.assign(static_cast<size_t>(w.n_rows * m.groups_per_row()), 0);
+  for (int64_t r = 0; r < w.n_rows; ++r)
+    for (int64_t c = 0; c < w.n_in; ++c)
+      if (w.weights[r * w.n_in + c] < 0) ++m.minus_counts[static_cast<size_t>(r * m.groups_per_row() + c / w.group)];
   return m;
 }
 

@@ -25,6 +25,9 @@ struct TernaryMatrix {
   int64_t row_stride = 0;   // bytes per row = n_in_padded / 4
   AlignedBuffer<uint8_t> codes;  // [n_rows, row_stride]
   std::vector<float> scales;     // [n_rows, n_in / group]
+  // Number of -1 weights per row group: kernels that sum the bitwise complement ~q
+  // (= -q - 1) for -1 weights add this back to get exact sums.
+  std::vector<int32_t> minus_counts;  // [n_rows, n_in / group]
 
   static TernaryMatrix from_weights(const TernaryWeights& w);
   int64_t groups_per_row() const { return n_in / group; }
