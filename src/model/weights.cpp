@@ -1,5 +1,6 @@
 #include "model/weights.h"
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -145,6 +146,15 @@ int default_threads(const ModelWeights& w) {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+// The metadata (a whole vocabulary) has been parsed into our own structures: let the
+// kernel drop the file pages before the first tensor from the resident set.
+void release_header_pages(const GgufFile& file) {
+  const uint8_t* base = file.mapped().bytes().data();
+  const uint8_t* first = base + file.file_size();
+  for (const auto& t : file.tensors()) first = std::min(first, t.data.data());
+  file.mapped().release({base, static_cast<size_t>(first - base)});
+}
+
 }  // namespace
 
 bool is_model_tensor_name(const std::string& name) {
@@ -189,6 +199,7 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
   w.pool = std::make_unique<ThreadPool>(threads);
   w.tokenizer.emplace(read_gguf_vocab(w.file));
   w.file.drop_array_values("tokenizer.ggml.");  // the tokenizer holds its own copy
+  release_header_pages(w.file);
   if (w.tokenizer->n_vocab() != c.n_vocab)
     fail("{}: tokenizer has {} tokens but token_embd.weight has {} rows", w.file.name(), w.tokenizer->n_vocab(),
          c.n_vocab);
