@@ -290,11 +290,7 @@ Command add_batch_command(CLI::App& parent) {
   app->add_option("-c,--ctx-size", o->n_ctx, "Context per sequence (default: the model's, at most 2048)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app->add_option("-t,--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
-  app->add_option("--temp,--temperature", o->sampling.temperature, "Default sampling temperature; 0 is greedy");
-  app->add_option("--top-k", o->sampling.top_k, "Default top-k (0: off)");
-  app->add_option("--top-p", o->sampling.top_p, "Default nucleus threshold in (0, 1]");
-  app->add_option("--min-p", o->sampling.min_p, "Default min-p");
-  app->add_option("--repeat-penalty", o->sampling.repeat_penalty, "Default repetition penalty (1: off)");
+  add_sampler_options(*app, o->sampling);  // defaults for requests that do not set their own
   app->add_option("--seed", o->sampling.seed, "Default seed of every prompt (default 0: runs are reproducible)");
   app->add_option("--stop", o->stop, "Default stop string (repeatable)");
   app->add_flag("--text", o->text, "Input is plain text: one prompt per line, id = line number");

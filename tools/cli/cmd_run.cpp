@@ -133,12 +133,7 @@ Command add_run_command(CLI::App& parent) {
   app->add_option("-c,--ctx-size", o->n_ctx, "Context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app->add_option("-t,--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
-  app->add_option("--temp,--temperature", o->sampling.temperature, "Sampling temperature; 0 is greedy");
-  app->add_option("--top-k", o->sampling.top_k, "Keep the k most likely tokens (0: off)");
-  app->add_option("--top-p", o->sampling.top_p, "Nucleus sampling threshold in (0, 1]");
-  app->add_option("--min-p", o->sampling.min_p, "Drop tokens less likely than this share of the best");
-  app->add_option("--repeat-penalty", o->sampling.repeat_penalty, "Penalty for recent tokens (1: off)");
-  app->add_option("--repeat-last-n", o->sampling.repeat_last_n, "How many recent tokens are penalized");
+  add_sampler_options(*app, o->sampling);
   app->add_option("--seed", o->sampling.seed, "Random seed (same seed, same text)")
       ->each([o](const std::string&) { o->seed_given = true; });
   app->add_option("--stop", o->stop, "Stop before this string (repeatable)");

@@ -25,6 +25,15 @@ void apply_log_options(const LogOptions& options) {
   spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::from_str(options.level));
 }
 
+void add_sampler_options(CLI::App& app, SamplerParams& p) {
+  app.add_option("--temp,--temperature", p.temperature, "Sampling temperature; 0 is greedy");
+  app.add_option("--top-k", p.top_k, "Keep the k most likely tokens (0: off)");
+  app.add_option("--top-p", p.top_p, "Nucleus sampling threshold in (0, 1]");
+  app.add_option("--min-p", p.min_p, "Drop tokens less likely than this share of the best");
+  app.add_option("--repeat-penalty", p.repeat_penalty, "Penalty for recent tokens (1: off)");
+  app.add_option("--repeat-last-n", p.repeat_last_n, "How many recent tokens are penalized");
+}
+
 std::string read_prompt(const std::string& prompt, const std::string& prompt_file) {
   std::ostringstream text;
   if (!prompt_file.empty()) {

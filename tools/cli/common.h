@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tern/model.h"
+#include "tern/sampler.h"
 
 namespace tern::cli {
 
@@ -17,6 +18,10 @@ struct LogOptions {
 void add_log_options(CLI::App& app, LogOptions& options);
 // Applies them to spdlog (diagnostics go to stderr).
 void apply_log_options(const LogOptions& options);
+
+// Adds the sampling flags shared by run and batch (--temp, --top-k, --top-p, --min-p,
+// --repeat-penalty, --repeat-last-n); --seed stays with each command, whose defaults differ.
+void add_sampler_options(CLI::App& app, SamplerParams& params);
 
 // Reads a prompt given as text, "-" (standard input) or from a file (-f).
 std::string read_prompt(const std::string& prompt, const std::string& prompt_file);
