@@ -77,7 +77,7 @@ std::vector<int8_t> make_activations(int64_t n_tok, int64_t n_in, int64_t n_in_p
 // Activations in one table's own order, with a stride past n_in_padded (and the gap
 // filled with junk a kernel must never read as data).
 struct Prepared {
-  AlignedBuffer<int8_t> q, neg;
+  AlignedBuffer<int8_t> q;
   std::vector<float> scale;
   PreparedActivations view;
 };
@@ -87,15 +87,12 @@ Prepared prepare(const KernelTable& k, const std::vector<int8_t>& raw, int64_t n
   const int64_t stride = n_in_padded + 64;
   Prepared p;
   p.q.assign(static_cast<size_t>(n_tok * stride), int8_t{99});
-  p.neg.assign(static_cast<size_t>(n_tok * stride), int8_t{99});
   p.scale = scale;
   for (int64_t t = 0; t < n_tok; ++t) {
     int8_t* q = p.q.data() + t * stride;
-    int8_t* neg = p.neg.data() + t * stride;
-    k.prepare_ternary(raw.data() + t * n_in_padded, n_in_padded, q, neg);
-    for (int64_t i = 0; i < n_in_padded; ++i) EXPECT_EQ(neg[i], -q[i]) << "neg buffer at " << i;
+    k.prepare_ternary(raw.data() + t * n_in_padded, n_in_padded, q);
   }
-  p.view = PreparedActivations{p.q.data(), p.neg.data(), p.scale.data(), stride, n_tok};
+  p.view = PreparedActivations{p.q.data(), p.scale.data(), stride, n_tok};
   return p;
 }
 

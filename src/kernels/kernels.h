@@ -13,7 +13,6 @@ namespace tern {
 // int8 activations of n_tok tokens, reordered by the kernel's prepare step.
 struct PreparedActivations {
   const int8_t* q = nullptr;    // [n_tok, stride] permuted activations
-  const int8_t* neg = nullptr;  // [n_tok, stride] the same negated (kernels that want it)
   const float* scale = nullptr; // [n_tok] activation scale (max|x| / 127)
   int64_t stride = 0;           // bytes between tokens (>= n_in_padded)
   int64_t n_tok = 0;
@@ -22,8 +21,8 @@ struct PreparedActivations {
 struct KernelTable {
   Isa isa;
   // Reorders one token's activations q[0..n_in_padded) (zeros past n_in) into the
-  // order matmul_ternary reads; writes out_q and, if not null, out_neg = -out_q.
-  void (*prepare_ternary)(const int8_t* q, int64_t n_in_padded, int8_t* out_q, int8_t* out_neg);
+  // order matmul_ternary reads, into out_q.
+  void (*prepare_ternary)(const int8_t* q, int64_t n_in_padded, int8_t* out_q);
   // y[t * y_stride + r] = scale[t] * sum_g scales[r, g] * (integer sum of row r's
   // group g against token t) for rows [row_begin, row_end). Adds and subtracts only.
   void (*matmul_ternary)(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,

@@ -37,7 +37,7 @@ constexpr int64_t kMaxStepsInt16 = 31;
 //   out[base + 32p + 16c + j] = q[base + 64c + 16p + j]
 // A trailing odd chunk (n_in_padded / 64 odd) keeps the natural order, which already
 // puts plane p at 16p. Loads all four inputs before storing, so in place works too.
-void prepare_ternary_avx2(const int8_t* q, int64_t n, int8_t* out_q, int8_t* out_neg) {
+void prepare_ternary_avx2(const int8_t* q, int64_t n, int8_t* out_q) {
   int64_t base = 0;
   for (; base + kStepWeights <= n; base += kStepWeights) {
     const auto* in = reinterpret_cast<const __m256i*>(q + base);
@@ -50,11 +50,6 @@ void prepare_ternary_avx2(const int8_t* q, int64_t n, int8_t* out_q, int8_t* out
     _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(c0_p23, c1_p23, 0x31));
   }
   if (base < n) std::memmove(out_q + base, q + base, static_cast<size_t>(n - base));
-  if (out_neg == nullptr) return;
-  for (int64_t i = 0; i < n; i += 32) {  // n is a multiple of 64
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out_q + i));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out_neg + i), _mm256_sub_epi8(_mm256_setzero_si256(), v));
-  }
 }
 
 // ------------------------------------------------------------------ ternary product

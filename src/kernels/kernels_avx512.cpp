@@ -23,19 +23,12 @@ constexpr int64_t kSuper = 256;  // weights per 64-byte load (four 64-weight chu
 // Activation order for one 64-byte code load: for chunk c (of nc) and plane p, byte j
 // of the chunks' codes pairs with weight 64c + 16p + j; the kernel reads plane p of all
 // nc chunks as one contiguous run, so put them there.
-// (This kernel sums ~q for -1 weights and does not read out_neg; it is filled as the
-// interface promises.)
-void prepare_ternary_avx512(const int8_t* q, int64_t n, int8_t* out_q, int8_t* out_neg) {
+void prepare_ternary_avx512(const int8_t* q, int64_t n, int8_t* out_q) {
   for (int64_t base = 0; base < n; base += kSuper) {
     const int64_t nc = std::min<int64_t>(4, (n - base) / 64);
     for (int64_t c = 0; c < nc; ++c)
       for (int64_t p = 0; p < 4; ++p)
         std::memcpy(out_q + base + p * nc * 16 + c * 16, q + base + c * 64 + p * 16, 16);
-  }
-  if (out_neg == nullptr) return;
-  for (int64_t i = 0; i < n; i += 64) {
-    const __m512i v = _mm512_loadu_si512(out_q + i);
-    _mm512_storeu_si512(out_neg + i, _mm512_sub_epi8(_mm512_setzero_si512(), v));
   }
 }
 

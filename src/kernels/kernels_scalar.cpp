@@ -13,11 +13,7 @@
 namespace tern {
 namespace {
 
-void prepare_identity(const int8_t* q, int64_t n, int8_t* out_q, int8_t* out_neg) {
-  std::memcpy(out_q, q, static_cast<size_t>(n));
-  if (out_neg != nullptr)
-    for (int64_t i = 0; i < n; ++i) out_neg[i] = static_cast<int8_t>(-q[i]);
-}
+void prepare_identity(const int8_t* q, int64_t n, int8_t* out_q) { std::memcpy(out_q, q, static_cast<size_t>(n)); }
 
 void matmul_ternary_scalar(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                            float* y, int64_t y_stride) {

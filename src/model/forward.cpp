@@ -85,9 +85,9 @@ PreparedActivations quantize_input(const ModelWeights& w, ForwardScratch& s, con
     s.act_scale[t] = k.quantize_row(x + t * n, n, q);
     std::memset(q + n, 0, static_cast<size_t>(n_pad - n));
     if (w.config.linear_norm) s.act_scale[t] /= root_mean_square(x + t * n, n, w.config.linear_norm_eps);
-    k.prepare_ternary(q, n_pad, s.act_prepared.data() + t * stride, s.act_negated.data() + t * stride);
+    k.prepare_ternary(q, n_pad, s.act_prepared.data() + t * stride);
   }
-  return {s.act_prepared.data(), s.act_negated.data(), s.act_scale.data(), stride, n_tok};
+  return {s.act_prepared.data(), s.act_scale.data(), stride, n_tok};
 }
 
 // One linear's share of rows [begin, end): out[t * n_out + r] for every token.
@@ -231,7 +231,6 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
       scores(static_cast<size_t>(w.pool->size()) * n_ctx),
       act_q(batch * max_in_padded),
       act_prepared(batch * max_in_padded),
-      act_negated(batch * max_in_padded),
       act_scale(batch) {
   fill_rope_tables(w.config, n_ctx, rope_cos, rope_sin);
   row_positions.reserve(static_cast<size_t>(batch));

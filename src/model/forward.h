@@ -38,7 +38,6 @@ struct ForwardScratch {
   std::vector<float> rope_sin;  // [n_ctx, head_dim / 2]
   AlignedBuffer<int8_t> act_q;         // [max_batch, max_in_padded] int8 activations, zero padded
   AlignedBuffer<int8_t> act_prepared;  // [max_batch, max_in_padded] in the kernel's order
-  AlignedBuffer<int8_t> act_negated;   // [max_batch, max_in_padded] the same, negated
   std::vector<float> act_scale;        // [max_batch]
   std::vector<int64_t> row_positions;  // [max_batch] forward_batch's per-row places, reused
   std::vector<KvCache*> row_caches;    // [max_batch]

@@ -26,7 +26,7 @@ TernaryMatrix random_matrix(int64_t n_in, int64_t rows) {
 }
 
 struct Activations {
-  AlignedBuffer<int8_t> q, prepared, negated;
+  AlignedBuffer<int8_t> q, prepared;
   std::vector<float> scale;
   PreparedActivations view;
 };
@@ -36,13 +36,11 @@ Activations random_activations(const KernelTable& k, int64_t n_in_padded, int64_
   Activations a;
   a.q.assign(static_cast<size_t>(n_in_padded * n_tok));
   a.prepared.assign(a.q.size());
-  a.negated.assign(a.q.size());
   a.scale.assign(static_cast<size_t>(n_tok), 0.02f);
   for (size_t i = 0; i < a.q.size(); ++i) a.q[i] = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
   for (int64_t t = 0; t < n_tok; ++t)
-    k.prepare_ternary(a.q.data() + t * n_in_padded, n_in_padded, a.prepared.data() + t * n_in_padded,
-                      a.negated.data() + t * n_in_padded);
-  a.view = {a.prepared.data(), a.negated.data(), a.scale.data(), n_in_padded, n_tok};
+    k.prepare_ternary(a.q.data() + t * n_in_padded, n_in_padded, a.prepared.data() + t * n_in_padded);
+  a.view = {a.prepared.data(), a.scale.data(), n_in_padded, n_tok};
   return a;
 }
 
