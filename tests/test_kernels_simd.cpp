@@ -37,7 +37,7 @@ class SimdKernels : public ::testing::TestWithParam<Isa> {
 enum class WeightFill { Random, SparseRandom, AllPlus, AllMinus };
 enum class ActFill { Random, AllPlus, AllMinus };
 
-TernaryMatrix make_matrix(int64_t n_rows, int64_t n_in, int64_t group, WeightFill fill, std::mt19937& rng) {
+TernaryWeights make_weights(int64_t n_rows, int64_t n_in, int64_t group, WeightFill fill, std::mt19937& rng) {
   TernaryWeights w;
   w.n_in = n_in;
   w.n_rows = n_rows;
@@ -59,7 +59,7 @@ TernaryMatrix make_matrix(int64_t n_rows, int64_t n_in, int64_t group, WeightFil
   std::uniform_real_distribution<float> scale(0.01f, 2.0f);
   w.scales.resize(static_cast<size_t>(n_rows * w.groups_per_row()));
   for (auto& s : w.scales) s = scale(rng);
-  return TernaryMatrix::from_weights(w);
+  return w;
 }
 
 // n_tok tokens of raw int8 activations, each zero-padded to n_in_padded.
@@ -82,15 +82,16 @@ struct Prepared {
   PreparedActivations view;
 };
 
-Prepared prepare(const KernelTable& k, const std::vector<int8_t>& raw, int64_t n_tok, int64_t n_in_padded,
+Prepared prepare(const KernelTable& k, const std::vector<int8_t>& raw, int64_t n_tok, int64_t n_in,
                  const std::vector<float>& scale) {
-  const int64_t stride = n_in_padded + 64;
+  const int64_t n_in_padded = padded_to_chunks(n_in);
+  const int64_t stride = k.prepared_bytes(n_in) + 64;
   Prepared p;
   p.q.assign(static_cast<size_t>(n_tok * stride), int8_t{99});
   p.scale = scale;
   for (int64_t t = 0; t < n_tok; ++t) {
     int8_t* q = p.q.data() + t * stride;
-    k.prepare_ternary(raw.data() + t * n_in_padded, n_in_padded, q);
+    k.prepare_ternary(raw.data() + t * n_in_padded, n_in, q);
   }
   p.view = PreparedActivations{p.q.data(), p.scale.data(), stride, n_tok};
   return p;
@@ -98,17 +99,19 @@ Prepared prepare(const KernelTable& k, const std::vector<int8_t>& raw, int64_t n
 
 constexpr float kUntouched = 12345.0f;
 
-// y[n_tok, n_rows] from rows [row_begin, row_end); other entries keep kUntouched.
-std::vector<float> run_ternary(const KernelTable& k, const TernaryMatrix& m, const std::vector<int8_t>& raw,
+// y[n_tok, n_rows] from rows [row_begin, row_end) of w, packed in the layout the table
+// reads; other entries keep kUntouched.
+std::vector<float> run_ternary(const KernelTable& k, const TernaryWeights& w, const std::vector<int8_t>& raw,
                                int64_t n_tok, const std::vector<float>& scale, int64_t row_begin, int64_t row_end) {
-  const Prepared p = prepare(k, raw, n_tok, m.n_in_padded, scale);
+  const TernaryMatrix m = TernaryMatrix::from_weights(w, k.layout);
+  const Prepared p = prepare(k, raw, n_tok, m.n_in, scale);
   std::vector<float> y(static_cast<size_t>(n_tok * m.n_rows), kUntouched);
   k.matmul_ternary(m, p.view, row_begin, row_end, y.data(), m.n_rows);
   return y;
 }
 
 // Runs one case through the SIMD and scalar tables and requires identical floats.
-void expect_ternary_identical(const KernelTable& simd, const TernaryMatrix& m, const std::vector<int8_t>& raw,
+void expect_ternary_identical(const KernelTable& simd, const TernaryWeights& m, const std::vector<int8_t>& raw,
                               int64_t n_tok, const std::vector<float>& scale, int64_t row_begin, int64_t row_end,
                               const std::string& what) {
   const auto want = run_ternary(scalar_kernels(), m, raw, n_tok, scale, row_begin, row_end);
@@ -141,9 +144,9 @@ TEST_P(SimdKernels, TernaryMatchesScalarOnAwkwardShapes) {
       if (n_in % 256 == 0) groups.push_back(256);
       for (const int64_t group : groups) {
         const auto fill = (n_rows % 2 == 0) ? WeightFill::SparseRandom : WeightFill::Random;
-        const TernaryMatrix m = make_matrix(n_rows, n_in, group, fill, rng);
+        const TernaryWeights m = make_weights(n_rows, n_in, group, fill, rng);
         for (const int64_t n_tok : n_toks) {
-          const auto raw = make_activations(n_tok, n_in, m.n_in_padded, ActFill::Random, rng);
+          const auto raw = make_activations(n_tok, n_in, padded_to_chunks(n_in), ActFill::Random, rng);
           std::vector<float> scale(static_cast<size_t>(n_tok));
           for (auto& s : scale) s = act_scale(rng);
           expect_ternary_identical(simd(), m, raw, n_tok, scale, 0, n_rows,
@@ -171,8 +174,8 @@ TEST_P(SimdKernels, TernaryExtremeSumsDoNotOverflow) {
         if (n_in % 256 == 0) groups.push_back(256);
         for (const int64_t group : groups) {
           const int64_t n_rows = 5, n_tok = 5;
-          const TernaryMatrix m = make_matrix(n_rows, n_in, group, wfill, rng);
-          const auto raw = make_activations(n_tok, n_in, m.n_in_padded, afill, rng);
+          const TernaryWeights m = make_weights(n_rows, n_in, group, wfill, rng);
+          const auto raw = make_activations(n_tok, n_in, padded_to_chunks(n_in), afill, rng);
           const std::vector<float> scale(n_tok, 1.0f);
           const std::string what = describe(n_in, n_rows, n_tok, group, 0, n_rows);
           expect_ternary_identical(simd(), m, raw, n_tok, scale, 0, n_rows, what);
@@ -198,10 +201,11 @@ TEST_P(SimdKernels, TernaryIntegerSumsEqualTheReference) {
   for (const int64_t n_in : {1, 65, 129, 257, 1000, 1536, 4160})
     for (const auto fill : {WeightFill::Random, WeightFill::SparseRandom}) {
       const int64_t n_rows = 9, n_tok = 3;
-      TernaryMatrix m = make_matrix(n_rows, n_in, n_in, fill, rng);
-      std::fill(m.scales.begin(), m.scales.end(), 1.0f);
+      TernaryWeights w = make_weights(n_rows, n_in, n_in, fill, rng);
+      std::fill(w.scales.begin(), w.scales.end(), 1.0f);
+      const TernaryMatrix m = TernaryMatrix::from_weights(w);  // the spec's own layout
       const auto raw = make_activations(n_tok, n_in, m.n_in_padded, ActFill::Random, rng);
-      const auto y = run_ternary(simd(), m, raw, n_tok, std::vector<float>(n_tok, 1.0f), 0, n_rows);
+      const auto y = run_ternary(simd(), w, raw, n_tok, std::vector<float>(n_tok, 1.0f), 0, n_rows);
       for (int64_t t = 0; t < n_tok; ++t)
         for (int64_t r = 0; r < n_rows; ++r) {
           int32_t acc = 0;

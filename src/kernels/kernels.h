@@ -10,19 +10,29 @@
 
 namespace tern {
 
-// int8 activations of n_tok tokens, reordered by the kernel's prepare step.
+// int8 activations of n_tok tokens after the kernel's prepare step (reordered bytes,
+// or lookup tables built from them), 64-byte aligned per token.
 struct PreparedActivations {
-  const int8_t* q = nullptr;    // [n_tok, stride] permuted activations
+  const int8_t* q = nullptr;    // [n_tok, stride] bytes in the kernel's own format
   const float* scale = nullptr; // [n_tok] activation scale (max|x| / 127)
-  int64_t stride = 0;           // bytes between tokens (>= n_in_padded)
+  int64_t stride = 0;           // bytes between tokens (>= prepared_bytes(n_in))
   int64_t n_tok = 0;
 };
 
+// n rounded up to the 64-weight chunks of the BitPlanes layout (activation rows are
+// zero-padded that far).
+inline int64_t padded_to_chunks(int64_t n) {
+  return (n + TernaryMatrix::kChunkWeights - 1) / TernaryMatrix::kChunkWeights * TernaryMatrix::kChunkWeights;
+}
+
 struct KernelTable {
   Isa isa;
-  // Reorders one token's activations q[0..n_in_padded) (zeros past n_in) into the
-  // order matmul_ternary reads, into out_q.
-  void (*prepare_ternary)(const int8_t* q, int64_t n_in_padded, int8_t* out_q);
+  TernaryLayout layout;  // the layout matmul_ternary reads (TernaryMatrix::from_weights)
+  // Bytes prepare_ternary writes for one token of n_in activations (a multiple of 64).
+  int64_t (*prepared_bytes)(int64_t n_in);
+  // Turns one token's activations q[0..n_in) (zero-padded to padded_to_chunks(n_in))
+  // into what matmul_ternary reads, at out (64-byte aligned).
+  void (*prepare_ternary)(const int8_t* q, int64_t n_in, int8_t* out);
   // y[t * y_stride + r] = scale[t] * sum_g scales[r, g] * (integer sum of row r's
   // group g against token t) for rows [row_begin, row_end). Adds and subtracts only.
   void (*matmul_ternary)(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,

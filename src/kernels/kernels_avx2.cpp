@@ -37,7 +37,10 @@ constexpr int64_t kMaxStepsInt16 = 31;
 //   out[base + 32p + 16c + j] = q[base + 64c + 16p + j]
 // A trailing odd chunk (n_in_padded / 64 odd) keeps the natural order, which already
 // puts plane p at 16p. Loads all four inputs before storing, so in place works too.
-void prepare_ternary_avx2(const int8_t* q, int64_t n, int8_t* out_q) {
+int64_t prepared_bytes_avx2(int64_t n_in) { return padded_to_chunks(n_in); }
+
+void prepare_ternary_avx2(const int8_t* q, int64_t n_in, int8_t* out_q) {
+  const int64_t n = padded_to_chunks(n_in);
   int64_t base = 0;
   for (; base + kStepWeights <= n; base += kStepWeights) {
     const auto* in = reinterpret_cast<const __m256i*>(q + base);
@@ -451,7 +454,7 @@ float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
 }  // namespace
 
 const KernelTable& avx2_kernels() {
-  static const KernelTable table{Isa::Avx2, prepare_ternary_avx2, matmul_ternary_avx2, matmul_dense_avx2,
+  static const KernelTable table{Isa::Avx2, TernaryLayout::BitPlanes, prepared_bytes_avx2, prepare_ternary_avx2, matmul_ternary_avx2, matmul_dense_avx2,
                                  dot_avx2,  axpy_avx2, attention_head_avx2,            quantize_row_avx2};
   return table;
 }

@@ -1,15 +1,21 @@
 // AVX-512 kernels (F, BW, VL, DQ, VNNI, VBMI) with GFNI. Compiled with those flags; only called
 // when the CPU reports them (see cpu_features.cpp).
 //
-// Ternary product: each 64-byte load of a row's codes covers 256 weights; for each of
-// the four bit-plane pairs, one test gives the "add" mask and one the "subtract" mask,
-// a masked move selects +q or -q (no multiplication by a weight), and VPDPBUSD against
-// a vector of ones sums the selected bytes into int32 lanes.
+// Ternary product, lookup-table style (TritTriples layout, ternary_matrix.h): for each
+// token, every triple of activations (a0, a1, a2) gets a 32-entry int16 table of its 27
+// signed sums t0 a0 + t1 a1 + t2 a2 (t in {-1, 0, +1}), built with masked adds and
+// subtracts. A weight word then holds, per row, the table indices of three weight
+// triples, and one VPERMW looks up 32 rows' sums of three weight-activation products at
+// once: no multiplication by a weight anywhere, and three times fewer instructions than
+// selecting and adding single activations. Sums stay exact: int16 within a 256-weight
+// segment (|sum| <= 256 * 127), int32 across segments.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "kernels/dequantize.h"
 #include "kernels/attention_head.h"
@@ -18,191 +24,181 @@
 namespace tern {
 namespace {
 
-constexpr int64_t kSuper = 256;  // weights per 64-byte load (four 64-weight chunks)
+using Words = TernaryMatrix;  // layout constants of TritTriples
 
-// Activation order for one 64-byte code load: for chunk c (of nc) and plane p, byte j
-// of the chunks' codes pairs with weight 64c + 16p + j; the kernel reads plane p of all
-// nc chunks as one contiguous run, so put them there.
-void prepare_ternary_avx512(const int8_t* q, int64_t n, int8_t* out_q) {
-  for (int64_t base = 0; base < n; base += kSuper) {
-    const int64_t nc = std::min<int64_t>(4, (n - base) / 64);
-    for (int64_t c = 0; c < nc; ++c)
-      for (int64_t p = 0; p < 4; ++p)
-        std::memcpy(out_q + base + p * nc * 16 + c * 16, q + base + c * 64 + p * 16, 16);
-  }
-}
+constexpr int64_t kTableBytes = 64;  // one table: 32 int16 entries (27 used)
+constexpr int64_t kWordTableBytes = 3 * kTableBytes;
+// Weight words are read once per token tile, mostly from memory: asking for them this
+// far ahead keeps enough cache misses in flight for one core to reach the memory
+// bandwidth (the hardware prefetcher alone reached about half of it).
+constexpr int64_t kPrefetchBytes = 4096;
 
-// Byte masks of one bit plane: GF2P8AFFINEQB with every matrix row equal to that bit
-// copies the bit into all eight bits of each byte: 0xFF where the weight has it, else 0.
-// (Bitwise work only: no mask registers, whose ports would be the bottleneck.)
-inline __m512i plane_mask(__m512i codes, int bit) {
-  return _mm512_gf2p8affine_epi64_epi8(codes, _mm512_set1_epi64(static_cast<long long>(0x0101010101010101ULL << bit)), 0);
-}
+int64_t prepared_bytes_avx512(int64_t n_in) { return TernaryMatrix::words_for(n_in) * kWordTableBytes; }
 
-// (q & add) | (~q & sub): q where the weight is +1, its bitwise complement ~q = -q - 1
-// where it is -1, 0 elsewhere, in one VPTERNLOG (bitwise selection, no arithmetic on the
-// weight). Summing ~q instead of -q undercounts by one per -1 weight; the row's
-// minus_counts adds that back, so the integer sums stay exact.
-inline __m512i select_signed(__m512i q, __m512i add, __m512i sub) {
-  // Truth table over (a = q, b = add, c = sub): a&b | ~a&c.
-  return _mm512_ternarylogic_epi64(q, add, sub, 0xCA);
-}
+// Lanes e of a table where trit k of index e is +1 (digit 2) or -1 (digit 0); entries
+// 27..31 are never indexed and stay 0.
+struct TritMasks {
+  std::array<__mmask32, 3> plus{}, minus{};
+};
 
-// Sums of R rows against T tokens over one span of `bytes` code bytes (<= 64) at code
-// byte offset `at` (activation offset 4 * at). Each token's +q and -q of a bit plane are
-// loaded once for all R rows; per row the plane's add and subtract byte masks select +q,
-// -q or 0 (no multiplication by a weight), and VPDPBUSD against ones sums the bytes into
-// int32 lanes. Everything is unrolled so the R x T accumulators stay in registers.
-template <int R, int T>
-__attribute__((always_inline)) inline void accumulate_span(const uint8_t* const (&rows)[R],
-                                                           const int8_t* const (&plus)[T],
-                                                           int64_t at,
-                                                           int64_t bytes, __m512i (&acc)[R][T]) {
-  const __mmask64 load_mask = bytes == 64 ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
-  const __m512i ones = _mm512_set1_epi8(1);
-#pragma GCC unroll 4
-  for (int p = 0; p < 4; ++p) {
-    const int64_t offset = 4 * at + p * bytes;
-    __m512i q[T];
-#pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) q[t] = _mm512_maskz_loadu_epi8(load_mask, plus[t] + offset);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const __m512i codes = _mm512_maskz_loadu_epi8(load_mask, rows[r] + at);
-      const __m512i add = plane_mask(codes, 2 * p);
-      const __m512i sub = plane_mask(codes, 2 * p + 1);
-#pragma GCC unroll 4
-      for (int t = 0; t < T; ++t) {
-        const __m512i v = select_signed(q[t], add, sub);
-        acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], ones, v);
-      }
+constexpr TritMasks make_trit_masks() {
+  TritMasks m;
+  for (int e = 0; e < 27; ++e) {
+    int rest = e;
+    for (int k = 0; k < 3; ++k, rest /= 3) {
+      if (rest % 3 == 2) m.plus[k] |= __mmask32{1} << e;
+      if (rest % 3 == 0) m.minus[k] |= __mmask32{1} << e;
     }
   }
+  return m;
 }
 
-// A 64-weight tail (rows of 576 = 2 x 256 + 64, MobileLLM-125M's width) would use a
-// quarter of a vector; instead the tails of 4 rows share one: row i's 16 code bytes in
-// 128-bit lane i, each token's activations broadcast to all four lanes.
+constexpr TritMasks kTritMasks = make_trit_masks();
+
+// The table of one activation triple: entry e = sum over k of trit_k(e) * a_k, by
+// masked adds and subtracts of the broadcast activations.
+inline __m512i triple_table(int16_t a0, int16_t a1, int16_t a2) {
+  const int16_t a[3] = {a0, a1, a2};
+  __m512i table = _mm512_setzero_si512();
+  for (int k = 0; k < 3; ++k) {
+    const __m512i v = _mm512_set1_epi16(a[k]);
+    table = _mm512_mask_add_epi16(table, kTritMasks.plus[k], table, v);
+    table = _mm512_mask_sub_epi16(table, kTritMasks.minus[k], table, v);
+  }
+  return table;
+}
+
+// One token's tables, word by word in the order of the weight words (segments of 256
+// activations, each padded to whole words with zero activations).
+void prepare_ternary_avx512(const int8_t* q, int64_t n_in, int8_t* out) {
+  const int64_t words = TernaryMatrix::words_for(n_in);
+  for (int64_t i = 0; i < words; ++i) {
+    const int64_t segment_begin = i / Words::kWordsPerSegment * Words::kSegmentWeights;
+    const int64_t segment_end = std::min(n_in, segment_begin + Words::kSegmentWeights);
+    const int64_t first = segment_begin + i % Words::kWordsPerSegment * Words::kWordWeights;
+    int16_t a[Words::kWordWeights];
+    for (int64_t k = 0; k < Words::kWordWeights; ++k) a[k] = first + k < segment_end ? q[first + k] : 0;
+    for (int j = 0; j < 3; ++j)
+      _mm512_store_si512(out + i * kWordTableBytes + j * kTableBytes, triple_table(a[3 * j], a[3 * j + 1], a[3 * j + 2]));
+  }
+}
+
+// Rows of `block` inside [row_begin, row_end), as a lane mask.
+__mmask32 rows_kept(int64_t block, int64_t row_begin, int64_t row_end) {
+  const int64_t first = block * Words::kBlockRows;
+  uint32_t keep = 0;
+  for (int64_t lane = 0; lane < Words::kBlockRows; ++lane)
+    if (first + lane >= row_begin && first + lane < row_end) keep |= 1u << lane;
+  return keep;
+}
+
+// y[0..32) (the lanes in keep) = lo, hi, or += when not the first segment.
+inline void add_to_rows(float* y, __mmask32 keep, bool first, __m512 lo, __m512 hi) {
+  const auto keep_lo = static_cast<__mmask16>(keep), keep_hi = static_cast<__mmask16>(keep >> 16);
+  if (!first) {
+    lo = _mm512_add_ps(_mm512_maskz_loadu_ps(keep_lo, y), lo);
+    hi = _mm512_add_ps(_mm512_maskz_loadu_ps(keep_hi, y + 16), hi);
+  }
+  _mm512_mask_storeu_ps(y, keep_lo, lo);
+  _mm512_mask_storeu_ps(y + 16, keep_hi, hi);
+}
+
+// One segment (up to 29 words = 256 weights) of the 32 rows of `block` against T
+// tokens, added into y. Per word: one load of the weight word, two shifts to bring the
+// second and third indices to the low bits (VPERMW reads bits 0-4 of each lane), three
+// table lookups per token. The int16 segment sums become floats: exact, since every
+// partial sum of a row stays below 2^24 in magnitude (n_in * 127 < 2^24). With one
+// scale per segment (TQ files) each segment's sum is scaled before it is added, in
+// segment order like the scalar kernel; otherwise the row scale comes at the end.
 template <int T>
-__attribute__((always_inline)) inline void packed_tail_sums(const uint8_t* const (&rows)[4],
-                                                            const int8_t* const (&plus)[T],
-                                                            int64_t at,
-                                                            int32_t (&sums)[4][T]) {
-  const __m512i ones = _mm512_set1_epi8(1);
-  __m512i codes = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[0] + at)));
-  codes = _mm512_inserti32x4(codes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[1] + at)), 1);
-  codes = _mm512_inserti32x4(codes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2] + at)), 2);
-  codes = _mm512_inserti32x4(codes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[3] + at)), 3);
+void triple_segment(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t t0, int64_t segment,
+                    __mmask32 keep, float* y, int64_t y_stride) {
+  const uint16_t* words = w.block_words(block);
+  const int64_t begin = segment * Words::kWordsPerSegment;
+  const int64_t end = std::min(w.words_per_row, begin + Words::kWordsPerSegment);
+  const int8_t* tables[T];
   __m512i acc[T];
-#pragma GCC unroll 4
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-  for (int p = 0; p < 4; ++p) {
-    const __m512i add = plane_mask(codes, 2 * p);
-    const __m512i sub = plane_mask(codes, 2 * p + 1);
-    const int64_t offset = 4 * at + p * 16;
+  for (int t = 0; t < T; ++t) {
+    tables[t] = x.q + (t0 + t) * x.stride;
+    acc[t] = _mm512_setzero_si512();
+  }
+  for (int64_t i = begin; i < end; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(words + i * Words::kBlockRows) + kPrefetchBytes, _MM_HINT_T0);
+    const __m512i index0 = _mm512_load_si512(words + i * Words::kBlockRows);
+    const __m512i index1 = _mm512_srli_epi16(index0, 5), index2 = _mm512_srli_epi16(index0, 10);
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
-      const __m512i q = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(plus[t] + offset)));
-      const __m512i v = select_signed(q, add, sub);
-      acc[t] = _mm512_dpbusd_epi32(acc[t], ones, v);
+      const int8_t* table = tables[t] + i * kWordTableBytes;
+      const __m512i s01 = _mm512_add_epi16(_mm512_permutexvar_epi16(index0, _mm512_load_si512(table)),
+                                           _mm512_permutexvar_epi16(index1, _mm512_load_si512(table + kTableBytes)));
+      acc[t] = _mm512_add_epi16(
+          acc[t], _mm512_add_epi16(s01, _mm512_permutexvar_epi16(index2, _mm512_load_si512(table + 2 * kTableBytes))));
     }
   }
-  for (int t = 0; t < T; ++t) {
-    alignas(64) int32_t lanes[16];
-    _mm512_store_si512(lanes, acc[t]);
-    for (int r = 0; r < 4; ++r) sums[r][t] = lanes[4 * r] + lanes[4 * r + 1] + lanes[4 * r + 2] + lanes[4 * r + 3];
-  }
-}
-
-// The 16 int32 lanes of each accumulator summed. Four rows at a time share one
-// reduction tree (halving widths, then two rounds of pairwise adds), which costs about
-// half of four separate full reductions.
-inline __m128i narrow_to_128(__m512i v) {
-  const __m256i half = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
-  return _mm_add_epi32(_mm256_castsi256_si128(half), _mm256_extracti128_si256(half, 1));
-}
-
-template <int R, int T>
-inline void row_totals(__m512i (&acc)[R][T], int32_t (&totals)[R][T]) {
-  if constexpr (R == 4) {
-    for (int t = 0; t < T; ++t) {
-      const __m128i ab = _mm_hadd_epi32(narrow_to_128(acc[0][t]), narrow_to_128(acc[1][t]));
-      const __m128i cd = _mm_hadd_epi32(narrow_to_128(acc[2][t]), narrow_to_128(acc[3][t]));
-      alignas(16) int32_t four[4];
-      _mm_store_si128(reinterpret_cast<__m128i*>(four), _mm_hadd_epi32(ab, cd));
-      for (int r = 0; r < 4; ++r) totals[r][t] = four[r];
-    }
-  } else {
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) totals[r][t] = _mm512_reduce_add_epi32(acc[r][t]);
-  }
-}
-
-template <int R, int T>
-void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, int64_t t0, float* y,
-                  int64_t y_stride) {
-  const uint8_t* rows[R];
-  for (int r = 0; r < R; ++r) rows[r] = w.codes.data() + (r0 + r) * w.row_stride;
-  const int8_t* plus[T];
-  for (int t = 0; t < T; ++t) {
-    plus[t] = x.q + (t0 + t) * x.stride;
-  }
-  __m512i acc[R][T];
-  float sums[R][T] = {};
-#pragma GCC unroll 16
-  for (int i = 0; i < R * T; ++i) acc[i / T][i % T] = _mm512_setzero_si512();
-  const bool per_block = w.group != w.n_in;  // TQ files: one scale per 256 weights
   const int64_t groups = w.groups_per_row();
-  const int64_t full = w.n_in_padded / kSuper;
-  for (int64_t s = 0; s < full; ++s) {
-    accumulate_span<R, T>(rows, plus, s * 64, 64, acc);
-    if (!per_block) continue;
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) {
-        const int64_t g = (r0 + r) * groups + s;
-        sums[r][t] += w.scales[g] * static_cast<float>(_mm512_reduce_add_epi32(acc[r][t]) + w.minus_counts[g]);
-        acc[r][t] = _mm512_setzero_si512();
-      }
-  }
-  const int64_t tail_bytes = (w.n_in_padded % kSuper) / 4;
-  int32_t tail_sums[R][T] = {};
-  bool tail_done = false;
-  if constexpr (R == 4) {
-    if (tail_bytes == 16) {
-      packed_tail_sums<T>(rows, plus, full * 64, tail_sums);
-      tail_done = true;
+  const float* scale = w.lane_scales.data() + (block * groups + segment) * Words::kBlockRows;
+  for (int t = 0; t < T; ++t) {
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm512_castsi512_si256(acc[t])));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(acc[t], 1)));
+    if (groups > 1) {
+      lo = _mm512_mul_ps(_mm512_loadu_ps(scale), lo);
+      hi = _mm512_mul_ps(_mm512_loadu_ps(scale + 16), hi);
     }
+    add_to_rows(y + (t0 + t) * y_stride + block * Words::kBlockRows, keep, segment == 0, lo, hi);
   }
-  if (tail_bytes > 0 && !tail_done) accumulate_span<R, T>(rows, plus, full * 64, tail_bytes, acc);
-  int32_t totals[R][T];
-  if (!per_block) row_totals<R, T>(acc, totals);
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) {
-      if (!per_block)
-        sums[r][t] = w.scales[(r0 + r) * groups] *
-                     static_cast<float>(totals[r][t] + tail_sums[r][t] + w.minus_counts[(r0 + r) * groups]);
-      y[(t0 + t) * y_stride + r0 + r] = sums[r][t] * x.scale[t0 + t];
-    }
 }
 
-template <int R>
-void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, float* y, int64_t y_stride) {
-  int64_t t = 0;
-  for (; t + 4 <= x.n_tok; t += 4) ternary_tile<R, 4>(w, x, r0, t, y, y_stride);
-  switch (x.n_tok - t) {
-    case 3: ternary_tile<R, 3>(w, x, r0, t, y, y_stride); break;
-    case 2: ternary_tile<R, 2>(w, x, r0, t, y, y_stride); break;
-    case 1: ternary_tile<R, 1>(w, x, r0, t, y, y_stride); break;
-    default: break;
+// Last step per block and token: the row scale (one scale per row) and the token's
+// activation scale.
+void scale_block(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, __mmask32 keep, float* y,
+                 int64_t y_stride) {
+  const bool row_scale = w.groups_per_row() == 1;
+  const float* scale = w.lane_scales.data() + block * Words::kBlockRows;
+  const auto keep_lo = static_cast<__mmask16>(keep), keep_hi = static_cast<__mmask16>(keep >> 16);
+  for (int64_t t = 0; t < x.n_tok; ++t) {
+    float* rows = y + t * y_stride + block * Words::kBlockRows;
+    __m512 lo = _mm512_maskz_loadu_ps(keep_lo, rows), hi = _mm512_maskz_loadu_ps(keep_hi, rows + 16);
+    if (row_scale) {
+      lo = _mm512_mul_ps(_mm512_loadu_ps(scale), lo);
+      hi = _mm512_mul_ps(_mm512_loadu_ps(scale + 16), hi);
+    }
+    const __m512 activation_scale = _mm512_set1_ps(x.scale[t]);
+    _mm512_mask_storeu_ps(rows, keep_lo, _mm512_mul_ps(lo, activation_scale));
+    _mm512_mask_storeu_ps(rows + 16, keep_hi, _mm512_mul_ps(hi, activation_scale));
   }
+}
+
+// Tiles of up to 4 tokens. With several tokens, the tile's tables of a few segments
+// (two segments of two tokens or one of four: about 22 KB) stay in L1 while every
+// block's words of those segments stream past; then the next segments. One token's
+// words are read block by block from start to end instead: a plain forward stream
+// from memory, which is what generation waits for.
+template <int T>
+void triple_tiles(const TernaryMatrix& w, const PreparedActivations& x, int64_t t0, int64_t first_block,
+                  int64_t end_block, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
+  constexpr int64_t kSegmentsInL1 = T == 1 ? std::numeric_limits<int64_t>::max() / 2 : 4 / T;
+  const int64_t segments = (w.words_per_row + Words::kWordsPerSegment - 1) / Words::kWordsPerSegment;
+  for (int64_t first = 0; first < segments; first += kSegmentsInL1)
+    for (int64_t block = first_block; block < end_block; ++block)
+      for (int64_t segment = first; segment < std::min(segments, first + kSegmentsInL1); ++segment)
+        triple_segment<T>(w, x, block, t0, segment, rows_kept(block, row_begin, row_end), y, y_stride);
 }
 
 void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                            float* y, int64_t y_stride) {
-  int64_t r = row_begin;
-  for (; r + 4 <= row_end; r += 4) ternary_rows<4>(w, x, r, y, y_stride);
-  for (; r < row_end; ++r) ternary_rows<1>(w, x, r, y, y_stride);
+  if (row_begin >= row_end) return;
+  const int64_t first_block = row_begin / Words::kBlockRows;
+  const int64_t end_block = (row_end + Words::kBlockRows - 1) / Words::kBlockRows;
+  int64_t t = 0;
+  for (; t + 4 <= x.n_tok; t += 4) triple_tiles<4>(w, x, t, first_block, end_block, row_begin, row_end, y, y_stride);
+  switch (x.n_tok - t) {
+    case 3: triple_tiles<3>(w, x, t, first_block, end_block, row_begin, row_end, y, y_stride); break;
+    case 2: triple_tiles<2>(w, x, t, first_block, end_block, row_begin, row_end, y, y_stride); break;
+    case 1: triple_tiles<1>(w, x, t, first_block, end_block, row_begin, row_end, y, y_stride); break;
+    default: break;
+  }
+  for (int64_t block = first_block; block < end_block; ++block)
+    scale_block(w, x, block, rows_kept(block, row_begin, row_end), y, y_stride);
 }
 
 // 16 weights of a float-like row as f32, starting at weight i (i % 16 == 0; Q8_0 blocks
@@ -371,7 +367,7 @@ float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
 }  // namespace
 
 const KernelTable& avx512_kernels() {
-  static const KernelTable table{Isa::Avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
+  static const KernelTable table{Isa::Avx512, TernaryLayout::TritTriples, prepared_bytes_avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
                                  dot_avx512,  axpy_avx512, attention_head_avx512,            quantize_row_avx512};
   return table;
 }

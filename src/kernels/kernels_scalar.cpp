@@ -13,7 +13,10 @@
 namespace tern {
 namespace {
 
-void prepare_identity(const int8_t* q, int64_t n, int8_t* out_q) { std::memcpy(out_q, q, static_cast<size_t>(n)); }
+int64_t prepared_bytes_identity(int64_t n_in) { return padded_to_chunks(n_in); }
+void prepare_identity(const int8_t* q, int64_t n_in, int8_t* out) {
+  std::memcpy(out, q, static_cast<size_t>(padded_to_chunks(n_in)));
+}
 
 void matmul_ternary_scalar(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                            float* y, int64_t y_stride) {
@@ -69,7 +72,7 @@ float quantize_row_scalar(const float* x, int64_t n, int8_t* q) {
 }  // namespace
 
 const KernelTable& scalar_kernels() {
-  static const KernelTable table{Isa::Scalar,        prepare_identity, matmul_ternary_scalar, matmul_dense_scalar,
+  static const KernelTable table{Isa::Scalar, TernaryLayout::BitPlanes, prepared_bytes_identity, prepare_identity, matmul_ternary_scalar, matmul_dense_scalar,
                                  dot_scalar,         axpy_scalar, attention_head_scalar,      quantize_row_scalar};
   return table;
 }

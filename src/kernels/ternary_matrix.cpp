@@ -1,34 +1,113 @@
 #include "kernels/ternary_matrix.h"
 
+#include <algorithm>
+
 #include "tern/error.h"
 
 namespace tern {
+namespace {
 
-TernaryMatrix TernaryMatrix::from_weights(const TernaryWeights& w) {
-  if (w.group != w.n_in && !(w.group == kTernaryBlock && w.n_in % kTernaryBlock == 0))
-    fail("internal: ternary scale groups of {} weights on rows of {}", w.group, w.n_in);
-  TernaryMatrix m;
-  m.n_in = w.n_in;
-  m.n_in_padded = (w.n_in + kChunkWeights - 1) / kChunkWeights * kChunkWeights;
-  m.n_rows = w.n_rows;
-  m.group = w.group;
+void pack_bit_planes(const TernaryWeights& w, TernaryMatrix& m) {
   m.row_stride = m.n_in_padded / 4;
   m.codes.assign(static_cast<size_t>(m.row_stride * m.n_rows), 0);
   for (int64_t r = 0; r < w.n_rows; ++r)
     for (int64_t c = 0; c < w.n_in; ++c) {
       const int8_t value = w.weights[r * w.n_in + c];
       if (value == 0) continue;
-      const int64_t chunk = c / kChunkWeights, within = c % kChunkWeights;
-      const int shift = static_cast<int>(2 * (within / kChunkBytes)) + (value < 0 ? 1 : 0);
-      m.codes[static_cast<size_t>(r * m.row_stride + chunk * kChunkBytes + within % kChunkBytes)] |=
-          static_cast<uint8_t>(1u << shift);
+      const int64_t chunk = c / TernaryMatrix::kChunkWeights, within = c % TernaryMatrix::kChunkWeights;
+      const int shift = static_cast<int>(2 * (within / TernaryMatrix::kChunkBytes)) + (value < 0 ? 1 : 0);
+      m.codes[static_cast<size_t>(r * m.row_stride + chunk * TernaryMatrix::kChunkBytes +
+                                  within % TernaryMatrix::kChunkBytes)] |= static_cast<uint8_t>(1u << shift);
     }
-  m.scales = w.scales;
   m.minus_counts.assign(static_cast<size_t>(w.n_rows * m.groups_per_row()), 0);
   for (int64_t r = 0; r < w.n_rows; ++r)
     for (int64_t c = 0; c < w.n_in; ++c)
       if (w.weights[r * w.n_in + c] < 0) ++m.minus_counts[static_cast<size_t>(r * m.groups_per_row() + c / w.group)];
+}
+
+// First column of word `word` of a row, and how many of its nine weights are real
+// (the rest pad a segment: zero weights).
+struct WordSpan {
+  int64_t first;
+  int64_t count;
+};
+
+WordSpan word_span(int64_t n_in, int64_t word) {
+  const int64_t segment = word / TernaryMatrix::kWordsPerSegment;
+  const int64_t segment_begin = segment * TernaryMatrix::kSegmentWeights;
+  const int64_t segment_end = std::min(n_in, segment_begin + TernaryMatrix::kSegmentWeights);
+  const int64_t first = segment_begin + (word % TernaryMatrix::kWordsPerSegment) * TernaryMatrix::kWordWeights;
+  return {first, std::clamp<int64_t>(segment_end - first, 0, TernaryMatrix::kWordWeights)};
+}
+
+uint16_t triple_word(const int8_t* row, WordSpan span) {
+  uint16_t word = 0;
+  for (int j = 0; j < 3; ++j) {
+    int index = 0;
+    for (int k = 2; k >= 0; --k) {
+      const int64_t i = 3 * j + k;
+      index = 3 * index + (i < span.count ? row[span.first + i] + 1 : 1);
+    }
+    word = static_cast<uint16_t>(word | (index << (5 * j)));
+  }
+  return word;
+}
+
+void pack_trit_triples(const TernaryWeights& w, TernaryMatrix& m) {
+  m.words_per_row = TernaryMatrix::words_for(w.n_in);
+  const int64_t blocks = m.row_blocks(), rows = TernaryMatrix::kBlockRows;
+  m.codes.assign(static_cast<size_t>(blocks * m.words_per_row * rows * 2), 0);
+  auto* words = reinterpret_cast<uint16_t*>(m.codes.data());
+  const uint16_t zero_word = triple_word(nullptr, {0, 0});  // index 13 (all weights 0) three times
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t lane = 0; lane < rows; ++lane) {
+      const int64_t r = b * rows + lane;
+      for (int64_t i = 0; i < m.words_per_row; ++i)
+        words[(b * m.words_per_row + i) * rows + lane] =
+            r < w.n_rows ? triple_word(w.weights.data() + r * w.n_in, word_span(w.n_in, i)) : zero_word;
+    }
+  const int64_t groups = m.groups_per_row();
+  m.lane_scales.assign(static_cast<size_t>(blocks * groups * rows), 0.0f);
+  for (int64_t r = 0; r < w.n_rows; ++r)
+    for (int64_t g = 0; g < groups; ++g)
+      m.lane_scales[static_cast<size_t>(((r / rows) * groups + g) * rows + r % rows)] = w.scales[r * groups + g];
+}
+
+}  // namespace
+
+int64_t TernaryMatrix::words_for(int64_t n_in) {
+  const int64_t tail = n_in % kSegmentWeights;
+  return n_in / kSegmentWeights * kWordsPerSegment + (tail + kWordWeights - 1) / kWordWeights;
+}
+
+TernaryMatrix TernaryMatrix::from_weights(const TernaryWeights& w, TernaryLayout layout) {
+  if (w.group != w.n_in && !(w.group == kTernaryBlock && w.n_in % kTernaryBlock == 0))
+    fail("internal: ternary scale groups of {} weights on rows of {}", w.group, w.n_in);
+  TernaryMatrix m;
+  m.layout = layout;
+  m.n_in = w.n_in;
+  m.n_in_padded = (w.n_in + kChunkWeights - 1) / kChunkWeights * kChunkWeights;
+  m.n_rows = w.n_rows;
+  m.group = w.group;
+  m.scales = w.scales;
+  if (layout == TernaryLayout::BitPlanes) pack_bit_planes(w, m);
+  else pack_trit_triples(w, m);
   return m;
+}
+
+int8_t TernaryMatrix::weight(int64_t row, int64_t col) const {
+  if (layout == TernaryLayout::BitPlanes) {
+    const int64_t chunk = col / kChunkWeights, within = col % kChunkWeights;
+    const int shift = static_cast<int>(2 * (within / kChunkBytes));
+    const uint8_t byte = codes[static_cast<size_t>(row * row_stride + chunk * kChunkBytes + within % kChunkBytes)];
+    return static_cast<int8_t>(((byte >> shift) & 1) - ((byte >> (shift + 1)) & 1));
+  }
+  const int64_t within = col % kSegmentWeights;
+  const int64_t word = col / kSegmentWeights * kWordsPerSegment + within / kWordWeights;
+  const uint16_t bits = block_words(row / kBlockRows)[word * kBlockRows + row % kBlockRows];
+  int index = (bits >> (5 * ((within % kWordWeights) / 3))) & 31;
+  for (int64_t k = 0; k < within % 3; ++k) index /= 3;
+  return static_cast<int8_t>(index % 3 - 1);
 }
 
 }  // namespace tern

@@ -1,11 +1,23 @@
 #pragma once
-// A ternary weight matrix in memory, in the one layout every kernel (scalar, AVX2,
-// AVX-512) reads. Rows are padded with zero weights to a multiple of 64 and cut into
-// "small chunks" of 64 weights = 16 bytes. Byte j (0..15) of a chunk holds the four
-// weights j, j+16, j+32, j+48 of that chunk, weight j+16g in bits 2g and 2g+1:
+// A ternary weight matrix in memory, repacked once at load into the layout the chosen
+// kernels read. Two layouts:
+//
+// BitPlanes (scalar and AVX2): rows padded with zero weights to a multiple of 64 and
+// cut into "small chunks" of 64 weights = 16 bytes. Byte j (0..15) of a chunk holds the
+// four weights j, j+16, j+32, j+48 of that chunk, weight j+16g in bits 2g and 2g+1:
 //   bit 2g   set: weight +1     bit 2g+1 set: weight -1     neither: 0
-// Two bit-planes per weight, so a kernel turns a byte vector into "add" and
-// "subtract" masks with one test each, and never multiplies by a weight.
+// Two bit-planes per weight, so a kernel turns a byte vector into "add" and "subtract"
+// masks with one test each, and never multiplies by a weight.
+//
+// TritTriples (AVX-512): three consecutive weights (t0, t1, t2) form one base-3 index
+// e = (t0 + 1) + 3 (t1 + 1) + 9 (t2 + 1) in 0..26, the entry of a 27-entry table of
+// that activation triple's signed sums (built per token; a table lookup replaces the
+// adds and subtracts of three weights). A 16-bit word holds three indices (bits 0-4,
+// 5-9, 10-14), i.e. nine weights: 1.78 bits per weight. Rows are cut into segments of
+// 256 weights (the TQ scale block, and the most an int16 sum of int8 activations can
+// hold exactly), each padded to kWordsPerSegment words; the last segment of a row takes
+// as many words as it needs. Rows go in blocks of 32, word-major: word i of the 32 rows
+// of a block is one 64-byte vector, one row per 16-bit lane.
 #include <cstdint>
 #include <vector>
 
@@ -14,29 +26,43 @@
 
 namespace tern {
 
+enum class TernaryLayout { BitPlanes, TritTriples };
+
 struct TernaryMatrix {
+  // BitPlanes
   static constexpr int64_t kChunkWeights = 64;
   static constexpr int64_t kChunkBytes = 16;
+  // TritTriples
+  static constexpr int64_t kWordWeights = 9;
+  static constexpr int64_t kSegmentWeights = 256;
+  static constexpr int64_t kWordsPerSegment = (kSegmentWeights + kWordWeights - 1) / kWordWeights;  // 29
+  static constexpr int64_t kBlockRows = 32;
 
+  TernaryLayout layout = TernaryLayout::BitPlanes;
   int64_t n_in = 0;         // columns (input length)
   int64_t n_in_padded = 0;  // n_in rounded up to a multiple of 64
   int64_t n_rows = 0;       // rows (output length)
   int64_t group = 0;        // weights per scale along a row: n_in, or 256 (TQ blocks)
-  int64_t row_stride = 0;   // bytes per row = n_in_padded / 4
-  AlignedBuffer<uint8_t> codes;  // [n_rows, row_stride]
+  int64_t row_stride = 0;   // BitPlanes: bytes per row = n_in_padded / 4
+  int64_t words_per_row = 0;  // TritTriples: 16-bit words per row (words_for(n_in))
+  // BitPlanes: [n_rows, row_stride]; TritTriples: [n_rows / 32 (rounded up), words_per_row, 32] uint16
+  AlignedBuffer<uint8_t> codes;
   std::vector<float> scales;     // [n_rows, n_in / group]
-  // Number of -1 weights per row group: kernels that sum the bitwise complement ~q
-  // (= -q - 1) for -1 weights add this back to get exact sums.
+  // BitPlanes: number of -1 weights per row group. Kernels that sum the bitwise
+  // complement ~q (= -q - 1) for -1 weights add this back to get exact sums.
   std::vector<int32_t> minus_counts;  // [n_rows, n_in / group]
+  // TritTriples: the scales again, one vector of 32 lanes per block and group (0 past n_rows).
+  std::vector<float> lane_scales;     // [n_rows / 32 (rounded up), n_in / group, 32]
 
-  static TernaryMatrix from_weights(const TernaryWeights& w);
+  static TernaryMatrix from_weights(const TernaryWeights& w, TernaryLayout layout = TernaryLayout::BitPlanes);
+  // Words a row of n_in weights takes in the TritTriples layout.
+  static int64_t words_for(int64_t n_in);
   int64_t groups_per_row() const { return n_in / group; }
-  int8_t weight(int64_t row, int64_t col) const {
-    const int64_t chunk = col / kChunkWeights, within = col % kChunkWeights;
-    const int shift = static_cast<int>(2 * (within / kChunkBytes));
-    const uint8_t byte = codes[static_cast<size_t>(row * row_stride + chunk * kChunkBytes + within % kChunkBytes)];
-    return static_cast<int8_t>(((byte >> shift) & 1) - ((byte >> (shift + 1)) & 1));
+  int64_t row_blocks() const { return (n_rows + kBlockRows - 1) / kBlockRows; }
+  const uint16_t* block_words(int64_t block) const {
+    return reinterpret_cast<const uint16_t*>(codes.data()) + block * words_per_row * kBlockRows;
   }
+  int8_t weight(int64_t row, int64_t col) const;
   uint64_t bytes() const { return codes.size() + scales.size() * sizeof(float); }
 };
 

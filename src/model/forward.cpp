@@ -12,10 +12,11 @@
 namespace tern {
 namespace {
 
-constexpr int64_t kRowGranule = 4;  // rows per SIMD tile: thread slices stay whole tiles
+// Rows per thread slice: a whole number of the kernels' row blocks (32 rows in the
+// TritTriples layout, 4-row tiles otherwise), so no block is split between threads.
+constexpr int64_t kRowGranule = TernaryMatrix::kBlockRows;
 
 int64_t max_linear_input(const ModelConfig& c) { return std::max({c.dim, c.q_dim(), c.ffn}); }
-int64_t padded(int64_t n) { return (n + TernaryMatrix::kChunkWeights - 1) / TernaryMatrix::kChunkWeights * TernaryMatrix::kChunkWeights; }
 
 // sqrt(mean(x^2) + eps)
 float root_mean_square(const float* x, int64_t n, float eps) {
@@ -78,16 +79,15 @@ bool any_ternary(std::initializer_list<const Linear*> linears) {
 // does not change the int8 values, only their scale: it is folded into the scale.
 PreparedActivations quantize_input(const ModelWeights& w, ForwardScratch& s, const float* x, int64_t n, int64_t n_tok) {
   const KernelTable& k = *w.kernels;
-  const int64_t stride = s.max_in_padded;
-  const int64_t n_pad = padded(n);
+  const int64_t n_pad = padded_to_chunks(n);
   for (int64_t t = 0; t < n_tok; ++t) {
-    int8_t* q = s.act_q.data() + t * stride;
+    int8_t* q = s.act_q.data() + t * s.max_in_padded;
     s.act_scale[t] = k.quantize_row(x + t * n, n, q);
     std::memset(q + n, 0, static_cast<size_t>(n_pad - n));
     if (w.config.linear_norm) s.act_scale[t] /= root_mean_square(x + t * n, n, w.config.linear_norm_eps);
-    k.prepare_ternary(q, n_pad, s.act_prepared.data() + t * stride);
+    k.prepare_ternary(q, n, s.act_prepared.data() + t * s.prepared_stride);
   }
-  return {s.act_prepared.data(), s.act_scale.data(), stride, n_tok};
+  return {s.act_prepared.data(), s.act_scale.data(), s.prepared_stride, n_tok};
 }
 
 // One linear's share of rows [begin, end): out[t * n_out + r] for every token.
@@ -216,7 +216,8 @@ void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> 
 ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t batch)
     : max_batch(batch),
       max_in(max_linear_input(w.config)),
-      max_in_padded(padded(max_linear_input(w.config))),
+      max_in_padded(padded_to_chunks(max_linear_input(w.config))),
+      prepared_stride(w.kernels->prepared_bytes(max_linear_input(w.config))),
       cache(w.config.n_layers(), n_ctx, w.config.kv_dim()),
       x(batch * w.config.dim),
       normed(batch * max_in),
@@ -230,7 +231,7 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
       logits(new float[static_cast<size_t>(batch * w.config.n_vocab)]),
       scores(static_cast<size_t>(w.pool->size()) * n_ctx),
       act_q(batch * max_in_padded),
-      act_prepared(batch * max_in_padded),
+      act_prepared(batch * prepared_stride),
       act_scale(batch) {
   fill_rope_tables(w.config, n_ctx, rope_cos, rope_sin);
   row_positions.reserve(static_cast<size_t>(batch));

@@ -19,7 +19,8 @@ struct ForwardScratch {
 
   int64_t max_batch;
   int64_t max_in;         // widest linear input
-  int64_t max_in_padded;  // widest ternary input, padded to the kernels' 64
+  int64_t max_in_padded;  // widest ternary input, padded to 64
+  int64_t prepared_stride;  // bytes of one token's prepared activations for the widest input
   KvCache cache;
   std::vector<float> x;         // [max_batch, dim] residual stream
   std::vector<float> normed;    // [max_batch, max_in] normalized input of a sub-layer
@@ -37,7 +38,7 @@ struct ForwardScratch {
   std::vector<float> rope_cos;  // [n_ctx, head_dim / 2] cos(pos * base^(-2j / head_dim))
   std::vector<float> rope_sin;  // [n_ctx, head_dim / 2]
   AlignedBuffer<int8_t> act_q;         // [max_batch, max_in_padded] int8 activations, zero padded
-  AlignedBuffer<int8_t> act_prepared;  // [max_batch, max_in_padded] in the kernel's order
+  AlignedBuffer<int8_t> act_prepared;  // [max_batch, prepared_stride] in the kernel's format
   std::vector<float> act_scale;        // [max_batch]
   std::vector<int64_t> row_positions;  // [max_batch] forward_batch's per-row places, reused
   std::vector<KvCache*> row_caches;    // [max_batch]

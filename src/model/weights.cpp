@@ -49,7 +49,8 @@ constexpr BlockNormSpec kBlockNorms[] = {
 
 class TensorTable {
  public:
-  explicit TensorTable(const GgufFile& file) : file_(file) {}
+  // Ternary matrices are repacked into `layout`, the one the chosen kernels read.
+  TensorTable(const GgufFile& file, TernaryLayout layout) : file_(file), layout_(layout) {}
 
   const GgufTensorInfo* optional(const std::string& name) {
     const auto* t = file_.find_tensor(name);
@@ -96,7 +97,7 @@ class TensorTable {
     l.n_out = n_out;
     l.ternary = traits(t.type).ternary;
     if (l.ternary) {
-      l.packed = TernaryMatrix::from_weights(decode_ternary(t.type, t.data, n_in, n_out, t.name));
+      l.packed = TernaryMatrix::from_weights(decode_ternary(t.type, t.data, n_in, n_out, t.name), layout_);
       file_.mapped().release(t.data);  // the packed copy replaces the file's pages
     } else {
       l.dense = DenseMatrix{t.type, t.data.data(), n_in, n_out};
@@ -116,6 +117,7 @@ class TensorTable {
 
  private:
   const GgufFile& file_;
+  TernaryLayout layout_;
   std::set<std::string> used_;
 };
 
@@ -174,7 +176,8 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
   ModelWeights w{std::move(file)};
   w.config = read_model_config(w.file);
   ModelConfig& c = w.config;
-  TensorTable table(w.file);
+  w.kernels = &kernel_table(isa);
+  TensorTable table(w.file, w.kernels->layout);
 
   const auto& embd = table.required("token_embd.weight");
   if (embd.ne.size() != 2 || embd.ne[0] != static_cast<uint64_t>(c.dim))
@@ -194,7 +197,6 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
   for (int64_t i = 0; i < c.n_blocks; ++i) w.blocks.push_back(load_block(table, c, i));
   table.check_all_used(c.architecture == "mobilellm");
 
-  w.kernels = &kernel_table(isa);
   if (threads <= 0) threads = default_threads(w);
   w.pool = std::make_unique<ThreadPool>(threads);
   w.tokenizer.emplace(read_gguf_vocab(w.file));

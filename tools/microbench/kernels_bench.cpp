@@ -13,7 +13,7 @@
 namespace tern {
 namespace {
 
-TernaryMatrix random_matrix(int64_t n_in, int64_t rows) {
+TernaryMatrix random_matrix(int64_t n_in, int64_t rows, TernaryLayout layout) {
   std::mt19937 rng(7);
   TernaryWeights w;
   w.n_in = n_in;
@@ -22,7 +22,7 @@ TernaryMatrix random_matrix(int64_t n_in, int64_t rows) {
   w.weights.resize(static_cast<size_t>(n_in * rows));
   for (auto& x : w.weights) x = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);
   w.scales.assign(static_cast<size_t>(rows), 0.01f);
-  return TernaryMatrix::from_weights(w);
+  return TernaryMatrix::from_weights(w, layout);
 }
 
 struct Activations {
@@ -31,16 +31,17 @@ struct Activations {
   PreparedActivations view;
 };
 
-Activations random_activations(const KernelTable& k, int64_t n_in_padded, int64_t n_tok) {
+Activations random_activations(const KernelTable& k, int64_t n_in, int64_t n_tok) {
   std::mt19937 rng(3);
   Activations a;
+  const int64_t n_in_padded = padded_to_chunks(n_in), stride = k.prepared_bytes(n_in);
   a.q.assign(static_cast<size_t>(n_in_padded * n_tok));
-  a.prepared.assign(a.q.size());
+  a.prepared.assign(static_cast<size_t>(stride * n_tok));
   a.scale.assign(static_cast<size_t>(n_tok), 0.02f);
   for (size_t i = 0; i < a.q.size(); ++i) a.q[i] = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
   for (int64_t t = 0; t < n_tok; ++t)
-    k.prepare_ternary(a.q.data() + t * n_in_padded, n_in_padded, a.prepared.data() + t * n_in_padded);
-  a.view = {a.prepared.data(), a.scale.data(), n_in_padded, n_tok};
+    k.prepare_ternary(a.q.data() + t * n_in_padded, n_in, a.prepared.data() + t * stride);
+  a.view = {a.prepared.data(), a.scale.data(), stride, n_tok};
   return a;
 }
 
@@ -52,8 +53,8 @@ void BM_Ternary(benchmark::State& state) {
     return;
   }
   const KernelTable& k = kernel_table(isa);
-  const TernaryMatrix w = random_matrix(state.range(1), state.range(2));
-  Activations a = random_activations(k, w.n_in_padded, state.range(3));
+  const TernaryMatrix w = random_matrix(state.range(1), state.range(2), k.layout);
+  Activations a = random_activations(k, w.n_in, state.range(3));
   std::vector<float> y(static_cast<size_t>(w.n_rows * state.range(3)));
   for (auto _ : state) {
     k.matmul_ternary(w, a.view, 0, w.n_rows, y.data(), w.n_rows);
@@ -62,6 +63,32 @@ void BM_Ternary(benchmark::State& state) {
   const double weights = static_cast<double>(w.n_in * w.n_rows);
   state.counters["weights/s"] = benchmark::Counter(weights * state.range(3), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["bytes/s"] = benchmark::Counter(static_cast<double>(w.codes.size()), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(isa_name(isa)));
+}
+
+// The same product with the weights streamed from memory, as in a whole model: the
+// matrix is one of enough copies (>= 128 MiB in all) that no cache holds them, used in turn.
+void BM_TernaryFromMemory(benchmark::State& state) {
+  const auto isa = static_cast<Isa>(state.range(0));
+  if (!isa_supported(isa, detect_cpu_features())) {
+    state.SkipWithError("instruction set not supported here");
+    return;
+  }
+  const KernelTable& k = kernel_table(isa);
+  std::vector<TernaryMatrix> copies(1, random_matrix(state.range(1), state.range(2), k.layout));
+  while (copies.size() * copies[0].codes.size() < (128u << 20)) copies.push_back(copies[0]);
+  Activations a = random_activations(k, copies[0].n_in, state.range(3));
+  std::vector<float> y(static_cast<size_t>(copies[0].n_rows * state.range(3)));
+  size_t next = 0;
+  for (auto _ : state) {
+    const TernaryMatrix& w = copies[next];
+    next = (next + 1) % copies.size();
+    k.matmul_ternary(w, a.view, 0, w.n_rows, y.data(), w.n_rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double weights = static_cast<double>(copies[0].n_in * copies[0].n_rows);
+  state.counters["weights/s"] = benchmark::Counter(weights * state.range(3), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bytes/s"] = benchmark::Counter(static_cast<double>(copies[0].codes.size()), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string(isa_name(isa)));
 }
 
@@ -76,6 +103,7 @@ void TernaryShapes(benchmark::internal::Benchmark* b) {
       }
 }
 BENCHMARK(BM_Ternary)->Apply(TernaryShapes);
+BENCHMARK(BM_TernaryFromMemory)->Apply(TernaryShapes);
 
 // args: isa, type (0 F16, 1 Q8_0), n_in, rows — the LM head of the 125M shape.
 void BM_DenseHead(benchmark::State& state) {
