@@ -85,11 +85,11 @@ void prepare_ternary_avx512(const int8_t* q, int64_t n_in, int8_t* out) {
 
 // Rows of `block` inside [row_begin, row_end), as a lane mask.
 __mmask32 rows_kept(int64_t block, int64_t row_begin, int64_t row_end) {
-  const int64_t first = block * Words::kBlockRows;
-  uint32_t keep = 0;
-  for (int64_t lane = 0; lane < Words::kBlockRows; ++lane)
-    if (first + lane >= row_begin && first + lane < row_end) keep |= 1u << lane;
-  return keep;
+  const int64_t first = std::max<int64_t>(0, row_begin - block * Words::kBlockRows);
+  const int64_t end = std::min<int64_t>(Words::kBlockRows, row_end - block * Words::kBlockRows);
+  if (end <= first) return 0;
+  const uint64_t below_end = end == 64 ? ~0ull : (1ull << end) - 1;
+  return static_cast<__mmask32>(below_end & ~((1ull << first) - 1));
 }
 
 // y[0..32) (the lanes in keep) = lo, hi, or += when not the first segment.
@@ -168,34 +168,47 @@ void scale_block(const TernaryMatrix& w, const PreparedActivations& x, int64_t b
   }
 }
 
-// Tiles of up to 4 tokens. With several tokens, the tile's tables of a few segments
-// (two segments of two tokens or one of four: about 22 KB) stay in L1 while every
-// block's words of those segments stream past; then the next segments. One token's
-// words are read block by block from start to end instead: a plain forward stream
-// from memory, which is what generation waits for.
-template <int T>
-void triple_tiles(const TernaryMatrix& w, const PreparedActivations& x, int64_t t0, int64_t first_block,
-                  int64_t end_block, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
-  constexpr int64_t kSegmentsInL1 = T == 1 ? std::numeric_limits<int64_t>::max() / 2 : 4 / T;
-  const int64_t segments = (w.words_per_row + Words::kWordsPerSegment - 1) / Words::kWordsPerSegment;
-  for (int64_t first = 0; first < segments; first += kSegmentsInL1)
-    for (int64_t block = first_block; block < end_block; ++block)
-      for (int64_t segment = first; segment < std::min(segments, first + kSegmentsInL1); ++segment)
-        triple_segment<T>(w, x, block, t0, segment, rows_kept(block, row_begin, row_end), y, y_stride);
+// One segment of one block against every token, four tokens at a time: the block's
+// words come from memory once and are reused from L1 for each tile of tokens.
+void triple_segment_all_tokens(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t segment,
+                               __mmask32 keep, float* y, int64_t y_stride) {
+  int64_t t = 0;
+  for (; t + 4 <= x.n_tok; t += 4) triple_segment<4>(w, x, block, t, segment, keep, y, y_stride);
+  switch (x.n_tok - t) {
+    case 3: triple_segment<3>(w, x, block, t, segment, keep, y, y_stride); break;
+    case 2: triple_segment<2>(w, x, block, t, segment, keep, y, y_stride); break;
+    case 1: triple_segment<1>(w, x, block, t, segment, keep, y, y_stride); break;
+    default: break;
+  }
 }
+
+// Block by block, each block's words read once per pass, in a plain forward stream
+// (what generation waits for). A pass takes up to eight tokens: with one, its whole
+// table (up to 90 KB for 4096 inputs) is reused for every block; with several, the
+// blocks go through a few segments at a time, so that those segments' tables (5.6 KB
+// per token and segment) stay in L1 while the blocks stream past. More tokens (a prompt)
+// take several passes, the later ones finding small matrices in L2.
+constexpr int64_t kTokensPerPass = 8;
 
 void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                            float* y, int64_t y_stride) {
   if (row_begin >= row_end) return;
   const int64_t first_block = row_begin / Words::kBlockRows;
   const int64_t end_block = (row_end + Words::kBlockRows - 1) / Words::kBlockRows;
-  int64_t t = 0;
-  for (; t + 4 <= x.n_tok; t += 4) triple_tiles<4>(w, x, t, first_block, end_block, row_begin, row_end, y, y_stride);
-  switch (x.n_tok - t) {
-    case 3: triple_tiles<3>(w, x, t, first_block, end_block, row_begin, row_end, y, y_stride); break;
-    case 2: triple_tiles<2>(w, x, t, first_block, end_block, row_begin, row_end, y, y_stride); break;
-    case 1: triple_tiles<1>(w, x, t, first_block, end_block, row_begin, row_end, y, y_stride); break;
-    default: break;
+  const int64_t segments = (w.words_per_row + Words::kWordsPerSegment - 1) / Words::kWordsPerSegment;
+  for (int64_t t0 = 0; t0 < x.n_tok; t0 += kTokensPerPass) {
+    PreparedActivations pass = x;
+    pass.q = x.q + t0 * x.stride;
+    pass.scale = x.scale + t0;
+    pass.n_tok = std::min(kTokensPerPass, x.n_tok - t0);
+    float* y_pass = y + t0 * y_stride;
+    const int64_t segments_at_once = pass.n_tok == 1 ? segments : std::max<int64_t>(1, 4 / pass.n_tok);
+    for (int64_t first = 0; first < segments; first += segments_at_once)
+      for (int64_t block = first_block; block < end_block; ++block) {
+        const __mmask32 keep = rows_kept(block, row_begin, row_end);
+        for (int64_t segment = first; segment < std::min(segments, first + segments_at_once); ++segment)
+          triple_segment_all_tokens(w, pass, block, segment, keep, y_pass, y_stride);
+      }
   }
   for (int64_t block = first_block; block < end_block; ++block)
     scale_block(w, x, block, rows_kept(block, row_begin, row_end), y, y_stride);
@@ -251,7 +264,8 @@ void dense_rows(TensorType type, const uint8_t* data, uint64_t stride, int64_t n
 // scale): the int8 products run on VPDPBUSD, which wants unsigned x signed bytes, so the
 // activation's sign moves onto the weight (a masked negate) and |x| is the unsigned side.
 // Faster than dequantizing 32000 rows of an LM head; the activation rounding costs
-// about 0.4% relative precision, within the stated tolerance of the logits.
+// about 0.4% relative precision, within the stated tolerance of the logits. Up to eight
+// tokens share each row's loads (batches and prompts read the head once per tile).
 constexpr int64_t kMaxQ8Input = 8192;
 
 struct Q8Activations {
@@ -274,37 +288,92 @@ void quantize_q8_activations(const float* x, int64_t n_in, Q8Activations& a) {
   }
 }
 
-void q8_rows(const uint8_t* data, uint64_t stride, int64_t n_in, const Q8Activations& a, int64_t r0, int64_t r1,
-             float* y) {
+inline float f16_scale(const uint8_t* block) {
+  uint16_t d16;
+  std::memcpy(&d16, block, 2);
+  return _cvtsh_ss(d16);
+}
+
+// Two Q8_0 blocks (64 weights) of a row as one vector, and their two scales as the
+// matching halves of a float vector.
+inline __m512i load_block_pair(const uint8_t* block) {
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 34 + 2));
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+inline __m512 pair_scales(float lo, float hi) {
+  return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1);
+}
+
+template <int T>
+void q8_rows(const uint8_t* data, uint64_t stride, int64_t n_in, const Q8Activations* const (&a)[T], int64_t r0,
+             int64_t r1, float* y, int64_t y_stride) {
   const int64_t blocks = n_in / 32;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = data + r * stride;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < blocks; ++b) {
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
       const uint8_t* block = row + b * 34;
-      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
-      const __m256i signed_w = _mm256_mask_sub_epi8(w, a.negative[b], _mm256_setzero_si256(), w);
-      const __m256i magnitude = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.magnitude + 32 * b));
-      const __m256i products = _mm256_dpbusd_epi32(_mm256_setzero_si256(), magnitude, signed_w);
-      uint16_t d16;
-      std::memcpy(&d16, block, 2);
-      const __m256 scale = _mm256_set1_ps(_cvtsh_ss(d16) * a.scale[b]);
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products), scale, acc);
+      const __m512i w = load_block_pair(block);
+      const __m512 weight_scales = pair_scales(f16_scale(block), f16_scale(block + 34));
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        const __mmask64 negative = a[t]->negative[b] | (static_cast<uint64_t>(a[t]->negative[b + 1]) << 32);
+        const __m512i signed_w = _mm512_mask_sub_epi8(w, negative, _mm512_setzero_si512(), w);
+        const __m512i magnitude = _mm512_load_si512(a[t]->magnitude + 32 * b);
+        const __m512i products = _mm512_dpbusd_epi32(_mm512_setzero_si512(), magnitude, signed_w);
+        const __m512 scale = _mm512_mul_ps(weight_scales, pair_scales(a[t]->scale[b], a[t]->scale[b + 1]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(products), scale, acc[t]);
+      }
     }
-    const __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    const __m128 sum2 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
-    y[r] = _mm_cvtss_f32(_mm_add_ss(sum2, _mm_movehdup_ps(sum2)));
+    if (b < blocks) {  // an odd last block: its half of a vector
+      const uint8_t* block = row + b * 34;
+      const __m512i w = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
+      for (int t = 0; t < T; ++t) {
+        const __m512i signed_w = _mm512_maskz_sub_epi8(0xFFFFFFFFull, _mm512_setzero_si512(), w);
+        const __m512i chosen = _mm512_mask_blend_epi8(static_cast<__mmask64>(~a[t]->negative[b]) & 0xFFFFFFFFull,
+                                                      signed_w, w);
+        const __m512i magnitude = _mm512_castsi256_si512(
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(a[t]->magnitude + 32 * b)));
+        const __m512i products = _mm512_maskz_dpbusd_epi32(0x00FF, _mm512_setzero_si512(), magnitude, chosen);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(products), _mm512_set1_ps(f16_scale(block) * a[t]->scale[b]), acc[t]);
+      }
+    }
+    for (int t = 0; t < T; ++t) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[t]);
   }
+}
+
+template <int T>
+void q8_tile(const uint8_t* data, uint64_t stride, int64_t n_in, const float* x, int64_t x_stride, int64_t r0,
+             int64_t r1, float* y, int64_t y_stride) {
+  Q8Activations tokens[T];
+  const Q8Activations* views[T];
+  for (int t = 0; t < T; ++t) {
+    quantize_q8_activations(x + t * x_stride, n_in, tokens[t]);
+    views[t] = &tokens[t];
+  }
+  q8_rows<T>(data, stride, n_in, views, r0, r1, y, y_stride);
 }
 
 void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride,
                          int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
   const uint64_t stride = row_bytes(type, static_cast<uint64_t>(n_in));
   if (type == TensorType::Q8_0 && n_in <= kMaxQ8Input) {
-    Q8Activations a;
-    for (int64_t t = 0; t < n_tok; ++t) {
-      quantize_q8_activations(x + t * x_stride, n_in, a);
-      q8_rows(data, stride, n_in, a, row_begin, row_end, y + t * y_stride);
+    int64_t t = 0;
+    for (; t + 8 <= n_tok; t += 8)
+      q8_tile<8>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
+    if (n_tok - t >= 4) {
+      q8_tile<4>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
+      t += 4;
+    }
+    switch (n_tok - t) {
+      case 3: q8_tile<3>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride); break;
+      case 2: q8_tile<2>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride); break;
+      case 1: q8_tile<1>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride); break;
+      default: break;
     }
     return;
   }
@@ -334,9 +403,86 @@ void axpy_avx512(float a, const float* x, float* y, int64_t n) {
   }
 }
 
+// Lane i of the result: the sum of the 16 lanes of v[i]. A tree of unpacks and lane
+// shuffles: 45 instructions for 16 sums instead of 16 separate reductions.
+inline __m512 sum_lanes_of_16(const __m512 (&v)[16]) {
+  __m512 pairs[8], quads[4];
+  for (int k = 0; k < 8; ++k)
+    pairs[k] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]), _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]));
+  for (int g = 0; g < 4; ++g) {
+    const __m512d a = _mm512_castps_pd(pairs[2 * g]), b = _mm512_castps_pd(pairs[2 * g + 1]);
+    quads[g] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  auto fold = [](__m512 a, __m512 b) {
+    return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+  };
+  return fold(fold(quads[0], quads[1]), fold(quads[2], quads[3]));
+}
+
+// exp(x) for x <= 0 (scores minus their maximum): x = n ln2 + r with |r| <= ln2 / 2,
+// e^r by its Taylor polynomial to r^7 (relative error below 1e-7), times 2^n.
+inline __m512 exp_nonpositive(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));  // below: e^x is 0 in practice
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040);
+  for (const float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+  return _mm512_scalef_ps(p, n);
+}
+
+// Attention for head_dim = 16 * NV: the query and the output stay in registers; scores
+// of 16 positions at a time are reduced together; exp is vectorized.
+template <int NV>
+void attention_head_registers(const float* q, const float* keys, const float* values, int64_t stride, int64_t n_pos,
+                              float scale, float* scores, float* out) {
+  __m512 query[NV];
+  for (int j = 0; j < NV; ++j) query[j] = _mm512_loadu_ps(q + 16 * j);
+  __m512 best = _mm512_set1_ps(-INFINITY);
+  for (int64_t p = 0; p < n_pos; p += 16) {
+    const int64_t count = std::min<int64_t>(16, n_pos - p);
+    __m512 dots[16];
+    for (int i = 0; i < 16; ++i) {
+      dots[i] = _mm512_setzero_ps();
+      if (i >= count) continue;
+      const float* key = keys + (p + i) * stride;
+      for (int j = 0; j < NV; ++j) dots[i] = _mm512_fmadd_ps(query[j], _mm512_loadu_ps(key + 16 * j), dots[i]);
+    }
+    const auto valid = static_cast<__mmask16>((1u << count) - 1);
+    const __m512 s = _mm512_mul_ps(sum_lanes_of_16(dots), _mm512_set1_ps(scale));
+    _mm512_mask_storeu_ps(scores + p, valid, s);
+    best = _mm512_mask_max_ps(best, valid, best, s);
+  }
+  const __m512 max_score = _mm512_set1_ps(_mm512_reduce_max_ps(best));
+  __m512 totals = _mm512_setzero_ps();
+  for (int64_t p = 0; p < n_pos; p += 16) {
+    const auto valid = static_cast<__mmask16>((1u << std::min<int64_t>(16, n_pos - p)) - 1);
+    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(valid, scores + p), max_score));
+    _mm512_mask_storeu_ps(scores + p, valid, e);
+    totals = _mm512_add_ps(totals, _mm512_maskz_mov_ps(valid, e));
+  }
+  const float total = _mm512_reduce_add_ps(totals);
+  __m512 acc[NV];
+  for (int j = 0; j < NV; ++j) acc[j] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const __m512 weight = _mm512_set1_ps(scores[p] / total);
+    const float* value = values + p * stride;
+    for (int j = 0; j < NV; ++j) acc[j] = _mm512_fmadd_ps(weight, _mm512_loadu_ps(value + 16 * j), acc[j]);
+  }
+  for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out + 16 * j, acc[j]);
+}
+
 void attention_head_avx512(const float* q, const float* keys, const float* values, int64_t stride, int64_t n_pos,
                          int64_t head_dim, float scale, float* scores, float* out) {
-  attention_head_impl(dot_avx512, axpy_avx512, q, keys, values, stride, n_pos, head_dim, scale, scores, out);
+  switch (head_dim) {
+    case 32: return attention_head_registers<2>(q, keys, values, stride, n_pos, scale, scores, out);
+    case 64: return attention_head_registers<4>(q, keys, values, stride, n_pos, scale, scores, out);
+    case 96: return attention_head_registers<6>(q, keys, values, stride, n_pos, scale, scores, out);
+    case 128: return attention_head_registers<8>(q, keys, values, stride, n_pos, scale, scores, out);
+    default: attention_head_impl(dot_avx512, axpy_avx512, q, keys, values, stride, n_pos, head_dim, scale, scores, out);
+  }
 }
 
 float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {

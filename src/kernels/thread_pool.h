@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace tern {
@@ -27,8 +28,9 @@ class ThreadPool {
       job(0, 1);
       return;
     }
-    job_ = &job;
-    invoke_ = [](void* j, int index, int count) { (*static_cast<Job*>(j))(index, count); };
+    using JobType = std::remove_reference_t<Job>;
+    job_ = const_cast<void*>(static_cast<const void*>(&job));
+    invoke_ = [](void* j, int index, int count) { (*static_cast<JobType*>(j))(index, count); };
     dispatch();
   }
 

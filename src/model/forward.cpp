@@ -75,18 +75,24 @@ bool any_ternary(std::initializer_list<const Linear*> linears) {
 }
 
 // The int8 activations ternary linears read (BitNet: per token, absmax), in the
-// kernel's order. The optional weightless in-linear norm divides x by its RMS, which
+// kernel's format. The optional weightless in-linear norm divides x by its RMS, which
 // does not change the int8 values, only their scale: it is folded into the scale.
+// Several tokens are split between the threads (building lookup tables is not free).
 PreparedActivations quantize_input(const ModelWeights& w, ForwardScratch& s, const float* x, int64_t n, int64_t n_tok) {
   const KernelTable& k = *w.kernels;
   const int64_t n_pad = padded_to_chunks(n);
-  for (int64_t t = 0; t < n_tok; ++t) {
-    int8_t* q = s.act_q.data() + t * s.max_in_padded;
-    s.act_scale[t] = k.quantize_row(x + t * n, n, q);
-    std::memset(q + n, 0, static_cast<size_t>(n_pad - n));
-    if (w.config.linear_norm) s.act_scale[t] /= root_mean_square(x + t * n, n, w.config.linear_norm_eps);
-    k.prepare_ternary(q, n, s.act_prepared.data() + t * s.prepared_stride);
-  }
+  auto prepare_tokens = [&](int index, int count) {
+    const Range tokens = split_range(n_tok, index, count);
+    for (int64_t t = tokens.begin; t < tokens.end; ++t) {
+      int8_t* q = s.act_q.data() + t * s.max_in_padded;
+      s.act_scale[t] = k.quantize_row(x + t * n, n, q);
+      std::memset(q + n, 0, static_cast<size_t>(n_pad - n));
+      if (w.config.linear_norm) s.act_scale[t] /= root_mean_square(x + t * n, n, w.config.linear_norm_eps);
+      k.prepare_ternary(q, n, s.act_prepared.data() + t * s.prepared_stride);
+    }
+  };
+  if (n_tok > 1) w.pool->run(prepare_tokens);
+  else prepare_tokens(0, 1);
   return {s.act_prepared.data(), s.act_scale.data(), s.prepared_stride, n_tok};
 }
 

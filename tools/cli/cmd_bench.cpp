@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "bench/batch_decode.h"
 #include "bench/energy.h"
 #include "bench/shapes.h"
 #include "commands.h"
@@ -30,6 +31,7 @@ struct BenchOptions {
   int n_prompt = 128;
   int n_gen = 128;
   std::vector<int> threads = {1, 2};
+  std::vector<int> batch;  // --batch: aggregate generation of B sequences decoded together
   int repetitions = 3;
   std::string ternary_type = "tern2";
   std::string embd_type = "q8_0";
@@ -194,6 +196,9 @@ Subject make_subject(const BenchOptions& o, const std::string& linear_type) {
   return s;
 }
 
+// Prompt of each sequence in the batch test (prefilled, not timed).
+constexpr int kBatchPromptTokens = 16;
+
 void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& probe, std::vector<Row>& rows) {
   for (int t : o.threads) {
     reset_peak_rss();  // the peak of this model alone, not of building the random one
@@ -228,6 +233,9 @@ void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& pro
     };
     if (o.n_prompt > 0) add_row(fmt::format("pp{}", o.n_prompt), o.n_prompt, [&](int n) { return time_prompt(ctx, n, token); });
     if (o.n_gen > 0) add_row(fmt::format("tg{}", o.n_gen), o.n_gen, [&](int n) { return time_generation(ctx, n, token); });
+    for (int b : o.batch)
+      add_row(fmt::format("tg{} x B{}", o.n_gen, b), o.n_gen * b,
+              [&](int n) { return time_batch_decode(model, b, kBatchPromptTokens, std::max(1, n / b)); });
   }
 }
 
@@ -346,6 +354,11 @@ Command add_bench_command(CLI::App& parent) {
   app->add_option("-n,--n-gen", o->n_gen, "Generated tokens (0: skip the generation test)");
   app->add_option("-t,--threads", o->threads, "Thread counts to run, e.g. -t 1,2")->delimiter(',')->check(CLI::Range(1, 1024));
   app->add_option("-r,--repetitions", o->repetitions, "Repetitions per test");
+  app->add_option("--batch", o->batch,
+                  "Also time generation of B sequences decoded together (aggregate tokens/s, 16-token prompts), "
+                  "e.g. --batch 1,4,8,16")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 256));
   app->add_option("--type", o->ternary_type, "With --shape: linear weight type (tern2, tq2_0, tq1_0)");
   app->add_option("--embd-type", o->embd_type, "With --shape: embedding / LM head type (q8_0, f16, f32)");
   app->add_option("--compare", o->compare, "With --shape: also run it with f16 or q8_0 linears and print ratios")
