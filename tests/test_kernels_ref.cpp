@@ -227,6 +227,35 @@ TEST(TernaryMatvecRef, ZeroActivationsGiveZero) {
   EXPECT_EQ(y, (std::vector<float>{0, 0}));
 }
 
+// The TritTriples layout (AVX-512) holds exactly the weights it was given, on shapes
+// that end mid-word, mid-segment and mid-block of 32 rows, with TQ block scales too; its
+// lane scales repeat the row scales, zero past the last row.
+TEST(TernaryMatrixLayouts, TritTriplesKeepsEveryWeightAndScale) {
+  std::mt19937 rng(23);
+  struct Shape {
+    int64_t n_in, n_rows, group;
+  };
+  for (const Shape s : {Shape{1, 1, 1}, Shape{8, 33, 8}, Shape{9, 32, 9}, Shape{10, 31, 10}, Shape{255, 5, 255},
+                        Shape{256, 64, 256}, Shape{257, 7, 257}, Shape{576, 70, 576}, Shape{768, 40, 256},
+                        Shape{1536, 3, 256}}) {
+    TernaryWeights w;
+    w.n_in = s.n_in;
+    w.n_rows = s.n_rows;
+    w.group = s.group;
+    for (int64_t i = 0; i < s.n_in * s.n_rows; ++i) w.weights.push_back(static_cast<int8_t>(static_cast<int>(rng() % 3) - 1));
+    for (int64_t i = 0; i < s.n_rows * w.groups_per_row(); ++i) w.scales.push_back(0.5f + static_cast<float>(i));
+    const auto m = TernaryMatrix::from_weights(w, TernaryLayout::TritTriples);
+    EXPECT_EQ(m.words_per_row, s.n_in / 256 * 29 + (s.n_in % 256 + 8) / 9) << s.n_in;
+    for (int64_t r = 0; r < s.n_rows; ++r)
+      for (int64_t c = 0; c < s.n_in; ++c)
+        ASSERT_EQ(int(m.weight(r, c)), int(w.weights[r * s.n_in + c])) << s.n_in << "x" << s.n_rows << " at " << r << "," << c;
+    const int64_t groups = w.groups_per_row();
+    for (int64_t r = 0; r < m.row_blocks() * 32; ++r)
+      for (int64_t g = 0; g < groups; ++g)
+        EXPECT_EQ(m.lane_scales[((r / 32) * groups + g) * 32 + r % 32], r < s.n_rows ? w.scales[r * groups + g] : 0.0f);
+  }
+}
+
 // ---------------------------------------------------------------- float matvec
 
 // Builds random row data of `type` and its exactly dequantized values (independently).
