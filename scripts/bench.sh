@@ -14,5 +14,8 @@ scripts/build.sh >/dev/null
   for shape in mobilellm-125m mobilellm-350m bitnet-700m; do
     ./build/tern bench --shape "$shape" -p 128 -n 128 -t 1,2 -r 3
   done
+  # Batch generation (issue 7): aggregate tokens/s of B sequences decoded together.
+  ./build/tern bench --shape mobilellm-125m -p 0 -n 128 -t 1,2 -r 2 --batch 1,4,8,16
+  ./build/tern bench -m models/tern-kjv.gguf -p 0 -n 64 -t 2 -r 2 --batch 1,4,8,16
 } | tee "$out/tern-bench.md"
 ./build/tern_microbench --benchmark_min_time=0.2 --benchmark_format=console | tee "$out/microbench.txt"
