@@ -8,7 +8,7 @@
 // triples, and one VPERMW looks up 32 rows' sums of three weight-activation products at
 // once: no multiplication by a weight anywhere, and three times fewer instructions than
 // selecting and adding single activations. Sums stay exact: int16 within a 256-weight
-// segment (|sum| <= 256 * 127), int32 across segments.
+// segment (|sum| <= 256 * 127), float partial sums (below 2^24) across segments.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -73,11 +73,9 @@ inline __m512i triple_table(int16_t a0, int16_t a1, int16_t a2) {
 void prepare_ternary_avx512(const int8_t* q, int64_t n_in, int8_t* out) {
   const int64_t words = TernaryMatrix::words_for(n_in);
   for (int64_t i = 0; i < words; ++i) {
-    const int64_t segment_begin = i / Words::kWordsPerSegment * Words::kSegmentWeights;
-    const int64_t segment_end = std::min(n_in, segment_begin + Words::kSegmentWeights);
-    const int64_t first = segment_begin + i % Words::kWordsPerSegment * Words::kWordWeights;
-    int16_t a[Words::kWordWeights];
-    for (int64_t k = 0; k < Words::kWordWeights; ++k) a[k] = first + k < segment_end ? q[first + k] : 0;
+    const TernaryMatrix::WordSpan span = TernaryMatrix::word_span(n_in, i);
+    int16_t a[Words::kWordWeights] = {};
+    for (int64_t k = 0; k < span.count; ++k) a[k] = q[span.first + k];
     for (int j = 0; j < 3; ++j)
       _mm512_store_si512(out + i * kWordTableBytes + j * kTableBytes, triple_table(a[3 * j], a[3 * j + 1], a[3 * j + 2]));
   }
@@ -88,8 +86,7 @@ __mmask32 rows_kept(int64_t block, int64_t row_begin, int64_t row_end) {
   const int64_t first = std::max<int64_t>(0, row_begin - block * Words::kBlockRows);
   const int64_t end = std::min<int64_t>(Words::kBlockRows, row_end - block * Words::kBlockRows);
   if (end <= first) return 0;
-  const uint64_t below_end = end == 64 ? ~0ull : (1ull << end) - 1;
-  return static_cast<__mmask32>(below_end & ~((1ull << first) - 1));
+  return static_cast<__mmask32>(((1ull << end) - 1) & ~((1ull << first) - 1));  // end <= 32
 }
 
 // y[0..32) (the lanes in keep) = lo, hi, or += when not the first segment.
@@ -329,16 +326,13 @@ void q8_rows(const uint8_t* data, uint64_t stride, int64_t n_in, const Q8Activat
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(products), scale, acc[t]);
       }
     }
-    if (b < blocks) {  // an odd last block: its half of a vector
+    if (b < blocks) {  // an odd last block: the low half of a vector, the high half zero
       const uint8_t* block = row + b * 34;
-      const __m512i w = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
+      const __m512i w = _mm512_maskz_loadu_epi8(0xFFFFFFFFull, block + 2);
       for (int t = 0; t < T; ++t) {
-        const __m512i signed_w = _mm512_maskz_sub_epi8(0xFFFFFFFFull, _mm512_setzero_si512(), w);
-        const __m512i chosen = _mm512_mask_blend_epi8(static_cast<__mmask64>(~a[t]->negative[b]) & 0xFFFFFFFFull,
-                                                      signed_w, w);
-        const __m512i magnitude = _mm512_castsi256_si512(
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(a[t]->magnitude + 32 * b)));
-        const __m512i products = _mm512_maskz_dpbusd_epi32(0x00FF, _mm512_setzero_si512(), magnitude, chosen);
+        const __m512i signed_w = _mm512_mask_sub_epi8(w, a[t]->negative[b], _mm512_setzero_si512(), w);
+        const __m512i magnitude = _mm512_maskz_loadu_epi8(0xFFFFFFFFull, a[t]->magnitude + 32 * b);
+        const __m512i products = _mm512_dpbusd_epi32(_mm512_setzero_si512(), magnitude, signed_w);
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(products), _mm512_set1_ps(f16_scale(block) * a[t]->scale[b]), acc[t]);
       }
     }

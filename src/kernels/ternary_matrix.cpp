@@ -19,28 +19,9 @@ void pack_bit_planes(const TernaryWeights& w, TernaryMatrix& m) {
       m.codes[static_cast<size_t>(r * m.row_stride + chunk * TernaryMatrix::kChunkBytes +
                                   within % TernaryMatrix::kChunkBytes)] |= static_cast<uint8_t>(1u << shift);
     }
-  m.minus_counts.assign(static_cast<size_t>(w.n_rows * m.groups_per_row()), 0);
-  for (int64_t r = 0; r < w.n_rows; ++r)
-    for (int64_t c = 0; c < w.n_in; ++c)
-      if (w.weights[r * w.n_in + c] < 0) ++m.minus_counts[static_cast<size_t>(r * m.groups_per_row() + c / w.group)];
 }
 
-// First column of word `word` of a row, and how many of its nine weights are real
-// (the rest pad a segment: zero weights).
-struct WordSpan {
-  int64_t first;
-  int64_t count;
-};
-
-WordSpan word_span(int64_t n_in, int64_t word) {
-  const int64_t segment = word / TernaryMatrix::kWordsPerSegment;
-  const int64_t segment_begin = segment * TernaryMatrix::kSegmentWeights;
-  const int64_t segment_end = std::min(n_in, segment_begin + TernaryMatrix::kSegmentWeights);
-  const int64_t first = segment_begin + (word % TernaryMatrix::kWordsPerSegment) * TernaryMatrix::kWordWeights;
-  return {first, std::clamp<int64_t>(segment_end - first, 0, TernaryMatrix::kWordWeights)};
-}
-
-uint16_t triple_word(const int8_t* row, WordSpan span) {
+uint16_t triple_word(const int8_t* row, TernaryMatrix::WordSpan span) {
   uint16_t word = 0;
   for (int j = 0; j < 3; ++j) {
     int index = 0;
@@ -64,7 +45,7 @@ void pack_trit_triples(const TernaryWeights& w, TernaryMatrix& m) {
       const int64_t r = b * rows + lane;
       for (int64_t i = 0; i < m.words_per_row; ++i)
         words[(b * m.words_per_row + i) * rows + lane] =
-            r < w.n_rows ? triple_word(w.weights.data() + r * w.n_in, word_span(w.n_in, i)) : zero_word;
+            r < w.n_rows ? triple_word(w.weights.data() + r * w.n_in, TernaryMatrix::word_span(w.n_in, i)) : zero_word;
     }
   const int64_t groups = m.groups_per_row();
   m.lane_scales.assign(static_cast<size_t>(blocks * groups * rows), 0.0f);
@@ -74,6 +55,13 @@ void pack_trit_triples(const TernaryWeights& w, TernaryMatrix& m) {
 }
 
 }  // namespace
+
+TernaryMatrix::WordSpan TernaryMatrix::word_span(int64_t n_in, int64_t word) {
+  const int64_t segment_begin = word / kWordsPerSegment * kSegmentWeights;
+  const int64_t segment_end = std::min(n_in, segment_begin + kSegmentWeights);
+  const int64_t first = segment_begin + word % kWordsPerSegment * kWordWeights;
+  return {first, std::clamp<int64_t>(segment_end - first, 0, kWordWeights)};
+}
 
 int64_t TernaryMatrix::words_for(int64_t n_in) {
   const int64_t tail = n_in % kSegmentWeights;

@@ -48,15 +48,19 @@ struct TernaryMatrix {
   // BitPlanes: [n_rows, row_stride]; TritTriples: [n_rows / 32 (rounded up), words_per_row, 32] uint16
   AlignedBuffer<uint8_t> codes;
   std::vector<float> scales;     // [n_rows, n_in / group]
-  // BitPlanes: number of -1 weights per row group. Kernels that sum the bitwise
-  // complement ~q (= -q - 1) for -1 weights add this back to get exact sums.
-  std::vector<int32_t> minus_counts;  // [n_rows, n_in / group]
   // TritTriples: the scales again, one vector of 32 lanes per block and group (0 past n_rows).
   std::vector<float> lane_scales;     // [n_rows / 32 (rounded up), n_in / group, 32]
 
   static TernaryMatrix from_weights(const TernaryWeights& w, TernaryLayout layout = TernaryLayout::BitPlanes);
   // Words a row of n_in weights takes in the TritTriples layout.
   static int64_t words_for(int64_t n_in);
+  // TritTriples: the first column word `word` of a row covers, and how many of its nine
+  // weights are real (the rest pad a segment: zero weights, zero activations).
+  struct WordSpan {
+    int64_t first;
+    int64_t count;
+  };
+  static WordSpan word_span(int64_t n_in, int64_t word);
   int64_t groups_per_row() const { return n_in / group; }
   int64_t row_blocks() const { return (n_rows + kBlockRows - 1) / kBlockRows; }
   const uint16_t* block_words(int64_t block) const {

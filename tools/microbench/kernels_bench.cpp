@@ -45,30 +45,9 @@ Activations random_activations(const KernelTable& k, int64_t n_in, int64_t n_tok
   return a;
 }
 
-// args: isa, n_in, rows, tokens
-void BM_Ternary(benchmark::State& state) {
-  const auto isa = static_cast<Isa>(state.range(0));
-  if (!isa_supported(isa, detect_cpu_features())) {
-    state.SkipWithError("instruction set not supported here");
-    return;
-  }
-  const KernelTable& k = kernel_table(isa);
-  const TernaryMatrix w = random_matrix(state.range(1), state.range(2), k.layout);
-  Activations a = random_activations(k, w.n_in, state.range(3));
-  std::vector<float> y(static_cast<size_t>(w.n_rows * state.range(3)));
-  for (auto _ : state) {
-    k.matmul_ternary(w, a.view, 0, w.n_rows, y.data(), w.n_rows);
-    benchmark::DoNotOptimize(y.data());
-  }
-  const double weights = static_cast<double>(w.n_in * w.n_rows);
-  state.counters["weights/s"] = benchmark::Counter(weights * state.range(3), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["bytes/s"] = benchmark::Counter(static_cast<double>(w.codes.size()), benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(std::string(isa_name(isa)));
-}
-
-// The same product with the weights streamed from memory, as in a whole model: the
-// matrix is one of enough copies (>= 128 MiB in all) that no cache holds them, used in turn.
-void BM_TernaryFromMemory(benchmark::State& state) {
+// Ternary products of `min_bytes` worth of copies of one random matrix (at least one),
+// used in turn. args: isa, n_in, rows, tokens.
+void run_ternary_benchmark(benchmark::State& state, size_t min_bytes) {
   const auto isa = static_cast<Isa>(state.range(0));
   if (!isa_supported(isa, detect_cpu_features())) {
     state.SkipWithError("instruction set not supported here");
@@ -76,7 +55,7 @@ void BM_TernaryFromMemory(benchmark::State& state) {
   }
   const KernelTable& k = kernel_table(isa);
   std::vector<TernaryMatrix> copies(1, random_matrix(state.range(1), state.range(2), k.layout));
-  while (copies.size() * copies[0].codes.size() < (128u << 20)) copies.push_back(copies[0]);
+  while (copies.size() * copies[0].codes.size() < min_bytes) copies.push_back(copies[0]);
   Activations a = random_activations(k, copies[0].n_in, state.range(3));
   std::vector<float> y(static_cast<size_t>(copies[0].n_rows * state.range(3)));
   size_t next = 0;
@@ -91,6 +70,13 @@ void BM_TernaryFromMemory(benchmark::State& state) {
   state.counters["bytes/s"] = benchmark::Counter(static_cast<double>(copies[0].codes.size()), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string(isa_name(isa)));
 }
+
+// One matrix, kept in cache by its repeated use.
+void BM_Ternary(benchmark::State& state) { run_ternary_benchmark(state, 0); }
+
+// The same product with the weights streamed from memory, as in a whole model: the
+// matrix is one of enough copies (>= 128 MiB in all) that no cache holds them.
+void BM_TernaryFromMemory(benchmark::State& state) { run_ternary_benchmark(state, size_t{128} << 20); }
 
 void TernaryShapes(benchmark::internal::Benchmark* b) {
   // mobilellm-125m (576 / 1536), mobilellm-350m (960 / 2560), bitnet-700m (1536 / 4096).
