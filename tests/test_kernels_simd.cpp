@@ -308,34 +308,39 @@ TEST_P(SimdKernels, DotAndAxpyMatchScalarWithinRounding) {
   EXPECT_NEAR(simd().dot(a.data(), b.data(), 4099), scalar().dot(a.data(), b.data(), 4099), 1e-5 * magnitude);
 }
 
-// One head's attention over cached positions: head widths with a register-resident
-// fast path (32, 64, 96, 128) and others, position counts around the 16-position tiles,
+// Attention of query heads sharing one KV head over cached positions: head widths with
+// a register-resident fast path (32, 64, 96, 128) and others, position counts around the
+// 16-position tiles, groups of 1 to 5 query heads (the fast path takes heads in tiles),
 // keys strided like the KV cache (kv_dim wider than one head). Softmax weights from a
-// vectorized exp: outputs within 1e-5 of the scalar kernel's.
-TEST_P(SimdKernels, AttentionHeadMatchesScalarWithinRounding) {
+// vectorized exp: outputs within 1e-5 of the scalar kernel's, which runs one head at a
+// time.
+TEST_P(SimdKernels, AttentionHeadsMatchScalarWithinRounding) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (const int64_t head_dim : {8, 32, 48, 64, 96, 128})
-    for (const int64_t n_pos : {1, 2, 15, 16, 17, 33, 100, 300}) {
-      const int64_t stride = 3 * head_dim;  // three KV heads side by side
-      std::vector<float> q(static_cast<size_t>(head_dim)), keys(static_cast<size_t>(n_pos * stride)),
-          values(keys.size());
-      for (auto& v : q) v = 2.0f * normal(rng);  // scores spread enough for the softmax to matter
-      for (auto& v : keys) v = normal(rng);
-      for (auto& v : values) v = normal(rng);
-      const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-      std::vector<float> scores_simd(static_cast<size_t>(n_pos)), scores_scalar = scores_simd;
-      std::vector<float> out_simd(static_cast<size_t>(head_dim), 99.0f), out_scalar = out_simd;
-      const int64_t h = 1;  // the middle head of each position
-      simd().attention_head(q.data(), keys.data() + h * head_dim, values.data() + h * head_dim, stride, n_pos, head_dim,
-                            scale, scores_simd.data(), out_simd.data());
-      scalar().attention_head(q.data(), keys.data() + h * head_dim, values.data() + h * head_dim, stride, n_pos,
-                              head_dim, scale, scores_scalar.data(), out_scalar.data());
-      for (int64_t i = 0; i < head_dim; ++i)
-        EXPECT_NEAR(out_simd[i], out_scalar[i], 1e-5f * (1.0f + std::fabs(out_scalar[i])))
-            << "head_dim " << head_dim << " n_pos " << n_pos << " i " << i;
-      if (HasFailure()) return;
-    }
+  for (const int64_t n_heads : {1, 3, 5})
+    for (const int64_t head_dim : {8, 32, 48, 64, 96, 128})
+      for (const int64_t n_pos : {1, 2, 15, 16, 17, 33, 100, 300}) {
+        const int64_t stride = 3 * head_dim;  // three KV heads side by side
+        std::vector<float> q(static_cast<size_t>(n_heads * head_dim)), keys(static_cast<size_t>(n_pos * stride)),
+            values(keys.size());
+        for (auto& v : q) v = 2.0f * normal(rng);  // scores spread enough for the softmax to matter
+        for (auto& v : keys) v = normal(rng);
+        for (auto& v : values) v = normal(rng);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        std::vector<float> scores_simd(static_cast<size_t>(n_heads * n_pos)), scores_scalar = scores_simd;
+        std::vector<float> out_simd(q.size(), 99.0f), out_scalar = out_simd;
+        const int64_t kv = 1;  // the middle KV head of each position
+        simd().attention_heads(q.data(), n_heads, keys.data() + kv * head_dim, values.data() + kv * head_dim, stride,
+                               n_pos, head_dim, scale, scores_simd.data(), out_simd.data());
+        for (int64_t h = 0; h < n_heads; ++h)
+          scalar().attention_heads(q.data() + h * head_dim, 1, keys.data() + kv * head_dim,
+                                   values.data() + kv * head_dim, stride, n_pos, head_dim, scale,
+                                   scores_scalar.data(), out_scalar.data() + h * head_dim);
+        for (size_t i = 0; i < out_simd.size(); ++i)
+          EXPECT_NEAR(out_simd[i], out_scalar[i], 1e-5f * (1.0f + std::fabs(out_scalar[i])))
+              << "n_heads " << n_heads << " head_dim " << head_dim << " n_pos " << n_pos << " i " << i;
+        if (HasFailure()) return;
+      }
 }
 
 // ---------------------------------------------------------------- activation quantization

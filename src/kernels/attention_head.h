@@ -25,4 +25,15 @@ inline void attention_head_impl(Dot dot, Axpy axpy, const float* q, const float*
   for (int64_t p = 0; p < n_pos; ++p) axpy(scores[p] / total, values + p * stride, out, head_dim);
 }
 
+// The same for n_heads query heads sharing one KV head (grouped-query attention): q,
+// out are [n_heads, head_dim], scores [n_heads, n_pos].
+template <typename Dot, typename Axpy>
+inline void attention_heads_impl(Dot dot, Axpy axpy, const float* q, int64_t n_heads, const float* keys,
+                                 const float* values, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
+                                 float* scores, float* out) {
+  for (int64_t h = 0; h < n_heads; ++h)
+    attention_head_impl(dot, axpy, q + h * head_dim, keys, values, stride, n_pos, head_dim, scale, scores + h * n_pos,
+                        out + h * head_dim);
+}
+
 }  // namespace tern

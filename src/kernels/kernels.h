@@ -42,9 +42,10 @@ struct KernelTable {
                        int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride);
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float a, const float* x, float* y, int64_t n);  // y += a * x
-  // One query head's attention over n_pos cached positions (see attention_head.h).
-  void (*attention_head)(const float* q, const float* keys, const float* values, int64_t stride, int64_t n_pos,
-                         int64_t head_dim, float scale, float* scores, float* out);
+  // Attention of n_heads query heads sharing one KV head over n_pos cached positions
+  // (see attention_head.h): q, out [n_heads, head_dim]; scores [n_heads, n_pos].
+  void (*attention_heads)(const float* q, int64_t n_heads, const float* keys, const float* values, int64_t stride,
+                          int64_t n_pos, int64_t head_dim, float scale, float* scores, float* out);
   // q[i] = round_half_even(x[i] * 127 / amax); returns amax / 127 (0 if x is all zero).
   float (*quantize_row)(const float* x, int64_t n, int8_t* q);
 };

@@ -416,9 +416,9 @@ void axpy_avx2(float a, const float* x, float* y, int64_t n) {
   }
 }
 
-void attention_head_avx2(const float* q, const float* keys, const float* values, int64_t stride, int64_t n_pos,
-                         int64_t head_dim, float scale, float* scores, float* out) {
-  attention_head_impl(dot_avx2, axpy_avx2, q, keys, values, stride, n_pos, head_dim, scale, scores, out);
+void attention_heads_avx2(const float* q, int64_t n_heads, const float* keys, const float* values, int64_t stride,
+                       int64_t n_pos, int64_t head_dim, float scale, float* scores, float* out) {
+  attention_heads_impl(dot_avx2, axpy_avx2, q, n_heads, keys, values, stride, n_pos, head_dim, scale, scores, out);
 }
 
 float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
@@ -455,7 +455,7 @@ float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& avx2_kernels() {
   static const KernelTable table{Isa::Avx2, TernaryLayout::BitPlanes, prepared_bytes_avx2, prepare_ternary_avx2, matmul_ternary_avx2, matmul_dense_avx2,
-                                 dot_avx2,  axpy_avx2, attention_head_avx2,            quantize_row_avx2};
+                                 dot_avx2,  axpy_avx2, attention_heads_avx2,            quantize_row_avx2};
   return table;
 }
 

@@ -21,6 +21,10 @@
 #include "kernels/attention_head.h"
 #include "kernels/kernels.h"
 
+
+
+
+
 namespace tern {
 namespace {
 
@@ -55,10 +59,9 @@ constexpr TritMasks make_trit_masks() {
 
 constexpr TritMasks kTritMasks = make_trit_masks();
 
-// The table of one activation triple: entry e = sum over k of trit_k(e) * a_k, by
-// masked adds and subtracts of the broadcast activations.
-inline __m512i triple_table(int16_t a0, int16_t a1, int16_t a2) {
-  const int16_t a[3] = {a0, a1, a2};
+// The table of one activation triple a[0..3): entry e = sum over k of trit_k(e) * a_k,
+// by masked adds and subtracts of the broadcast activations.
+inline __m512i triple_table(const int16_t* a) {
   __m512i table = _mm512_setzero_si512();
   for (int k = 0; k < 3; ++k) {
     const __m512i v = _mm512_set1_epi16(a[k]);
@@ -68,16 +71,29 @@ inline __m512i triple_table(int16_t a0, int16_t a1, int16_t a2) {
   return table;
 }
 
-// One token's tables, word by word in the order of the weight words (segments of 256
+// A segment's activations (count <= 256 of them) as int16, zero from count up to the
+// 288 that its 29 words' 87 triples can reach (a triple past the segment's end reads 0).
+constexpr int64_t kSegmentSlots = 288;
+
+void widen_segment(const int8_t* q, int64_t count, int16_t* out) {
+  for (int64_t c = 0; c < kSegmentSlots; c += 32) {
+    const int64_t n = std::clamp<int64_t>(count - c, 0, 32);
+    const auto mask = static_cast<__mmask32>(n == 32 ? ~0u : (1u << n) - 1);
+    _mm512_store_si512(out + c, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, q + c)));
+  }
+}
+
+// One token's tables, triple by triple in the order of the weight words (segments of 256
 // activations, each padded to whole words with zero activations).
 void prepare_ternary_avx512(const int8_t* q, int64_t n_in, int8_t* out) {
   const int64_t words = TernaryMatrix::words_for(n_in);
-  for (int64_t i = 0; i < words; ++i) {
-    const TernaryMatrix::WordSpan span = TernaryMatrix::word_span(n_in, i);
-    int16_t a[Words::kWordWeights] = {};
-    for (int64_t k = 0; k < span.count; ++k) a[k] = q[span.first + k];
-    for (int j = 0; j < 3; ++j)
-      _mm512_store_si512(out + i * kWordTableBytes + j * kTableBytes, triple_table(a[3 * j], a[3 * j + 1], a[3 * j + 2]));
+  alignas(64) int16_t segment[kSegmentSlots];
+  for (int64_t word = 0; word < words; word += Words::kWordsPerSegment) {
+    const int64_t first = word / Words::kWordsPerSegment * Words::kSegmentWeights;
+    widen_segment(q + first, std::min(Words::kSegmentWeights, n_in - first), segment);
+    const int64_t triples = 3 * std::min(Words::kWordsPerSegment, words - word);
+    int8_t* tables = out + word * kWordTableBytes;
+    for (int64_t k = 0; k < triples; ++k) _mm512_store_si512(tables + k * kTableBytes, triple_table(segment + 3 * k));
   }
 }
 
@@ -108,19 +124,19 @@ inline void add_to_rows(float* y, __mmask32 keep, bool first, __m512 lo, __m512 
 // scale per segment (TQ files) each segment's sum is scaled before it is added, in
 // segment order like the scalar kernel; otherwise the row scale comes at the end.
 template <int T>
-void triple_segment(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t t0, int64_t segment,
-                    __mmask32 keep, float* y, int64_t y_stride) {
+void triple_segment(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t segment,
+                    __mmask32 keep, float* y, int64_t y_stride, int64_t prefetch_bytes) {
   const uint16_t* words = w.block_words(block);
   const int64_t begin = segment * Words::kWordsPerSegment;
   const int64_t end = std::min(w.words_per_row, begin + Words::kWordsPerSegment);
   const int8_t* tables[T];
   __m512i acc[T];
   for (int t = 0; t < T; ++t) {
-    tables[t] = x.q + (t0 + t) * x.stride;
+    tables[t] = x.q + t * x.stride;
     acc[t] = _mm512_setzero_si512();
   }
   for (int64_t i = begin; i < end; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(words + i * Words::kBlockRows) + kPrefetchBytes, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(words + i * Words::kBlockRows) + prefetch_bytes, _MM_HINT_T0);
     const __m512i index0 = _mm512_load_si512(words + i * Words::kBlockRows);
     const __m512i index1 = _mm512_srli_epi16(index0, 5), index2 = _mm512_srli_epi16(index0, 10);
 #pragma GCC unroll 4
@@ -141,7 +157,7 @@ void triple_segment(const TernaryMatrix& w, const PreparedActivations& x, int64_
       lo = _mm512_mul_ps(_mm512_loadu_ps(scale), lo);
       hi = _mm512_mul_ps(_mm512_loadu_ps(scale + 16), hi);
     }
-    add_to_rows(y + (t0 + t) * y_stride + block * Words::kBlockRows, keep, segment == 0, lo, hi);
+    add_to_rows(y + t * y_stride + block * Words::kBlockRows, keep, segment == 0, lo, hi);
   }
 }
 
@@ -165,27 +181,35 @@ void scale_block(const TernaryMatrix& w, const PreparedActivations& x, int64_t b
   }
 }
 
-// One segment of one block against every token, four tokens at a time: the block's
-// words come from memory once and are reused from L1 for each tile of tokens.
-void triple_segment_all_tokens(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t segment,
-                               __mmask32 keep, float* y, int64_t y_stride) {
-  int64_t t = 0;
-  for (; t + 4 <= x.n_tok; t += 4) triple_segment<4>(w, x, block, t, segment, keep, y, y_stride);
-  switch (x.n_tok - t) {
-    case 3: triple_segment<3>(w, x, block, t, segment, keep, y, y_stride); break;
-    case 2: triple_segment<2>(w, x, block, t, segment, keep, y, y_stride); break;
-    case 1: triple_segment<1>(w, x, block, t, segment, keep, y, y_stride); break;
-    default: break;
+// One segment of one block against a tile of up to four tokens.
+void triple_segment_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t segment,
+                         __mmask32 keep, float* y, int64_t y_stride, int64_t prefetch_bytes) {
+  switch (x.n_tok) {
+    case 4: return triple_segment<4>(w, x, block, segment, keep, y, y_stride, prefetch_bytes);
+    case 3: return triple_segment<3>(w, x, block, segment, keep, y, y_stride, prefetch_bytes);
+    case 2: return triple_segment<2>(w, x, block, segment, keep, y, y_stride, prefetch_bytes);
+    case 1: return triple_segment<1>(w, x, block, segment, keep, y, y_stride, prefetch_bytes);
+    default: return;
   }
 }
 
-// Block by block, each block's words read once per pass, in a plain forward stream
-// (what generation waits for). A pass takes up to eight tokens: with one, its whole
-// table (up to 90 KB for 4096 inputs) is reused for every block; with several, the
-// blocks go through a few segments at a time, so that those segments' tables (5.6 KB
-// per token and segment) stay in L1 while the blocks stream past. More tokens (a prompt)
-// take several passes, the later ones finding small matrices in L2.
-constexpr int64_t kTokensPerPass = 8;
+// The tokens of a pass in tiles of four, which share each load of a weight word. A tile's
+// tables for one segment (5.6 KB per token) stay in L1 while the blocks stream past;
+// eight tokens' would not (45 KB of a 48 KB L1). The first tile of a pass reads the
+// weights from memory, the later ones find the segment's words of every block in L2, so
+// a pass of up to 32 tokens (a prompt, a batch) reads each weight from memory once.
+// With one token the whole table (up to 90 KB for 4096 inputs) is reused for every
+// block, which then streams in a plain forward order (what generation waits for).
+constexpr int64_t kTokensPerTile = 4;
+constexpr int64_t kTokensPerPass = 32;
+
+PreparedActivations token_range(const PreparedActivations& x, int64_t first, int64_t count) {
+  PreparedActivations part = x;
+  part.q = x.q + first * x.stride;
+  part.scale = x.scale + first;
+  part.n_tok = std::min(count, x.n_tok - first);
+  return part;
+}
 
 void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                            float* y, int64_t y_stride) {
@@ -194,17 +218,22 @@ void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x,
   const int64_t end_block = (row_end + Words::kBlockRows - 1) / Words::kBlockRows;
   const int64_t segments = (w.words_per_row + Words::kWordsPerSegment - 1) / Words::kWordsPerSegment;
   for (int64_t t0 = 0; t0 < x.n_tok; t0 += kTokensPerPass) {
-    PreparedActivations pass = x;
-    pass.q = x.q + t0 * x.stride;
-    pass.scale = x.scale + t0;
-    pass.n_tok = std::min(kTokensPerPass, x.n_tok - t0);
-    float* y_pass = y + t0 * y_stride;
-    const int64_t segments_at_once = pass.n_tok == 1 ? segments : std::max<int64_t>(1, 4 / pass.n_tok);
+    const PreparedActivations pass = token_range(x, t0, kTokensPerPass);
+    const int64_t segments_at_once =
+        pass.n_tok == 1 ? segments : std::max<int64_t>(1, kTokensPerTile / std::min(kTokensPerTile, pass.n_tok));
+    // Block-sequential passes stream forward; segment-major ones jump from block to
+    // block, a pattern the hardware prefetcher misses: ask for the block after next.
+    const int64_t prefetch_bytes =
+        segments_at_once >= segments ? kPrefetchBytes : 2 * w.words_per_row * Words::kBlockRows * 2;
     for (int64_t first = 0; first < segments; first += segments_at_once)
-      for (int64_t block = first_block; block < end_block; ++block) {
-        const __mmask32 keep = rows_kept(block, row_begin, row_end);
-        for (int64_t segment = first; segment < std::min(segments, first + segments_at_once); ++segment)
-          triple_segment_all_tokens(w, pass, block, segment, keep, y_pass, y_stride);
+      for (int64_t tile = 0; tile < pass.n_tok; tile += kTokensPerTile) {
+        const PreparedActivations tokens = token_range(pass, tile, kTokensPerTile);
+        float* y_tile = y + (t0 + tile) * y_stride;
+        for (int64_t block = first_block; block < end_block; ++block) {
+          const __mmask32 keep = rows_kept(block, row_begin, row_end);
+          for (int64_t segment = first; segment < std::min(segments, first + segments_at_once); ++segment)
+            triple_segment_tile(w, tokens, block, segment, keep, y_tile, y_stride, prefetch_bytes);
+        }
       }
   }
   for (int64_t block = first_block; block < end_block; ++block)
@@ -427,16 +456,17 @@ inline __m512 exp_nonpositive(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// Attention for head_dim = 16 * NV: the query and the output stay in registers; scores
-// of 16 positions at a time are reduced together; exp is vectorized.
+// Scores of every query head of a group for positions p..p+15 of their shared KV head:
+// the block's keys come from memory once and stay in L1 for the other heads; a head's
+// 16 scores are reduced together.
 template <int NV>
-void attention_head_registers(const float* q, const float* keys, const float* values, int64_t stride, int64_t n_pos,
-                              float scale, float* scores, float* out) {
-  __m512 query[NV];
-  for (int j = 0; j < NV; ++j) query[j] = _mm512_loadu_ps(q + 16 * j);
-  __m512 best = _mm512_set1_ps(-INFINITY);
-  for (int64_t p = 0; p < n_pos; p += 16) {
-    const int64_t count = std::min<int64_t>(16, n_pos - p);
+void score_block(const float* q, int64_t n_heads, const float* keys, int64_t stride, int64_t p, int64_t n_pos,
+                 float scale, float* scores, __m512* best) {
+  const int64_t count = std::min<int64_t>(16, n_pos - p);
+  const auto valid = static_cast<__mmask16>((1u << count) - 1);
+  for (int64_t h = 0; h < n_heads; ++h) {
+    __m512 query[NV];
+    for (int j = 0; j < NV; ++j) query[j] = _mm512_loadu_ps(q + h * 16 * NV + 16 * j);
     __m512 dots[16];
     for (int i = 0; i < 16; ++i) {
       dots[i] = _mm512_setzero_ps();
@@ -444,11 +474,14 @@ void attention_head_registers(const float* q, const float* keys, const float* va
       const float* key = keys + (p + i) * stride;
       for (int j = 0; j < NV; ++j) dots[i] = _mm512_fmadd_ps(query[j], _mm512_loadu_ps(key + 16 * j), dots[i]);
     }
-    const auto valid = static_cast<__mmask16>((1u << count) - 1);
     const __m512 s = _mm512_mul_ps(sum_lanes_of_16(dots), _mm512_set1_ps(scale));
-    _mm512_mask_storeu_ps(scores + p, valid, s);
-    best = _mm512_mask_max_ps(best, valid, best, s);
+    _mm512_mask_storeu_ps(scores + h * n_pos + p, valid, s);
+    best[h] = _mm512_mask_max_ps(best[h], valid, best[h], s);
   }
+}
+
+// Softmax of one head's scores in place (vectorized exp), already divided by their total.
+void softmax_scores(float* scores, int64_t n_pos, __m512 best) {
   const __m512 max_score = _mm512_set1_ps(_mm512_reduce_max_ps(best));
   __m512 totals = _mm512_setzero_ps();
   for (int64_t p = 0; p < n_pos; p += 16) {
@@ -457,26 +490,84 @@ void attention_head_registers(const float* q, const float* keys, const float* va
     _mm512_mask_storeu_ps(scores + p, valid, e);
     totals = _mm512_add_ps(totals, _mm512_maskz_mov_ps(valid, e));
   }
-  const float total = _mm512_reduce_add_ps(totals);
-  __m512 acc[NV];
-  for (int j = 0; j < NV; ++j) acc[j] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const __m512 weight = _mm512_set1_ps(scores[p] / total);
-    const float* value = values + p * stride;
-    for (int j = 0; j < NV; ++j) acc[j] = _mm512_fmadd_ps(weight, _mm512_loadu_ps(value + 16 * j), acc[j]);
+  const __m512 inv_total = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(totals));
+  for (int64_t p = 0; p < n_pos; p += 16) {
+    const auto valid = static_cast<__mmask16>((1u << std::min<int64_t>(16, n_pos - p)) - 1);
+    _mm512_mask_storeu_ps(scores + p, valid, _mm512_mul_ps(_mm512_maskz_loadu_ps(valid, scores + p), inv_total));
   }
-  for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out + 16 * j, acc[j]);
 }
 
-void attention_head_avx512(const float* q, const float* keys, const float* values, int64_t stride, int64_t n_pos,
-                         int64_t head_dim, float scale, float* scores, float* out) {
-  switch (head_dim) {
-    case 32: return attention_head_registers<2>(q, keys, values, stride, n_pos, scale, scores, out);
-    case 64: return attention_head_registers<4>(q, keys, values, stride, n_pos, scale, scores, out);
-    case 96: return attention_head_registers<6>(q, keys, values, stride, n_pos, scale, scores, out);
-    case 128: return attention_head_registers<8>(q, keys, values, stride, n_pos, scale, scores, out);
-    default: attention_head_impl(dot_avx512, axpy_avx512, q, keys, values, stride, n_pos, head_dim, scale, scores, out);
+// out of G heads = sum_p weight_h(p) v_p: each value row is loaded once for the G heads.
+// With few heads the positions alternate between two sets of accumulators, so that the
+// additions are not one chain of dependent FMAs.
+template <int G, int NV>
+void weigh_values(const float* weights, int64_t n_pos, const float* values, int64_t stride, float* out) {
+  constexpr int kSets = G * NV <= 8 ? 2 : 1;
+  __m512 acc[kSets][G][NV];
+  for (auto& set : acc)
+    for (auto& head : set)
+      for (auto& a : head) a = _mm512_setzero_ps();
+  auto add_position = [&](int set, int64_t p) {
+    __m512 v[NV];
+    for (int j = 0; j < NV; ++j) v[j] = _mm512_loadu_ps(values + p * stride + 16 * j);
+    for (int g = 0; g < G; ++g) {
+      const __m512 weight = _mm512_set1_ps(weights[g * n_pos + p]);
+      for (int j = 0; j < NV; ++j) acc[set][g][j] = _mm512_fmadd_ps(weight, v[j], acc[set][g][j]);
+    }
+  };
+  int64_t p = 0;
+  for (; p + kSets <= n_pos; p += kSets)
+    for (int set = 0; set < kSets; ++set) add_position(set, p + set);
+  for (; p < n_pos; ++p) add_position(0, p);
+  for (int g = 0; g < G; ++g)
+    for (int j = 0; j < NV; ++j) {
+      __m512 sum = acc[0][g][j];
+      for (int set = 1; set < kSets; ++set) sum = _mm512_add_ps(sum, acc[set][g][j]);
+      _mm512_storeu_ps(out + g * 16 * NV + 16 * j, sum);
+    }
+}
+
+// Query heads in tiles of up to four (at most 16 accumulators).
+template <int NV>
+void weigh_values_all_heads(const float* weights, int64_t n_heads, int64_t n_pos, const float* values, int64_t stride,
+                            float* out) {
+  constexpr int64_t kTile = std::min(4, 16 / NV);
+  for (int64_t h = 0; h < n_heads; h += kTile) {
+    const float* w = weights + h * n_pos;
+    float* o = out + h * 16 * NV;
+    switch (std::min(kTile, n_heads - h)) {
+      case 4: if constexpr (kTile >= 4) weigh_values<4, NV>(w, n_pos, values, stride, o); break;
+      case 3: if constexpr (kTile >= 3) weigh_values<3, NV>(w, n_pos, values, stride, o); break;
+      case 2: weigh_values<2, NV>(w, n_pos, values, stride, o); break;
+      default: weigh_values<1, NV>(w, n_pos, values, stride, o); break;
+    }
   }
+}
+
+// Attention of n_heads query heads sharing one KV head, for head_dim = 16 * NV: keys and
+// values are read once for the whole group (grouped-query attention).
+constexpr int64_t kMaxGroupHeads = 64;
+
+template <int NV>
+void attention_heads_registers(const float* q, int64_t n_heads, const float* keys, const float* values,
+                               int64_t stride, int64_t n_pos, float scale, float* scores, float* out) {
+  __m512 best[kMaxGroupHeads];
+  for (int64_t h = 0; h < n_heads; ++h) best[h] = _mm512_set1_ps(-INFINITY);
+  for (int64_t p = 0; p < n_pos; p += 16) score_block<NV>(q, n_heads, keys, stride, p, n_pos, scale, scores, best);
+  for (int64_t h = 0; h < n_heads; ++h) softmax_scores(scores + h * n_pos, n_pos, best[h]);
+  weigh_values_all_heads<NV>(scores, n_heads, n_pos, values, stride, out);
+}
+
+void attention_heads_avx512(const float* q, int64_t n_heads, const float* keys, const float* values, int64_t stride,
+                            int64_t n_pos, int64_t head_dim, float scale, float* scores, float* out) {
+  if (n_heads <= kMaxGroupHeads) switch (head_dim) {
+      case 32: return attention_heads_registers<2>(q, n_heads, keys, values, stride, n_pos, scale, scores, out);
+      case 64: return attention_heads_registers<4>(q, n_heads, keys, values, stride, n_pos, scale, scores, out);
+      case 96: return attention_heads_registers<6>(q, n_heads, keys, values, stride, n_pos, scale, scores, out);
+      case 128: return attention_heads_registers<8>(q, n_heads, keys, values, stride, n_pos, scale, scores, out);
+      default: break;
+    }
+  attention_heads_impl(dot_avx512, axpy_avx512, q, n_heads, keys, values, stride, n_pos, head_dim, scale, scores, out);
 }
 
 float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
@@ -508,7 +599,7 @@ float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table{Isa::Avx512, TernaryLayout::TritTriples, prepared_bytes_avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
-                                 dot_avx512,  axpy_avx512, attention_head_avx512,            quantize_row_avx512};
+                                 dot_avx512,  axpy_avx512, attention_heads_avx512,            quantize_row_avx512};
   return table;
 }
 

@@ -52,9 +52,9 @@ void axpy_scalar(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-void attention_head_scalar(const float* q, const float* keys, const float* values, int64_t stride, int64_t n_pos,
-                         int64_t head_dim, float scale, float* scores, float* out) {
-  attention_head_impl(dot_scalar, axpy_scalar, q, keys, values, stride, n_pos, head_dim, scale, scores, out);
+void attention_heads_scalar(const float* q, int64_t n_heads, const float* keys, const float* values, int64_t stride,
+                       int64_t n_pos, int64_t head_dim, float scale, float* scores, float* out) {
+  attention_heads_impl(dot_scalar, axpy_scalar, q, n_heads, keys, values, stride, n_pos, head_dim, scale, scores, out);
 }
 
 float quantize_row_scalar(const float* x, int64_t n, int8_t* q) {
@@ -73,7 +73,7 @@ float quantize_row_scalar(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& scalar_kernels() {
   static const KernelTable table{Isa::Scalar, TernaryLayout::BitPlanes, prepared_bytes_identity, prepare_identity, matmul_ternary_scalar, matmul_dense_scalar,
-                                 dot_scalar,         axpy_scalar, attention_head_scalar,      quantize_row_scalar};
+                                 dot_scalar,         axpy_scalar, attention_heads_scalar,      quantize_row_scalar};
   return table;
 }
 

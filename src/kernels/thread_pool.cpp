@@ -1,6 +1,9 @@
 #include "kernels/thread_pool.h"
 
 #include <immintrin.h>
+#include <pthread.h>
+
+#include <string>
 
 namespace tern {
 namespace {
@@ -49,6 +52,8 @@ void ThreadPool::dispatch() {
 }
 
 void ThreadPool::worker(int index) {
+  // Named so that profilers and top tell the workers from the calling thread.
+  pthread_setname_np(pthread_self(), ("tern-worker-" + std::to_string(index)).c_str());
   uint64_t seen = 0;
   while (true) {
     if (!wait_briefly([&] { return generation_.load(std::memory_order_acquire) != seen; })) {

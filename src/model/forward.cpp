@@ -25,31 +25,22 @@ float root_mean_square(const float* x, int64_t n, float eps) {
   return std::sqrt(static_cast<float>(sum_sq / static_cast<double>(n)) + eps);
 }
 
-// out_i = w_i * x_i / sqrt(mean(x^2) + eps), for each of n_tok rows of width n.
-void rmsnorm_rows(const float* x, const std::vector<float>& weight, float eps, int64_t n, int64_t n_tok, float* out) {
-  for (int64_t t = 0; t < n_tok; ++t) {
-    const float inv = 1.0f / root_mean_square(x + t * n, n, eps);
-    for (int64_t i = 0; i < n; ++i) out[t * n + i] = x[t * n + i] * inv * weight[i];
+// out_i = w_i * x_i / sqrt(mean(x^2) + eps) over one row of width n.
+void rmsnorm_row(const float* x, const std::vector<float>& weight, float eps, int64_t n, float* out) {
+  const float inv = 1.0f / root_mean_square(x, n, eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * inv * weight[i];
+}
+
+// Rotates adjacent pairs of rows [begin, end) of one token's heads (begin even) by the
+// angles of one position (from the table); the pair (2j, 2j + 1) of a head turns by
+// angle j.
+void rope_rows(float* vec, int64_t begin, int64_t end, int64_t head_dim, const float* cos_pos, const float* sin_pos) {
+  for (int64_t r = begin; r + 1 < end; r += 2) {
+    const int64_t j = (r % head_dim) / 2;
+    const float a = vec[r], b = vec[r + 1];
+    vec[r] = a * cos_pos[j] - b * sin_pos[j];
+    vec[r + 1] = a * sin_pos[j] + b * cos_pos[j];
   }
-}
-
-// A norm that may be absent from the file: then the input passes through unchanged.
-const float* optional_norm(const float* x, const std::vector<float>& weight, float eps, int64_t n, int64_t n_tok,
-                           float* out) {
-  if (weight.empty()) return x;
-  rmsnorm_rows(x, weight, eps, n, n_tok, out);
-  return out;
-}
-
-// Rotates adjacent pairs of every head by the angles of one position (from the table).
-void rope(float* vec, int64_t n_heads, int64_t head_dim, const float* cos_pos, const float* sin_pos) {
-  for (int64_t h = 0; h < n_heads; ++h)
-    for (int64_t j = 0; j < head_dim / 2; ++j) {
-      float* pair = vec + h * head_dim + 2 * j;
-      const float a = pair[0], b = pair[1];
-      pair[0] = a * cos_pos[j] - b * sin_pos[j];
-      pair[1] = a * sin_pos[j] + b * cos_pos[j];
-    }
 }
 
 // cos and sin of pos * base^(-2j / head_dim) for every position of the context, computed
@@ -74,26 +65,39 @@ bool any_ternary(std::initializer_list<const Linear*> linears) {
   return false;
 }
 
-// The int8 activations ternary linears read (BitNet: per token, absmax), in the
-// kernel's format. The optional weightless in-linear norm divides x by its RMS, which
-// does not change the int8 values, only their scale: it is folded into the scale.
-// Several tokens are split between the threads (building lookup tables is not free).
-PreparedActivations quantize_input(const ModelWeights& w, ForwardScratch& s, const float* x, int64_t n, int64_t n_tok) {
+// A sub-layer's input, per token: the optional norm (absent from the file: the input
+// passes through), then, when a linear reading it is ternary, the int8 activations
+// (BitNet: per token, absmax) in the kernel's format. The optional weightless
+// in-linear norm divides x by its RMS, which does not change the int8 values, only
+// their scale: it is folded into the scale. Tokens are split between the threads, so a
+// prompt or batch has no serial step between its products.
+struct SubLayerInput {
+  const float* x;           // [n_tok, n] what dense linears read
+  PreparedActivations qx;   // what ternary linears read (empty when none is ternary)
+};
+
+SubLayerInput prepare_input(const ModelWeights& w, ForwardScratch& s, const float* x, const std::vector<float>& norm,
+                            int64_t n, int64_t n_tok, bool ternary) {
   const KernelTable& k = *w.kernels;
+  const ModelConfig& c = w.config;
+  const float* in = norm.empty() ? x : s.normed.data();
   const int64_t n_pad = padded_to_chunks(n);
   auto prepare_tokens = [&](int index, int count) {
     const Range tokens = split_range(n_tok, index, count);
     for (int64_t t = tokens.begin; t < tokens.end; ++t) {
+      if (!norm.empty()) rmsnorm_row(x + t * n, norm, c.rms_eps, n, s.normed.data() + t * n);
+      if (!ternary) continue;
       int8_t* q = s.act_q.data() + t * s.max_in_padded;
-      s.act_scale[t] = k.quantize_row(x + t * n, n, q);
+      s.act_scale[t] = k.quantize_row(in + t * n, n, q);
       std::memset(q + n, 0, static_cast<size_t>(n_pad - n));
-      if (w.config.linear_norm) s.act_scale[t] /= root_mean_square(x + t * n, n, w.config.linear_norm_eps);
+      if (c.linear_norm) s.act_scale[t] /= root_mean_square(in + t * n, n, c.linear_norm_eps);
       k.prepare_ternary(q, n, s.act_prepared.data() + t * s.prepared_stride);
     }
   };
   if (n_tok > 1) w.pool->run(prepare_tokens);
   else prepare_tokens(0, 1);
-  return {s.act_prepared.data(), s.act_scale.data(), s.prepared_stride, n_tok};
+  if (!ternary) return {in, {}};
+  return {in, {s.act_prepared.data(), s.act_scale.data(), s.prepared_stride, n_tok}};
 }
 
 // One linear's share of rows [begin, end): out[t * n_out + r] for every token.
@@ -111,7 +115,7 @@ struct LinearJob {
 
 // Runs several linears that read the same input in one parallel region: each thread
 // takes the same share of every linear's rows, so there is one synchronization.
-// `after` (optional) runs on each thread's rows once its products are done.
+// `after` runs on each thread's rows once its products are done.
 template <typename After>
 void run_linears(const ModelWeights& w, std::initializer_list<LinearJob> jobs, const float* x,
                  const PreparedActivations& qx, int64_t n_tok, After after) {
@@ -122,56 +126,83 @@ void run_linears(const ModelWeights& w, std::initializer_list<LinearJob> jobs, c
   });
 }
 
-void run_linears(const ModelWeights& w, std::initializer_list<LinearJob> jobs, const float* x,
-                 const PreparedActivations& qx, int64_t n_tok) {
-  run_linears(w, jobs, x, qx, n_tok, [](int, int) {});
-}
-
 // Where each row of a batch belongs: its position and its sequence's KV cache.
 struct RowPlaces {
   const int64_t* pos;
   KvCache* const* cache;
 };
 
-// Causal grouped-query attention of one query head of one token over positions 0..pos.
+// Causal grouped-query attention of query heads [h, h + n_heads) of one token (heads
+// of one KV head) over positions 0..pos.
 void attend(const ModelWeights& w, ForwardScratch& s, KvCache& cache, float* scores, int64_t layer, int64_t t,
-            int64_t h, int64_t pos) {
+            int64_t h, int64_t n_heads, int64_t pos) {
   const ModelConfig& c = w.config;
   const int64_t kv_offset = (h / (c.n_heads / c.n_kv_heads)) * c.head_dim;
-  w.kernels->attention_head(s.q.data() + t * c.q_dim() + h * c.head_dim, cache.key(layer, 0) + kv_offset,
-                            cache.value(layer, 0) + kv_offset, c.kv_dim(), pos + 1, c.head_dim,
-                            1.0f / std::sqrt(static_cast<float>(c.head_dim)), scores,
-                            s.attn_out.data() + t * c.q_dim() + h * c.head_dim);
+  w.kernels->attention_heads(s.q.data() + t * c.q_dim() + h * c.head_dim, n_heads, cache.key(layer, 0) + kv_offset,
+                             cache.value(layer, 0) + kv_offset, c.kv_dim(), pos + 1, c.head_dim,
+                             1.0f / std::sqrt(static_cast<float>(c.head_dim)), scores,
+                             s.attn_out.data() + t * c.q_dim() + h * c.head_dim);
+}
+
+// Attention of every row, in tasks of one token's query heads that share a KV head (its
+// keys and values are read once for them), or of single heads when there would be too
+// few tasks to keep the threads busy (one token of a model with few KV heads). Threads
+// take every count-th task: a prompt's later tokens, which see more positions, are
+// spread over all of them.
+void attention_rows(const ModelWeights& w, ForwardScratch& s, int64_t layer, const RowPlaces& rows, int64_t n_tok) {
+  const ModelConfig& c = w.config;
+  const int64_t group = c.n_heads / c.n_kv_heads;
+  w.pool->run([&](int index, int count) {
+    const int64_t heads_per_task = n_tok * c.n_kv_heads >= 4 * count ? group : 1;
+    const int64_t tasks_per_token = c.n_heads / heads_per_task;
+    float* scores = s.scores.data() + index * group * s.cache.n_ctx;
+    for (int64_t task = index; task < n_tok * tasks_per_token; task += count) {
+      const int64_t t = task / tasks_per_token;
+      attend(w, s, *rows.cache[t], scores, layer, t, (task % tasks_per_token) * heads_per_task, heads_per_task,
+             rows.pos[t]);
+    }
+  });
+}
+
+// Each thread's share of a linear's rows: the rows it computed itself, so work on them
+// right after the product needs no synchronization.
+Range own_rows(const Linear& l, int index, int count) { return split_range(l.n_out, index, count, kRowGranule); }
+
+// x += proj over this thread's rows of the residual stream, every token.
+void add_residual_rows(ForwardScratch& s, int64_t dim, int64_t n_tok, Range rows) {
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t i = rows.begin; i < rows.end; ++i) s.x[t * dim + i] += s.proj[t * dim + i];
 }
 
 void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t layer,
                         const RowPlaces& rows, int64_t n_tok) {
   const ModelConfig& c = w.config;
-  const float* h = optional_norm(s.x.data(), b.attn_norm, c.rms_eps, c.dim, n_tok, s.normed.data());
-  PreparedActivations qx{};
-  if (any_ternary({&b.attn_q, &b.attn_k, &b.attn_v})) qx = quantize_input(w, s, h, c.dim, n_tok);
-  run_linears(w, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h, qx, n_tok);
-  for (int64_t t = 0; t < n_tok; ++t) {
-    const int64_t pos = rows.pos[t];
-    const float* cos_pos = s.rope_cos.data() + pos * (c.head_dim / 2);
-    const float* sin_pos = s.rope_sin.data() + pos * (c.head_dim / 2);
-    rope(s.q.data() + t * c.q_dim(), c.n_heads, c.head_dim, cos_pos, sin_pos);
-    rope(s.k.data() + t * c.kv_dim(), c.n_kv_heads, c.head_dim, cos_pos, sin_pos);
-    std::copy_n(s.k.data() + t * c.kv_dim(), c.kv_dim(), rows.cache[t]->key(layer, pos));
-    std::copy_n(s.v.data() + t * c.kv_dim(), c.kv_dim(), rows.cache[t]->value(layer, pos));
-  }
-  w.pool->run([&](int index, int count) {
-    const Range tasks = split_range(n_tok * c.n_heads, index, count);
-    float* scores = s.scores.data() + index * s.cache.n_ctx;
-    for (int64_t task = tasks.begin; task < tasks.end; ++task) {
-      const int64_t t = task / c.n_heads;
-      attend(w, s, *rows.cache[t], scores, layer, t, task % c.n_heads, rows.pos[t]);
-    }
+  const SubLayerInput h =
+      prepare_input(w, s, s.x.data(), b.attn_norm, c.dim, n_tok, any_ternary({&b.attn_q, &b.attn_k, &b.attn_v}));
+  // Each thread rotates its own rows of q and k and stores its rows of k and v in the
+  // caches (the row split keeps RoPE's pairs together: slices start at even rows).
+  run_linears(w, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h.x, h.qx, n_tok,
+              [&](int index, int count) {
+                const Range q_rows = own_rows(b.attn_q, index, count), k_rows = own_rows(b.attn_k, index, count),
+                            v_rows = own_rows(b.attn_v, index, count);
+                for (int64_t t = 0; t < n_tok; ++t) {
+                  const int64_t pos = rows.pos[t];
+                  const float* cos_pos = s.rope_cos.data() + pos * (c.head_dim / 2);
+                  const float* sin_pos = s.rope_sin.data() + pos * (c.head_dim / 2);
+                  float* k = s.k.data() + t * c.kv_dim();
+                  const float* v = s.v.data() + t * c.kv_dim();
+                  rope_rows(s.q.data() + t * c.q_dim(), q_rows.begin, q_rows.end, c.head_dim, cos_pos, sin_pos);
+                  rope_rows(k, k_rows.begin, k_rows.end, c.head_dim, cos_pos, sin_pos);
+                  std::copy(k + k_rows.begin, k + k_rows.end, rows.cache[t]->key(layer, pos) + k_rows.begin);
+                  std::copy(v + v_rows.begin, v + v_rows.end, rows.cache[t]->value(layer, pos) + v_rows.begin);
+                }
+              });
+  attention_rows(w, s, layer, rows, n_tok);
+  const SubLayerInput o =
+      prepare_input(w, s, s.attn_out.data(), b.attn_sub_norm, c.q_dim(), n_tok, b.attn_output.ternary);
+  run_linears(w, {{&b.attn_output, s.proj.data()}}, o.x, o.qx, n_tok, [&](int index, int count) {
+    add_residual_rows(s, c.dim, n_tok, own_rows(b.attn_output, index, count));
   });
-  const float* o = optional_norm(s.attn_out.data(), b.attn_sub_norm, c.rms_eps, c.q_dim(), n_tok, s.normed.data());
-  if (b.attn_output.ternary) qx = quantize_input(w, s, o, c.q_dim(), n_tok);
-  run_linears(w, {{&b.attn_output, s.proj.data()}}, o, qx, n_tok);
-  for (int64_t i = 0; i < n_tok * c.dim; ++i) s.x[i] += s.proj[i];
 }
 
 float activate(FfnActivation act, float z) {
@@ -184,22 +215,21 @@ float activate(FfnActivation act, float z) {
 
 void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t n_tok) {
   const ModelConfig& c = w.config;
-  const float* h = optional_norm(s.x.data(), b.ffn_norm, c.rms_eps, c.dim, n_tok, s.normed.data());
-  PreparedActivations qx{};
-  if (any_ternary({&b.ffn_gate, &b.ffn_up})) qx = quantize_input(w, s, h, c.dim, n_tok);
+  const SubLayerInput h =
+      prepare_input(w, s, s.x.data(), b.ffn_norm, c.dim, n_tok, any_ternary({&b.ffn_gate, &b.ffn_up}));
   // Each thread gates the rows it computed itself, so no extra synchronization.
-  run_linears(w, {{&b.ffn_gate, s.gate.data()}, {&b.ffn_up, s.up.data()}}, h, qx, n_tok, [&](int index, int count) {
-    const Range rows = split_range(c.ffn, index, count, kRowGranule);
+  run_linears(w, {{&b.ffn_gate, s.gate.data()}, {&b.ffn_up, s.up.data()}}, h.x, h.qx, n_tok, [&](int index, int count) {
+    const Range rows = own_rows(b.ffn_gate, index, count);
     for (int64_t t = 0; t < n_tok; ++t)
       for (int64_t i = rows.begin; i < rows.end; ++i) {
         float& g = s.gate[t * c.ffn + i];
         g = activate(c.activation, g) * s.up[t * c.ffn + i];
       }
   });
-  const float* m = optional_norm(s.gate.data(), b.ffn_sub_norm, c.rms_eps, c.ffn, n_tok, s.normed.data());
-  if (b.ffn_down.ternary) qx = quantize_input(w, s, m, c.ffn, n_tok);
-  run_linears(w, {{&b.ffn_down, s.proj.data()}}, m, qx, n_tok);
-  for (int64_t i = 0; i < n_tok * c.dim; ++i) s.x[i] += s.proj[i];
+  const SubLayerInput m = prepare_input(w, s, s.gate.data(), b.ffn_sub_norm, c.ffn, n_tok, b.ffn_down.ternary);
+  run_linears(w, {{&b.ffn_down, s.proj.data()}}, m.x, m.qx, n_tok, [&](int index, int count) {
+    add_residual_rows(s, c.dim, n_tok, own_rows(b.ffn_down, index, count));
+  });
 }
 
 // Logits of the chosen rows, in that order: logits[i * n_vocab ...] is row rows[i]'s.
@@ -208,7 +238,7 @@ void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> 
   const auto n_out = static_cast<int64_t>(rows.size());
   if (n_out == 0) return;
   for (int64_t i = 0; i < n_out; ++i)
-    rmsnorm_rows(s.x.data() + rows[i] * c.dim, w.output_norm, c.rms_eps, c.dim, 1, s.normed.data() + i * c.dim);
+    rmsnorm_row(s.x.data() + rows[i] * c.dim, w.output_norm, c.rms_eps, c.dim, s.normed.data() + i * c.dim);
   w.pool->run([&](int index, int count) {
     const Range vocab_rows = split_range(c.n_vocab, index, count, kRowGranule);
     if (vocab_rows.begin < vocab_rows.end)
@@ -235,7 +265,7 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
       up(batch * w.config.ffn),
       proj(batch * w.config.dim),
       logits(new float[static_cast<size_t>(batch * w.config.n_vocab)]),
-      scores(static_cast<size_t>(w.pool->size()) * n_ctx),
+      scores(static_cast<size_t>(w.pool->size() * w.config.n_heads / w.config.n_kv_heads * n_ctx)),
       act_q(batch * max_in_padded),
       act_prepared(batch * prepared_stride),
       act_scale(batch) {

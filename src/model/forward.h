@@ -34,7 +34,7 @@ struct ForwardScratch {
   // [max_batch, n_vocab]; left uninitialized so that rows only perplexity writes (all
   // but the first) never become resident memory during plain generation.
   std::unique_ptr<float[]> logits;
-  std::vector<float> scores;    // [n_threads, n_ctx] attention weights, one row per thread
+  std::vector<float> scores;    // [n_threads, n_heads / n_kv_heads, n_ctx] attention weights of a head group
   std::vector<float> rope_cos;  // [n_ctx, head_dim / 2] cos(pos * base^(-2j / head_dim))
   std::vector<float> rope_sin;  // [n_ctx, head_dim / 2]
   AlignedBuffer<int8_t> act_q;         // [max_batch, max_in_padded] int8 activations, zero padded
