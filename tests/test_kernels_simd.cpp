@@ -194,6 +194,24 @@ TEST_P(SimdKernels, TernaryExtremeSumsDoNotOverflow) {
       }
 }
 
+// Products large enough for every order the kernels choose between: one token against
+// tables past L1 (blocks in groups of four, the last group partial), several tokens in
+// 4-token tiles, more than one 32-token pass, and thread-like row slices that start and
+// end inside a 32-row block.
+TEST_P(SimdKernels, TernaryLoopOrdersMatchScalar) {
+  std::mt19937 rng(5);
+  for (const int64_t n_in : {576, 2560, 4160})
+    for (const int64_t n_tok : {1, 2, 5, 8, 33}) {
+      const int64_t n_rows = 200;
+      const TernaryWeights m = make_weights(n_rows, n_in, n_in, WeightFill::Random, rng);
+      const auto raw = make_activations(n_tok, n_in, padded_to_chunks(n_in), ActFill::Random, rng);
+      const std::vector<float> scale(static_cast<size_t>(n_tok), 0.5f);
+      for (const auto [r0, r1] : {std::pair<int64_t, int64_t>{0, n_rows}, {40, 190}})
+        expect_ternary_identical(simd(), m, raw, n_tok, scale, r0, r1, describe(n_in, n_rows, n_tok, n_in, r0, r1));
+      if (HasFailure()) return;
+    }
+}
+
 // Unit scales make y the integer sum itself (exact in f32 below 2^24), checked against
 // ternary_row_sums_ref directly rather than through the scalar table.
 TEST_P(SimdKernels, TernaryIntegerSumsEqualTheReference) {

@@ -193,15 +193,35 @@ void triple_segment_tile(const TernaryMatrix& w, const PreparedActivations& x, i
   }
 }
 
-// The tokens of a pass in tiles of four, which share each load of a weight word. A tile's
-// tables for one segment (5.6 KB per token) stay in L1 while the blocks stream past;
-// eight tokens' would not (45 KB of a 48 KB L1). The first tile of a pass reads the
-// weights from memory, the later ones find the segment's words of every block in L2, so
-// a pass of up to 32 tokens (a prompt, a batch) reads each weight from memory once.
-// With one token the whole table (up to 90 KB for 4096 inputs) is reused for every
-// block, which then streams in a plain forward order (what generation waits for).
+// The order of a product's work, chosen so that the data reused most stays in cache.
+// Tokens go in tiles of four, which share each load of a weight word. Several tokens
+// (a prompt, a batch) run segment-major: a tile's tables for one segment (5.6 KB per
+// token) stay in L1 while every block's words of that segment stream past (eight
+// tokens' tables would not: 45 KB of a 48 KB L1); the first tile of a pass reads the
+// weights from memory, the later ones find that segment of every block in L2, so a pass
+// of up to 32 tokens reads each weight from memory once. One token (generation) runs
+// block by block in a plain forward stream, reusing its whole table for every block;
+// when the table outgrows L1 (more than 40 KB: over about 1900 inputs) four blocks go
+// segment by segment together, so that the table comes from L2 once per four blocks.
 constexpr int64_t kTokensPerTile = 4;
 constexpr int64_t kTokensPerPass = 32;
+constexpr int64_t kL1TableBytes = 40 << 10;
+constexpr int64_t kBlocksPerGroup = 4;
+
+struct LoopOrder {
+  int64_t blocks_at_once, segments_at_once, prefetch_bytes;
+};
+
+LoopOrder loop_order(const TernaryMatrix& w, int64_t n_tok, int64_t n_blocks, int64_t segments) {
+  if (n_tok == 1) {
+    if (w.words_per_row * kWordTableBytes > kL1TableBytes) return {kBlocksPerGroup, 1, kPrefetchBytes};
+    return {1, segments, kPrefetchBytes};
+  }
+  // Segment-major passes jump from block to block, a stride the hardware prefetcher
+  // misses: ask for the same words of the block after next.
+  const int64_t segments_at_once = std::max<int64_t>(1, kTokensPerTile / std::min(kTokensPerTile, n_tok));
+  return {n_blocks, segments_at_once, 2 * w.words_per_row * Words::kBlockRows * 2};
+}
 
 PreparedActivations token_range(const PreparedActivations& x, int64_t first, int64_t count) {
   PreparedActivations part = x;
@@ -219,22 +239,18 @@ void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x,
   const int64_t segments = (w.words_per_row + Words::kWordsPerSegment - 1) / Words::kWordsPerSegment;
   for (int64_t t0 = 0; t0 < x.n_tok; t0 += kTokensPerPass) {
     const PreparedActivations pass = token_range(x, t0, kTokensPerPass);
-    const int64_t segments_at_once =
-        pass.n_tok == 1 ? segments : std::max<int64_t>(1, kTokensPerTile / std::min(kTokensPerTile, pass.n_tok));
-    // Block-sequential passes stream forward; segment-major ones jump from block to
-    // block, a pattern the hardware prefetcher misses: ask for the block after next.
-    const int64_t prefetch_bytes =
-        segments_at_once >= segments ? kPrefetchBytes : 2 * w.words_per_row * Words::kBlockRows * 2;
-    for (int64_t first = 0; first < segments; first += segments_at_once)
-      for (int64_t tile = 0; tile < pass.n_tok; tile += kTokensPerTile) {
-        const PreparedActivations tokens = token_range(pass, tile, kTokensPerTile);
-        float* y_tile = y + (t0 + tile) * y_stride;
-        for (int64_t block = first_block; block < end_block; ++block) {
-          const __mmask32 keep = rows_kept(block, row_begin, row_end);
-          for (int64_t segment = first; segment < std::min(segments, first + segments_at_once); ++segment)
-            triple_segment_tile(w, tokens, block, segment, keep, y_tile, y_stride, prefetch_bytes);
+    const LoopOrder order = loop_order(w, pass.n_tok, end_block - first_block, segments);
+    for (int64_t group = first_block; group < end_block; group += order.blocks_at_once)
+      for (int64_t first = 0; first < segments; first += order.segments_at_once)
+        for (int64_t tile = 0; tile < pass.n_tok; tile += kTokensPerTile) {
+          const PreparedActivations tokens = token_range(pass, tile, kTokensPerTile);
+          float* y_tile = y + (t0 + tile) * y_stride;
+          for (int64_t block = group; block < std::min(end_block, group + order.blocks_at_once); ++block) {
+            const __mmask32 keep = rows_kept(block, row_begin, row_end);
+            for (int64_t segment = first; segment < std::min(segments, first + order.segments_at_once); ++segment)
+              triple_segment_tile(w, tokens, block, segment, keep, y_tile, y_stride, order.prefetch_bytes);
+          }
         }
-      }
   }
   for (int64_t block = first_block; block < end_block; ++block)
     scale_block(w, x, block, rows_kept(block, row_begin, row_end), y, y_stride);
