@@ -361,6 +361,28 @@ TEST_P(SimdKernels, AttentionHeadsMatchScalarWithinRounding) {
       }
 }
 
+// SwiGLU gating: silu(g) * u from a vectorized exp, against std::exp, over lengths
+// around the vector width (masked tails) and inputs from tiny to far past exp's range.
+TEST_P(SimdKernels, SiluGateMatchesScalarWithinRounding) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> wide(-120.0f, 120.0f), narrow(-6.0f, 6.0f);
+  for (const int64_t n : {1, 15, 16, 17, 40, 1536}) {
+    std::vector<float> gate(static_cast<size_t>(n)), up(gate.size());
+    for (size_t i = 0; i < gate.size(); ++i) {
+      gate[i] = i % 3 == 0 ? wide(rng) : narrow(rng);
+      up[i] = narrow(rng);
+    }
+    gate[0] = 0.0f;
+    std::vector<float> got = gate, want = gate;
+    got.push_back(99.0f);  // a guard past the end
+    simd().silu_gate(got.data(), up.data(), n);
+    scalar().silu_gate(want.data(), up.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_NEAR(got[i], want[i], 1e-6f * (1.0f + std::fabs(want[i]))) << "n " << n << " gate " << gate[i];
+    EXPECT_EQ(got.back(), 99.0f) << "wrote past n " << n;
+  }
+}
+
 // ---------------------------------------------------------------- activation quantization
 
 void expect_quantize_identical(const KernelTable& simd, const std::vector<float>& x, const std::string& what) {

@@ -48,12 +48,16 @@ struct KernelTable {
                           int64_t n_pos, int64_t head_dim, float scale, float* scores, float* out);
   // q[i] = round_half_even(x[i] * 127 / amax); returns amax / 127 (0 if x is all zero).
   float (*quantize_row)(const float* x, int64_t n, int8_t* q);
+  // SwiGLU's gating: gate[i] = silu(gate[i]) * up[i], silu(z) = z / (1 + e^-z).
+  void (*silu_gate)(float* gate, const float* up, int64_t n);
 };
 
 const KernelTable& kernel_table(Isa isa);
 
 // Declared per instruction set file; kernel_table picks one.
 const KernelTable& scalar_kernels();
+// The scalar gating (std::exp), also the AVX2 table's: no vector version there yet.
+void silu_gate_scalar(float* gate, const float* up, int64_t n);
 const KernelTable& avx2_kernels();
 const KernelTable& avx512_kernels();
 

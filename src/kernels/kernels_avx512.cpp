@@ -459,10 +459,11 @@ inline __m512 sum_lanes_of_16(const __m512 (&v)[16]) {
   return fold(fold(quads[0], quads[1]), fold(quads[2], quads[3]));
 }
 
-// exp(x) for x <= 0 (scores minus their maximum): x = n ln2 + r with |r| <= ln2 / 2,
-// e^r by its Taylor polynomial to r^7 (relative error below 1e-7), times 2^n.
-inline __m512 exp_nonpositive(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));  // below: e^x is 0 in practice
+// e^x for |x| <= 87 (clamped there: beyond, e^x is 0 or huge in practice):
+// x = n ln2 + r with |r| <= ln2 / 2, e^r by its Taylor polynomial to r^7 (relative
+// error below 1e-7), times 2^n.
+inline __m512 exp_clamped(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(87.0f));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
@@ -470,6 +471,15 @@ inline __m512 exp_nonpositive(__m512 x) {
   __m512 p = _mm512_set1_ps(1.0f / 5040);
   for (const float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
   return _mm512_scalef_ps(p, n);
+}
+
+void silu_gate_avx512(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const auto m = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    const __m512 z = _mm512_maskz_loadu_ps(m, gate + i);
+    const __m512 silu = _mm512_div_ps(z, _mm512_add_ps(_mm512_set1_ps(1.0f), exp_clamped(_mm512_sub_ps(_mm512_setzero_ps(), z))));
+    _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up + i)));
+  }
 }
 
 // Scores of every query head of a group for positions p..p+15 of their shared KV head:
@@ -502,7 +512,7 @@ void softmax_scores(float* scores, int64_t n_pos, __m512 best) {
   __m512 totals = _mm512_setzero_ps();
   for (int64_t p = 0; p < n_pos; p += 16) {
     const auto valid = static_cast<__mmask16>((1u << std::min<int64_t>(16, n_pos - p)) - 1);
-    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(valid, scores + p), max_score));
+    const __m512 e = exp_clamped(_mm512_sub_ps(_mm512_maskz_loadu_ps(valid, scores + p), max_score));
     _mm512_mask_storeu_ps(scores + p, valid, e);
     totals = _mm512_add_ps(totals, _mm512_maskz_mov_ps(valid, e));
   }
@@ -615,7 +625,7 @@ float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table{Isa::Avx512, TernaryLayout::TritTriples, prepared_bytes_avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
-                                 dot_avx512,  axpy_avx512, attention_heads_avx512,            quantize_row_avx512};
+                                 dot_avx512,  axpy_avx512, attention_heads_avx512,            quantize_row_avx512, silu_gate_avx512};
   return table;
 }
 

@@ -71,9 +71,13 @@ float quantize_row_scalar(const float* x, int64_t n, int8_t* q) {
 
 }  // namespace
 
+void silu_gate_scalar(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
 const KernelTable& scalar_kernels() {
   static const KernelTable table{Isa::Scalar, TernaryLayout::BitPlanes, prepared_bytes_identity, prepare_identity, matmul_ternary_scalar, matmul_dense_scalar,
-                                 dot_scalar,         axpy_scalar, attention_heads_scalar,      quantize_row_scalar};
+                                 dot_scalar,         axpy_scalar, attention_heads_scalar,      quantize_row_scalar, silu_gate_scalar};
   return table;
 }
 

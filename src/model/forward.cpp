@@ -205,12 +205,17 @@ void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScr
   });
 }
 
-float activate(FfnActivation act, float z) {
-  if (act == FfnActivation::Relu2) {
-    const float r = std::max(z, 0.0f);
-    return r * r;
+// The FFN's gating over one token's rows [begin, end): gate = act(gate) * up.
+void gate_rows(const ModelWeights& w, float* gate, const float* up, Range rows) {
+  if (rows.begin >= rows.end) return;
+  if (w.config.activation == FfnActivation::Silu) {
+    w.kernels->silu_gate(gate + rows.begin, up + rows.begin, rows.end - rows.begin);
+    return;
   }
-  return z / (1.0f + std::exp(-z));
+  for (int64_t i = rows.begin; i < rows.end; ++i) {  // squared ReLU
+    const float r = std::max(gate[i], 0.0f);
+    gate[i] = r * r * up[i];
+  }
 }
 
 void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t n_tok) {
@@ -220,11 +225,7 @@ void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& 
   // Each thread gates the rows it computed itself, so no extra synchronization.
   run_linears(w, {{&b.ffn_gate, s.gate.data()}, {&b.ffn_up, s.up.data()}}, h.x, h.qx, n_tok, [&](int index, int count) {
     const Range rows = own_rows(b.ffn_gate, index, count);
-    for (int64_t t = 0; t < n_tok; ++t)
-      for (int64_t i = rows.begin; i < rows.end; ++i) {
-        float& g = s.gate[t * c.ffn + i];
-        g = activate(c.activation, g) * s.up[t * c.ffn + i];
-      }
+    for (int64_t t = 0; t < n_tok; ++t) gate_rows(w, s.gate.data() + t * c.ffn, s.up.data() + t * c.ffn, rows);
   });
   const SubLayerInput m = prepare_input(w, s, s.gate.data(), b.ffn_sub_norm, c.ffn, n_tok, b.ffn_down.ternary);
   run_linears(w, {{&b.ffn_down, s.proj.data()}}, m.x, m.qx, n_tok, [&](int index, int count) {
