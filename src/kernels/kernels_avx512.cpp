@@ -314,6 +314,10 @@ struct Q8Activations {
   alignas(64) uint8_t magnitude[kMaxQ8Input];  // |round(x / d)|
   uint32_t negative[kMaxQ8Input / 32];         // sign bits per block
   float scale[kMaxQ8Input / 32];               // d = max|x| / 127 per block
+  // Per pair of blocks, ready for the inner loop: the 64 sign bits, and the two scales
+  // as the halves of a vector (the lanes VPDPBUSD sums each block into).
+  alignas(64) float pair_scale[kMaxQ8Input / 64][16];
+  uint64_t pair_negative[kMaxQ8Input / 64];
 };
 
 void quantize_q8_activations(const float* x, int64_t n_in, Q8Activations& a) {
@@ -327,6 +331,11 @@ void quantize_q8_activations(const float* x, int64_t n_in, Q8Activations& a) {
     const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(qlo), qhi, 1);
     a.negative[b] = _mm256_movemask_epi8(q);
     _mm256_store_si256(reinterpret_cast<__m256i*>(a.magnitude + 32 * b), _mm256_abs_epi8(q));
+  }
+  for (int64_t b = 0; b + 2 <= n_in / 32; b += 2) {
+    std::fill_n(a.pair_scale[b / 2], 8, a.scale[b]);
+    std::fill_n(a.pair_scale[b / 2] + 8, 8, a.scale[b + 1]);
+    a.pair_negative[b / 2] = a.negative[b] | (static_cast<uint64_t>(a.negative[b + 1]) << 32);
   }
 }
 
@@ -363,11 +372,10 @@ void q8_rows(const uint8_t* data, uint64_t stride, int64_t n_in, const Q8Activat
       const __m512 weight_scales = pair_scales(f16_scale(block), f16_scale(block + 34));
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) {
-        const __mmask64 negative = a[t]->negative[b] | (static_cast<uint64_t>(a[t]->negative[b + 1]) << 32);
-        const __m512i signed_w = _mm512_mask_sub_epi8(w, negative, _mm512_setzero_si512(), w);
+        const __m512i signed_w = _mm512_mask_sub_epi8(w, a[t]->pair_negative[b / 2], _mm512_setzero_si512(), w);
         const __m512i magnitude = _mm512_load_si512(a[t]->magnitude + 32 * b);
         const __m512i products = _mm512_dpbusd_epi32(_mm512_setzero_si512(), magnitude, signed_w);
-        const __m512 scale = _mm512_mul_ps(weight_scales, pair_scales(a[t]->scale[b], a[t]->scale[b + 1]));
+        const __m512 scale = _mm512_mul_ps(weight_scales, _mm512_load_ps(a[t]->pair_scale[b / 2]));
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(products), scale, acc[t]);
       }
     }
