@@ -135,6 +135,35 @@ TEST_P(IsaVsScalar, LogitsMatchScalarPath) {
   }
 }
 
+// A prompt run as one batch (threads split its rows when it is short, its tokens when it
+// is long) against the scalar path fed one token at a time.
+TEST_P(IsaVsScalar, PromptBatchMatchesScalarTokenByToken) {
+  if (!isa_supported_by_cpu(GetParam())) GTEST_SKIP() << GetParam() << " not supported on this CPU";
+  TempDir dir;
+  const auto model_path = dir / "model.gguf";
+  testing::make_random_model(model_path, "--seed 21 --ternary-type tern2 --dim 72 --ffn 100 --heads 3 --kv-heads 1");
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 32; ++i) prompt.push_back((7 + 37 * i) % 200);
+  for (const size_t n_tok : {5u, 17u, 32u}) {
+    const std::vector<int32_t> tokens(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(n_tok));
+    const auto reference = engine_logits(model_path, tokens, "scalar", 1);
+    float scale = 0;
+    for (float v : reference) scale = std::max(scale, std::fabs(v));
+    for (int threads : {1, 2}) {
+      LoadOptions options;
+      options.isa = GetParam();
+      options.threads = threads;
+      const Model model = Model::load(model_path, options);
+      Context context(model, 64, 32);
+      const auto actual = context.evaluate(tokens);
+      ASSERT_EQ(actual.size(), reference.size());
+      float worst = 0;
+      for (size_t i = 0; i < actual.size(); ++i) worst = std::max(worst, std::fabs(actual[i] - reference[i]));
+      EXPECT_LE(worst, 1e-4f * scale) << n_tok << " tokens, " << threads << " threads";
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, IsaVsScalar, ::testing::Values("avx2", "avx512"));
 
 // Greedy text on real models is the same on every kernel and thread count.

@@ -100,12 +100,43 @@ SubLayerInput prepare_input(const ModelWeights& w, ForwardScratch& s, const floa
   return {in, {s.act_prepared.data(), s.act_scale.data(), s.prepared_stride, n_tok}};
 }
 
-// One linear's share of rows [begin, end): out[t * n_out + r] for every token.
-void linear_rows(const KernelTable& k, const Linear& l, const float* x, const PreparedActivations& qx, int64_t n_tok,
-                 Range rows, float* out) {
-  if (rows.begin >= rows.end) return;
-  if (l.ternary) k.matmul_ternary(l.packed, qx, rows.begin, rows.end, out, l.n_out);
-  else k.matmul_dense(l.dense.type, l.dense.data, l.n_in, x, l.n_in, n_tok, rows.begin, rows.end, out, l.n_out);
+// What one thread computes of a group of linears. Few tokens (generation, a batch):
+// its slice of the rows for every token, so that each weight is read by one core only.
+// Many tokens (a prompt chunk): every row for its own slice of the tokens, the same
+// slice whose tables it built itself; the tables of all tokens are far larger than the
+// weights they meet, and reading the other core's tables cost more than reading the
+// weights on both cores (2 threads were slower than 1 on prompts).
+constexpr int64_t kMinTokensPerThreadToSplitTokens = 8;
+
+struct Share {
+  Range tokens;
+  bool all_rows;
+  int index, count;
+
+  Range rows(const Linear& l) const {
+    return all_rows ? Range{0, l.n_out} : split_range(l.n_out, index, count, kRowGranule);
+  }
+};
+
+Share share_of(int64_t n_tok, int index, int count) {
+  if (count > 1 && n_tok >= kMinTokensPerThreadToSplitTokens * count)
+    return {split_range(n_tok, index, count), true, index, count};
+  return {{0, n_tok}, false, index, count};
+}
+
+// One linear's share: rows share.rows(l) of tokens share.tokens, into out[t * n_out + r].
+void linear_share(const KernelTable& k, const Linear& l, const float* x, const PreparedActivations& qx,
+                  const Share& share, float* out) {
+  const Range rows = share.rows(l);
+  const int64_t t0 = share.tokens.begin, n_tok = share.tokens.end - share.tokens.begin;
+  if (rows.begin >= rows.end || n_tok <= 0) return;
+  if (l.ternary) {
+    const PreparedActivations tokens{qx.q + t0 * qx.stride, qx.scale + t0, qx.stride, n_tok};
+    k.matmul_ternary(l.packed, tokens, rows.begin, rows.end, out + t0 * l.n_out, l.n_out);
+  } else {
+    k.matmul_dense(l.dense.type, l.dense.data, l.n_in, x + t0 * l.n_in, l.n_in, n_tok, rows.begin, rows.end,
+                   out + t0 * l.n_out, l.n_out);
+  }
 }
 
 struct LinearJob {
@@ -114,15 +145,15 @@ struct LinearJob {
 };
 
 // Runs several linears that read the same input in one parallel region: each thread
-// takes the same share of every linear's rows, so there is one synchronization.
-// `after` runs on each thread's rows once its products are done.
+// takes the same share of every linear, so there is one synchronization. `after(share)`
+// runs on each thread's share once its products are done.
 template <typename After>
 void run_linears(const ModelWeights& w, std::initializer_list<LinearJob> jobs, const float* x,
                  const PreparedActivations& qx, int64_t n_tok, After after) {
   w.pool->run([&](int index, int count) {
-    for (const LinearJob& job : jobs)
-      linear_rows(*w.kernels, *job.linear, x, qx, n_tok, split_range(job.linear->n_out, index, count, kRowGranule), job.out);
-    after(index, count);
+    const Share share = share_of(n_tok, index, count);
+    for (const LinearJob& job : jobs) linear_share(*w.kernels, *job.linear, x, qx, share, job.out);
+    after(share);
   });
 }
 
@@ -164,13 +195,12 @@ void attention_rows(const ModelWeights& w, ForwardScratch& s, int64_t layer, con
   });
 }
 
-// Each thread's share of a linear's rows: the rows it computed itself, so work on them
-// right after the product needs no synchronization.
-Range own_rows(const Linear& l, int index, int count) { return split_range(l.n_out, index, count, kRowGranule); }
-
-// x += proj over this thread's rows of the residual stream, every token.
-void add_residual_rows(ForwardScratch& s, int64_t dim, int64_t n_tok, Range rows) {
-  for (int64_t t = 0; t < n_tok; ++t)
+// x += proj over this thread's share of the residual stream (what it computed itself,
+// so no synchronization is needed first).
+void add_residual(ForwardScratch& s, const Linear& projection, const Share& share) {
+  const Range rows = share.rows(projection);
+  const int64_t dim = projection.n_out;
+  for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t)
     for (int64_t i = rows.begin; i < rows.end; ++i) s.x[t * dim + i] += s.proj[t * dim + i];
 }
 
@@ -179,13 +209,12 @@ void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScr
   const ModelConfig& c = w.config;
   const SubLayerInput h =
       prepare_input(w, s, s.x.data(), b.attn_norm, c.dim, n_tok, any_ternary({&b.attn_q, &b.attn_k, &b.attn_v}));
-  // Each thread rotates its own rows of q and k and stores its rows of k and v in the
-  // caches (the row split keeps RoPE's pairs together: slices start at even rows).
+  // Each thread rotates its share of q and k and stores its share of k and v in the
+  // caches (a row split keeps RoPE's pairs together: slices start at even rows).
   run_linears(w, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h.x, h.qx, n_tok,
-              [&](int index, int count) {
-                const Range q_rows = own_rows(b.attn_q, index, count), k_rows = own_rows(b.attn_k, index, count),
-                            v_rows = own_rows(b.attn_v, index, count);
-                for (int64_t t = 0; t < n_tok; ++t) {
+              [&](const Share& share) {
+                const Range q_rows = share.rows(b.attn_q), k_rows = share.rows(b.attn_k), v_rows = share.rows(b.attn_v);
+                for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t) {
                   const int64_t pos = rows.pos[t];
                   const float* cos_pos = s.rope_cos.data() + pos * (c.head_dim / 2);
                   const float* sin_pos = s.rope_sin.data() + pos * (c.head_dim / 2);
@@ -200,9 +229,8 @@ void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScr
   attention_rows(w, s, layer, rows, n_tok);
   const SubLayerInput o =
       prepare_input(w, s, s.attn_out.data(), b.attn_sub_norm, c.q_dim(), n_tok, b.attn_output.ternary);
-  run_linears(w, {{&b.attn_output, s.proj.data()}}, o.x, o.qx, n_tok, [&](int index, int count) {
-    add_residual_rows(s, c.dim, n_tok, own_rows(b.attn_output, index, count));
-  });
+  run_linears(w, {{&b.attn_output, s.proj.data()}}, o.x, o.qx, n_tok,
+              [&](const Share& share) { add_residual(s, b.attn_output, share); });
 }
 
 // The FFN's gating over one token's rows [begin, end): gate = act(gate) * up.
@@ -222,15 +250,14 @@ void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& 
   const ModelConfig& c = w.config;
   const SubLayerInput h =
       prepare_input(w, s, s.x.data(), b.ffn_norm, c.dim, n_tok, any_ternary({&b.ffn_gate, &b.ffn_up}));
-  // Each thread gates the rows it computed itself, so no extra synchronization.
-  run_linears(w, {{&b.ffn_gate, s.gate.data()}, {&b.ffn_up, s.up.data()}}, h.x, h.qx, n_tok, [&](int index, int count) {
-    const Range rows = own_rows(b.ffn_gate, index, count);
-    for (int64_t t = 0; t < n_tok; ++t) gate_rows(w, s.gate.data() + t * c.ffn, s.up.data() + t * c.ffn, rows);
+  // Each thread gates what it computed itself, so no extra synchronization.
+  run_linears(w, {{&b.ffn_gate, s.gate.data()}, {&b.ffn_up, s.up.data()}}, h.x, h.qx, n_tok, [&](const Share& share) {
+    for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t)
+      gate_rows(w, s.gate.data() + t * c.ffn, s.up.data() + t * c.ffn, share.rows(b.ffn_gate));
   });
   const SubLayerInput m = prepare_input(w, s, s.gate.data(), b.ffn_sub_norm, c.ffn, n_tok, b.ffn_down.ternary);
-  run_linears(w, {{&b.ffn_down, s.proj.data()}}, m.x, m.qx, n_tok, [&](int index, int count) {
-    add_residual_rows(s, c.dim, n_tok, own_rows(b.ffn_down, index, count));
-  });
+  run_linears(w, {{&b.ffn_down, s.proj.data()}}, m.x, m.qx, n_tok,
+              [&](const Share& share) { add_residual(s, b.ffn_down, share); });
 }
 
 // Logits of the chosen rows, in that order: logits[i * n_vocab ...] is row rows[i]'s.
