@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/multi_forward.h"
+#include "model_files.h"
 #include "shared_data.h"
 #include "tern/error.h"
 #include "tern/model.h"
@@ -61,8 +62,10 @@ void write_prompts(const std::filesystem::path& p, int n, const std::string& ext
         << extra << "\n";
 }
 
-// Every row's logits, computed by forward_multi with the rows of three sequences
-// interleaved in one batch, are bit-identical to a Context running each alone.
+// Every row's logits, computed by forward_multi with the rows of eight sequences
+// interleaved in one batch, are bit-identical to a Context running each alone. The
+// batch shrinks as sequences end, so both thread splits run: by tokens (4 or more rows
+// per thread, each thread running its rows through every layer) and by rows.
 void check_multi_forward(const std::filesystem::path& model_path) {
   LoadOptions load;
   load.threads = 2;
@@ -71,7 +74,12 @@ void check_multi_forward(const std::filesystem::path& model_path) {
   const std::vector<std::vector<int32_t>> seqs = {
       model.tokenizer().encode("Once upon a time there was", true),
       model.tokenizer().encode("And God said, Let there be light", true),
-      model.tokenizer().encode("The", true)};
+      model.tokenizer().encode("The", true),
+      model.tokenizer().encode("In the beginning", true),
+      model.tokenizer().encode("Lily and Tom went to the park and", true),
+      model.tokenizer().encode("He said", true),
+      model.tokenizer().encode("A little bird sang a song about the sun", true),
+      model.tokenizer().encode("The king", true)};
   const size_t n_vocab = static_cast<size_t>(c.n_vocab);
   // Reference: one sequence at a time, one token per pass.
   std::vector<std::vector<std::vector<float>>> expected(seqs.size());
@@ -113,6 +121,14 @@ TEST(MultiForward, BitIdenticalToOneSequenceAtATimeShipped) { check_multi_forwar
 TEST(MultiForward, BitIdenticalToOneSequenceAtATimeStories) {
   TERN_REQUIRE_SHARED(model, "models/stories260K.gguf");
   check_multi_forward(model);
+}
+
+// Head width 64 with four query heads per KV head: the AVX-512 attention's register path,
+// which takes a KV head's query heads together when a batch has enough rows.
+TEST(MultiForward, BitIdenticalToOneSequenceAtATimeGroupedHeads) {
+  TempDir dir;
+  testing::make_random_model(dir / "gqa.gguf", "--seed 3 --dim 256 --ffn 320 --heads 4 --kv-heads 1");
+  check_multi_forward(dir / "gqa.gguf");
 }
 
 TEST(MultiForward, RejectsBadRows) {

@@ -532,11 +532,12 @@ void softmax_scores(float* scores, int64_t n_pos, __m512 best) {
 }
 
 // out of G heads = sum_p weight_h(p) v_p: each value row is loaded once for the G heads.
-// With few heads the positions alternate between two sets of accumulators, so that the
-// additions are not one chain of dependent FMAs.
+// Positions alternate between two sets of accumulators, so that the additions are not
+// one chain of dependent FMAs; each head sums in the same order whatever G is, so a
+// head's output does not depend on how many heads share the call.
 template <int G, int NV>
 void weigh_values(const float* weights, int64_t n_pos, const float* values, int64_t stride, float* out) {
-  constexpr int kSets = G * NV <= 8 ? 2 : 1;
+  constexpr int kSets = 2;
   __m512 acc[kSets][G][NV];
   for (auto& set : acc)
     for (auto& head : set)
@@ -554,25 +555,21 @@ void weigh_values(const float* weights, int64_t n_pos, const float* values, int6
     for (int set = 0; set < kSets; ++set) add_position(set, p + set);
   for (; p < n_pos; ++p) add_position(0, p);
   for (int g = 0; g < G; ++g)
-    for (int j = 0; j < NV; ++j) {
-      __m512 sum = acc[0][g][j];
-      for (int set = 1; set < kSets; ++set) sum = _mm512_add_ps(sum, acc[set][g][j]);
-      _mm512_storeu_ps(out + g * 16 * NV + 16 * j, sum);
-    }
+    for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out + g * 16 * NV + 16 * j, _mm512_add_ps(acc[0][g][j], acc[1][g][j]));
 }
 
-// Query heads in tiles of up to four (at most 16 accumulators).
+// Query heads in tiles of 8 / NV (at most 16 accumulators in the two sets).
 template <int NV>
 void weigh_values_all_heads(const float* weights, int64_t n_heads, int64_t n_pos, const float* values, int64_t stride,
                             float* out) {
-  constexpr int64_t kTile = std::min(4, 16 / NV);
+  constexpr int64_t kTile = std::max(1, 8 / NV);
   for (int64_t h = 0; h < n_heads; h += kTile) {
     const float* w = weights + h * n_pos;
     float* o = out + h * 16 * NV;
     switch (std::min(kTile, n_heads - h)) {
       case 4: if constexpr (kTile >= 4) weigh_values<4, NV>(w, n_pos, values, stride, o); break;
       case 3: if constexpr (kTile >= 3) weigh_values<3, NV>(w, n_pos, values, stride, o); break;
-      case 2: weigh_values<2, NV>(w, n_pos, values, stride, o); break;
+      case 2: if constexpr (kTile >= 2) weigh_values<2, NV>(w, n_pos, values, stride, o); break;
       default: weigh_values<1, NV>(w, n_pos, values, stride, o); break;
     }
   }
