@@ -65,6 +65,28 @@ bool any_ternary(std::initializer_list<const Linear*> linears) {
   return false;
 }
 
+// Who runs a pass's parallel regions, over which rows of the batch: the whole pool over
+// every row, or one thread alone over its own rows (a batch of independent sequences
+// runs data-parallel: each thread takes its rows through every layer without meeting
+// the others, since no row's attention reads another row's keys).
+struct Executor {
+  ThreadPool* pool;  // null: inline on the calling thread
+  Range tokens;      // the rows of the batch this executor covers
+  int thread;        // inline: the calling thread's index (its slot in per-thread scratch)
+
+  template <typename Job>
+  void run(Job&& job) const {
+    if (pool) pool->run(job);
+    else job(0, 1);
+  }
+  // Thread `index` of `count`'s part of the rows.
+  Range part(int index, int count) const {
+    const Range r = split_range(tokens.end - tokens.begin, index, count);
+    return {tokens.begin + r.begin, tokens.begin + r.end};
+  }
+  int slot(int index) const { return pool ? index : thread; }
+};
+
 // A sub-layer's input, per token: the optional norm (absent from the file: the input
 // passes through), then, when a linear reading it is ternary, the int8 activations
 // (BitNet: per token, absmax) in the kernel's format. The optional weightless
@@ -76,14 +98,14 @@ struct SubLayerInput {
   PreparedActivations qx;   // what ternary linears read (empty when none is ternary)
 };
 
-SubLayerInput prepare_input(const ModelWeights& w, ForwardScratch& s, const float* x, const std::vector<float>& norm,
-                            int64_t n, int64_t n_tok, bool ternary) {
+SubLayerInput prepare_input(const ModelWeights& w, ForwardScratch& s, const Executor& ex, const float* x,
+                            const std::vector<float>& norm, int64_t n, bool ternary) {
   const KernelTable& k = *w.kernels;
   const ModelConfig& c = w.config;
   const float* in = norm.empty() ? x : s.normed.data();
   const int64_t n_pad = padded_to_chunks(n);
   auto prepare_tokens = [&](int index, int count) {
-    const Range tokens = split_range(n_tok, index, count);
+    const Range tokens = ex.part(index, count);
     for (int64_t t = tokens.begin; t < tokens.end; ++t) {
       if (!norm.empty()) rmsnorm_row(x + t * n, norm, c.rms_eps, n, s.normed.data() + t * n);
       if (!ternary) continue;
@@ -94,10 +116,10 @@ SubLayerInput prepare_input(const ModelWeights& w, ForwardScratch& s, const floa
       k.prepare_ternary(q, n, s.act_prepared.data() + t * s.prepared_stride);
     }
   };
-  if (n_tok > 1) w.pool->run(prepare_tokens);
+  if (ex.tokens.end - ex.tokens.begin > 1) ex.run(prepare_tokens);
   else prepare_tokens(0, 1);
   if (!ternary) return {in, {}};
-  return {in, {s.act_prepared.data(), s.act_scale.data(), s.prepared_stride, n_tok}};
+  return {in, {s.act_prepared.data(), s.act_scale.data(), s.prepared_stride, ex.tokens.end}};
 }
 
 // What one thread computes of a group of linears. Few tokens (generation, a small
@@ -119,10 +141,10 @@ struct Share {
   }
 };
 
-Share share_of(int64_t n_tok, int index, int count) {
-  if (count > 1 && n_tok >= kMinTokensPerThreadToSplitTokens * count)
-    return {split_range(n_tok, index, count), true, index, count};
-  return {{0, n_tok}, false, index, count};
+Share share_of(const Executor& ex, int index, int count) {
+  if (count > 1 && ex.tokens.end - ex.tokens.begin >= kMinTokensPerThreadToSplitTokens * count)
+    return {ex.part(index, count), true, index, count};
+  return {ex.tokens, false, index, count};
 }
 
 // One linear's share: rows share.rows(l) of tokens share.tokens, into out[t * n_out + r].
@@ -149,10 +171,10 @@ struct LinearJob {
 // takes the same share of every linear, so there is one synchronization. `after(share)`
 // runs on each thread's share once its products are done.
 template <typename After>
-void run_linears(const ModelWeights& w, std::initializer_list<LinearJob> jobs, const float* x,
-                 const PreparedActivations& qx, int64_t n_tok, After after) {
-  w.pool->run([&](int index, int count) {
-    const Share share = share_of(n_tok, index, count);
+void run_linears(const ModelWeights& w, const Executor& ex, std::initializer_list<LinearJob> jobs, const float* x,
+                 const PreparedActivations& qx, After after) {
+  ex.run([&](int index, int count) {
+    const Share share = share_of(ex, index, count);
     for (const LinearJob& job : jobs) linear_share(*w.kernels, *job.linear, x, qx, share, job.out);
     after(share);
   });
@@ -181,15 +203,16 @@ void attend(const ModelWeights& w, ForwardScratch& s, KvCache& cache, float* sco
 // few tasks to keep the threads busy (one token of a model with few KV heads). Threads
 // take every count-th task: a prompt's later tokens, which see more positions, are
 // spread over all of them.
-void attention_rows(const ModelWeights& w, ForwardScratch& s, int64_t layer, const RowPlaces& rows, int64_t n_tok) {
+void attention_rows(const ModelWeights& w, ForwardScratch& s, const Executor& ex, int64_t layer, const RowPlaces& rows) {
   const ModelConfig& c = w.config;
   const int64_t group = c.n_heads / c.n_kv_heads;
-  w.pool->run([&](int index, int count) {
+  const int64_t n_tok = ex.tokens.end - ex.tokens.begin;
+  ex.run([&](int index, int count) {
     const int64_t heads_per_task = n_tok * c.n_kv_heads >= 4 * count ? group : 1;
     const int64_t tasks_per_token = c.n_heads / heads_per_task;
-    float* scores = s.scores.data() + index * group * s.cache.n_ctx;
+    float* scores = s.scores.data() + ex.slot(index) * group * s.cache.n_ctx;
     for (int64_t task = index; task < n_tok * tasks_per_token; task += count) {
-      const int64_t t = task / tasks_per_token;
+      const int64_t t = ex.tokens.begin + task / tasks_per_token;
       attend(w, s, *rows.cache[t], scores, layer, t, (task % tasks_per_token) * heads_per_task, heads_per_task,
              rows.pos[t]);
     }
@@ -205,14 +228,14 @@ void add_residual(ForwardScratch& s, const Linear& projection, const Share& shar
     for (int64_t i = rows.begin; i < rows.end; ++i) s.x[t * dim + i] += s.proj[t * dim + i];
 }
 
-void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t layer,
-                        const RowPlaces& rows, int64_t n_tok) {
+void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, const Executor& ex,
+                        int64_t layer, const RowPlaces& rows) {
   const ModelConfig& c = w.config;
   const SubLayerInput h =
-      prepare_input(w, s, s.x.data(), b.attn_norm, c.dim, n_tok, any_ternary({&b.attn_q, &b.attn_k, &b.attn_v}));
+      prepare_input(w, s, ex, s.x.data(), b.attn_norm, c.dim, any_ternary({&b.attn_q, &b.attn_k, &b.attn_v}));
   // Each thread rotates its share of q and k and stores its share of k and v in the
   // caches (a row split keeps RoPE's pairs together: slices start at even rows).
-  run_linears(w, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h.x, h.qx, n_tok,
+  run_linears(w, ex, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h.x, h.qx,
               [&](const Share& share) {
                 const Range q_rows = share.rows(b.attn_q), k_rows = share.rows(b.attn_k), v_rows = share.rows(b.attn_v);
                 for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t) {
@@ -227,10 +250,9 @@ void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScr
                   std::copy(v + v_rows.begin, v + v_rows.end, rows.cache[t]->value(layer, pos) + v_rows.begin);
                 }
               });
-  attention_rows(w, s, layer, rows, n_tok);
-  const SubLayerInput o =
-      prepare_input(w, s, s.attn_out.data(), b.attn_sub_norm, c.q_dim(), n_tok, b.attn_output.ternary);
-  run_linears(w, {{&b.attn_output, s.proj.data()}}, o.x, o.qx, n_tok,
+  attention_rows(w, s, ex, layer, rows);
+  const SubLayerInput o = prepare_input(w, s, ex, s.attn_out.data(), b.attn_sub_norm, c.q_dim(), b.attn_output.ternary);
+  run_linears(w, ex, {{&b.attn_output, s.proj.data()}}, o.x, o.qx,
               [&](const Share& share) { add_residual(s, b.attn_output, share); });
 }
 
@@ -247,33 +269,62 @@ void gate_rows(const ModelWeights& w, float* gate, const float* up, Range rows) 
   }
 }
 
-void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t n_tok) {
+void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, const Executor& ex) {
   const ModelConfig& c = w.config;
-  const SubLayerInput h =
-      prepare_input(w, s, s.x.data(), b.ffn_norm, c.dim, n_tok, any_ternary({&b.ffn_gate, &b.ffn_up}));
+  const SubLayerInput h = prepare_input(w, s, ex, s.x.data(), b.ffn_norm, c.dim, any_ternary({&b.ffn_gate, &b.ffn_up}));
   // Each thread gates what it computed itself, so no extra synchronization.
-  run_linears(w, {{&b.ffn_gate, s.gate.data()}, {&b.ffn_up, s.up.data()}}, h.x, h.qx, n_tok, [&](const Share& share) {
+  run_linears(w, ex, {{&b.ffn_gate, s.gate.data()}, {&b.ffn_up, s.up.data()}}, h.x, h.qx, [&](const Share& share) {
     for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t)
       gate_rows(w, s.gate.data() + t * c.ffn, s.up.data() + t * c.ffn, share.rows(b.ffn_gate));
   });
-  const SubLayerInput m = prepare_input(w, s, s.gate.data(), b.ffn_sub_norm, c.ffn, n_tok, b.ffn_down.ternary);
-  run_linears(w, {{&b.ffn_down, s.proj.data()}}, m.x, m.qx, n_tok,
+  const SubLayerInput m = prepare_input(w, s, ex, s.gate.data(), b.ffn_sub_norm, c.ffn, b.ffn_down.ternary);
+  run_linears(w, ex, {{&b.ffn_down, s.proj.data()}}, m.x, m.qx,
               [&](const Share& share) { add_residual(s, b.ffn_down, share); });
 }
 
 // Logits of the chosen rows, in that order: logits[i * n_vocab ...] is row rows[i]'s.
-void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> rows) {
+// Only the chosen rows inside the executor's rows (rows ascending: a contiguous run of i).
+void lm_head(const ModelWeights& w, ForwardScratch& s, const Executor& ex, std::span<const int64_t> rows) {
   const ModelConfig& c = w.config;
-  const auto n_out = static_cast<int64_t>(rows.size());
-  if (n_out == 0) return;
-  for (int64_t i = 0; i < n_out; ++i)
+  const auto first = std::lower_bound(rows.begin(), rows.end(), ex.tokens.begin) - rows.begin();
+  const auto end = std::lower_bound(rows.begin(), rows.end(), ex.tokens.end) - rows.begin();
+  const Range mine = ex.pool ? Range{0, static_cast<int64_t>(rows.size())} : Range{first, end};
+  if (mine.begin >= mine.end) return;
+  for (int64_t i = mine.begin; i < mine.end; ++i)
     rmsnorm_row(s.x.data() + rows[i] * c.dim, w.output_norm, c.rms_eps, c.dim, s.normed.data() + i * c.dim);
-  w.pool->run([&](int index, int count) {
+  ex.run([&](int index, int count) {
     const Range vocab_rows = split_range(c.n_vocab, index, count, kRowGranule);
     if (vocab_rows.begin < vocab_rows.end)
-      w.kernels->matmul_dense(w.output.type, w.output.data, c.dim, s.normed.data(), c.dim, n_out, vocab_rows.begin,
-                              vocab_rows.end, s.logits.get(), c.n_vocab);
+      w.kernels->matmul_dense(w.output.type, w.output.data, c.dim, s.normed.data() + mine.begin * c.dim, c.dim,
+                              mine.end - mine.begin, vocab_rows.begin, vocab_rows.end,
+                              s.logits.get() + mine.begin * c.n_vocab, c.n_vocab);
   });
+}
+
+// The rows of the executor through every layer and the head.
+void run_rows(const ModelWeights& w, ForwardScratch& s, const Executor& ex, std::span<const int32_t> tokens,
+              const RowPlaces& rows, std::span<const int64_t> logit_rows) {
+  const ModelConfig& c = w.config;
+  for (int64_t t = ex.tokens.begin; t < ex.tokens.end; ++t)
+    dequantize_row(w.token_embd.type, w.token_embd.row(tokens[t]), s.x.data() + t * c.dim, c.dim);
+  for (int64_t layer = 0; layer < c.n_layers(); ++layer) {
+    const BlockWeights& b = w.block_of_layer(layer);
+    attention_sublayer(w, b, s, ex, layer, rows);
+    ffn_sublayer(w, b, s, ex);
+  }
+  lm_head(w, s, ex, logit_rows);
+}
+
+// Data-parallel pays when every thread gets enough rows to share its weight loads
+// among, and is possible when no two rows share a sequence (a row's attention then reads
+// only its own cache) and logits are asked for in row order.
+bool runs_data_parallel(const ModelWeights& w, std::span<KvCache* const> caches, std::span<const int64_t> logit_rows) {
+  const int64_t threads = w.pool->size();
+  if (threads == 1 || static_cast<int64_t>(caches.size()) < kMinTokensPerThreadToSplitTokens * threads) return false;
+  if (!std::is_sorted(logit_rows.begin(), logit_rows.end())) return false;
+  std::vector<KvCache*> sorted(caches.begin(), caches.end());
+  std::sort(sorted.begin(), sorted.end());
+  return std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
 }
 
 }  // namespace
@@ -307,16 +358,15 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
 void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens,
                   std::span<const int64_t> positions, std::span<KvCache* const> caches,
                   std::span<const int64_t> logit_rows) {
-  const ModelConfig& c = w.config;
   const auto n_tok = static_cast<int64_t>(tokens.size());
   const RowPlaces rows{positions.data(), caches.data()};
-  for (int64_t t = 0; t < n_tok; ++t) dequantize_row(w.token_embd.type, w.token_embd.row(tokens[t]), s.x.data() + t * c.dim, c.dim);
-  for (int64_t layer = 0; layer < c.n_layers(); ++layer) {
-    const BlockWeights& b = w.block_of_layer(layer);
-    attention_sublayer(w, b, s, layer, rows, n_tok);
-    ffn_sublayer(w, b, s, n_tok);
+  if (runs_data_parallel(w, caches, logit_rows)) {
+    w.pool->run([&](int index, int count) {
+      run_rows(w, s, Executor{nullptr, split_range(n_tok, index, count), index}, tokens, rows, logit_rows);
+    });
+    return;
   }
-  lm_head(w, s, logit_rows);
+  run_rows(w, s, Executor{w.pool.get(), {0, n_tok}, 0}, tokens, rows, logit_rows);
 }
 
 void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits) {
