@@ -166,6 +166,28 @@ TEST_P(IsaVsScalar, PromptBatchMatchesScalarTokenByToken) {
 
 INSTANTIATE_TEST_SUITE_P(Isas, IsaVsScalar, ::testing::Values("avx2", "avx512"));
 
+// A linear wider than the AVX-512 kernel keeps exact (132,104 inputs: its float partial
+// sums stay below 2^24) makes the model load with the next table down, never compute
+// inexact sums; the logits then match the scalar path.
+TEST(KernelFallback, TooWideForExactAvx512SumsUsesAnotherTable) {
+  if (!isa_supported_by_cpu("avx512")) GTEST_SKIP() << "avx512 not supported on this CPU";
+  TempDir dir;
+  const auto model_path = dir / "wide.gguf";
+  testing::make_random_model(model_path, "--seed 4 --dim 32 --ffn 132200 --heads 1 --kv-heads 1 --blocks 1");
+  LoadOptions options;
+  options.isa = "avx512";
+  const Model model = Model::load(model_path, options);
+  EXPECT_NE(model.isa(), "avx512");
+  const std::vector<int32_t> tokens = {1, 5, 9};
+  const auto reference = engine_logits(model_path, tokens, "scalar", 1);
+  const auto actual = engine_logits(model_path, tokens, "avx512", 1);
+  ASSERT_EQ(actual.size(), reference.size());
+  float scale = 0, worst = 0;
+  for (float v : reference) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < actual.size(); ++i) worst = std::max(worst, std::fabs(actual[i] - reference[i]));
+  EXPECT_LE(worst, 1e-4f * scale);
+}
+
 // Greedy text on real models is the same on every kernel and thread count.
 TEST(RealModel, GreedyTextIdenticalOnEveryIsa) {
   TERN_REQUIRE_SHARED(path, "models/stories260K.gguf");

@@ -28,6 +28,9 @@ inline int64_t padded_to_chunks(int64_t n) {
 struct KernelTable {
   Isa isa;
   TernaryLayout layout;  // the layout matmul_ternary reads (TernaryMatrix::from_weights)
+  // The widest ternary input whose sums this table keeps exact (equal to the scalar
+  // reference's); a model with wider linears must use another table.
+  int64_t max_exact_input;
   // Bytes prepare_ternary writes for one token of n_in activations (a multiple of 64).
   int64_t (*prepared_bytes)(int64_t n_in);
   // Turns one token's activations q[0..n_in) (zero-padded to padded_to_chunks(n_in))
@@ -53,6 +56,10 @@ struct KernelTable {
 };
 
 const KernelTable& kernel_table(Isa isa);
+
+// Sums exact in 32-bit integers (the reference itself; AVX2's int16 partial sums flush
+// into int32 before they can overflow): |sum| <= n_in * 127 < 2^31.
+inline constexpr int64_t kMaxExactInputInt32 = ((int64_t{1} << 31) - 1) / 127;
 
 // Declared per instruction set file; kernel_table picks one.
 const KernelTable& scalar_kernels();

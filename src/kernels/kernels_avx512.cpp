@@ -31,6 +31,8 @@ namespace {
 using Words = TernaryMatrix;  // layout constants of TritTriples
 
 constexpr int64_t kTableBytes = 64;  // one table: 32 int16 entries (27 used)
+// Segment sums become float partial sums, exact while |sum| <= n_in * 127 < 2^24.
+constexpr int64_t kMaxExactInput = ((int64_t{1} << 24) - 1) / 127;
 constexpr int64_t kWordTableBytes = 3 * kTableBytes;
 // Weight words are read once per token tile, mostly from memory: asking for them this
 // far ahead keeps enough cache misses in flight for one core to reach the memory
@@ -629,7 +631,7 @@ float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
 }  // namespace
 
 const KernelTable& avx512_kernels() {
-  static const KernelTable table{Isa::Avx512, TernaryLayout::TritTriples, prepared_bytes_avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
+  static const KernelTable table{Isa::Avx512, TernaryLayout::TritTriples, kMaxExactInput, prepared_bytes_avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
                                  dot_avx512,  axpy_avx512, attention_heads_avx512,            quantize_row_avx512, silu_gate_avx512};
   return table;
 }

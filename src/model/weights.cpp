@@ -6,7 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "kernels/cpu_features.h"
 #include "kernels/dequantize.h"
+#include "kernels/kernels.h"
 #include "model/config.h"
 #include "tern/error.h"
 #include "tokenizer/gguf_vocab.h"
@@ -148,6 +150,22 @@ int default_threads(const ModelWeights& w) {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+// A table whose sums would not stay exact for the model's widest linear input gives way
+// to the next one down (AVX-512 -> AVX2 -> scalar), with a log line: slower, never wrong.
+const KernelTable& exact_kernels(const KernelTable& chosen, int64_t widest_input, const std::string& file) {
+  if (widest_input <= chosen.max_exact_input) return chosen;
+  const CpuFeatures cpu = detect_cpu_features();
+  for (const Isa isa : {Isa::Avx2, Isa::Scalar}) {
+    const KernelTable& fallback = kernel_table(isa);
+    if (!isa_supported(isa, cpu) || widest_input > fallback.max_exact_input) continue;
+    spdlog::warn("{}: linears with {} inputs are too wide for exact {} sums (at most {}); using the {} kernels",
+                 file, widest_input, isa_name(chosen.isa), chosen.max_exact_input, isa_name(isa));
+    return fallback;
+  }
+  fail("{}: linears with {} inputs are too wide for exact sums on any kernel (at most {})", file, widest_input,
+       kMaxExactInputInt32);
+}
+
 // The metadata (a whole vocabulary) has been parsed into our own structures: let the
 // kernel drop the file pages before the first tensor from the resident set.
 void release_header_pages(const GgufFile& file) {
@@ -176,7 +194,7 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
   ModelWeights w{std::move(file)};
   w.config = read_model_config(w.file);
   ModelConfig& c = w.config;
-  w.kernels = &kernel_table(isa);
+  w.kernels = &exact_kernels(kernel_table(isa), std::max({c.dim, c.q_dim(), c.ffn}), w.file.name());
   TensorTable table(w.file, w.kernels->layout);
 
   const auto& embd = table.required("token_embd.weight");
