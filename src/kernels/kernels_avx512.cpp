@@ -560,15 +560,19 @@ void weigh_values(const float* weights, int64_t n_pos, const float* values, int6
     for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out + g * 16 * NV + 16 * j, _mm512_add_ps(acc[0][g][j], acc[1][g][j]));
 }
 
-// Query heads in tiles of 8 / NV (at most 16 accumulators in the two sets).
+// Query heads in tiles of 12 / NV (at most 24 accumulators in the two sets, plus the
+// value row and the weight: every register of the 32), so that a group of three heads
+// of width 64 reads each value row once.
 template <int NV>
 void weigh_values_all_heads(const float* weights, int64_t n_heads, int64_t n_pos, const float* values, int64_t stride,
                             float* out) {
-  constexpr int64_t kTile = std::max(1, 8 / NV);
+  constexpr int64_t kTile = std::max(1, 12 / NV);
   for (int64_t h = 0; h < n_heads; h += kTile) {
     const float* w = weights + h * n_pos;
     float* o = out + h * 16 * NV;
     switch (std::min(kTile, n_heads - h)) {
+      case 6: if constexpr (kTile >= 6) weigh_values<6, NV>(w, n_pos, values, stride, o); break;
+      case 5: if constexpr (kTile >= 5) weigh_values<5, NV>(w, n_pos, values, stride, o); break;
       case 4: if constexpr (kTile >= 4) weigh_values<4, NV>(w, n_pos, values, stride, o); break;
       case 3: if constexpr (kTile >= 3) weigh_values<3, NV>(w, n_pos, values, stride, o); break;
       case 2: if constexpr (kTile >= 2) weigh_values<2, NV>(w, n_pos, values, stride, o); break;
