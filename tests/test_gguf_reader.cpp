@@ -641,7 +641,15 @@ TEST_F(GgufModelCorpus, InvalidTernaryCodesNameTheTensor) {
     for (auto& x : t)
       if (x.name == "blk.1.ffn_up.weight") x.data[17] = 0xff;  // four code-3 weights
   });
-  EXPECT_THAT(load_error(path), AllOf(HasSubstr("blk.1.ffn_up.weight"), HasSubstr("code 3")));
+  // Also with two threads, which decode the linears in parallel: the worker's error
+  // reaches the caller.
+  for (const int threads : {1, 2}) {
+    LoadOptions options;
+    options.threads = threads;
+    EXPECT_THAT(error_of([&] { Model::load(path, options); }),
+                AllOf(HasSubstr("blk.1.ffn_up.weight"), HasSubstr("code 3")))
+        << threads << " threads";
+  }
 }
 
 TEST_F(GgufModelCorpus, UnknownTensorInAMobilellmFile) {

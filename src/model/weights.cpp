@@ -1,6 +1,9 @@
 #include "model/weights.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -98,13 +101,16 @@ class TensorTable {
     l.n_in = n_in;
     l.n_out = n_out;
     l.ternary = traits(t.type).ternary;
-    if (l.ternary) {
-      l.packed = TernaryMatrix::from_weights(decode_ternary(t.type, t.data, n_in, n_out, t.name), layout_);
-      file_.mapped().release(t.data);  // the packed copy replaces the file's pages
-    } else {
-      l.dense = DenseMatrix{t.type, t.data.data(), n_in, n_out};
-    }
-    return l;
+    if (!l.ternary) l.dense = DenseMatrix{t.type, t.data.data(), n_in, n_out};
+    return l;  // a ternary linear is packed later, by pack() (in parallel with the others)
+  }
+
+  // Decodes and repacks a ternary linear into the kernels' layout; the packed copy
+  // replaces the file's pages.
+  void pack(Linear& l) const {
+    const GgufTensorInfo& t = *file_.find_tensor(l.name);
+    l.packed = TernaryMatrix::from_weights(decode_ternary(t.type, t.data, l.n_in, l.n_out, t.name), layout_);
+    file_.mapped().release(t.data);
   }
 
   // Tensors nobody asked for: an error for tern's own architecture (a misnamed tensor
@@ -166,6 +172,33 @@ const KernelTable& exact_kernels(const KernelTable& chosen, int64_t widest_input
        kMaxExactInputInt32);
 }
 
+// Decoding and repacking the ternary linears is most of a load: the linears go to the
+// model's threads, largest first, each thread taking the next one left. The first error
+// (a malformed tensor) is rethrown on the calling thread once all have stopped.
+void pack_ternary_linears(const TensorTable& table, ModelWeights& w) {
+  std::vector<Linear*> linears;
+  for (BlockWeights& b : w.blocks)
+    for (const auto& spec : kBlockLinears)
+      if ((b.*spec.member).ternary) linears.push_back(&(b.*spec.member));
+  std::stable_sort(linears.begin(), linears.end(),
+                   [](const Linear* a, const Linear* b) { return a->n_in * a->n_out > b->n_in * b->n_out; });
+  std::atomic<size_t> next{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  w.pool->run([&](int, int) {
+    for (size_t i = next++; i < linears.size(); i = next++) {
+      try {
+        table.pack(*linears[i]);
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        next = linears.size();
+      }
+    }
+  });
+  if (error) std::rethrow_exception(error);
+}
+
 // The metadata (a whole vocabulary) has been parsed into our own structures: let the
 // kernel drop the file pages before the first tensor from the resident set.
 void release_header_pages(const GgufFile& file) {
@@ -217,6 +250,7 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
 
   if (threads <= 0) threads = default_threads(w);
   w.pool = std::make_unique<ThreadPool>(threads);
+  pack_ternary_linears(table, w);
   w.tokenizer.emplace(read_gguf_vocab(w.file));
   w.file.drop_array_values("tokenizer.ggml.");  // the tokenizer holds its own copy
   release_header_pages(w.file);
