@@ -206,7 +206,7 @@ TEST_P(SimdKernels, TernaryLoopOrdersMatchScalar) {
       const TernaryWeights m = make_weights(n_rows, n_in, n_in, WeightFill::Random, rng);
       const auto raw = make_activations(n_tok, n_in, padded_to_chunks(n_in), ActFill::Random, rng);
       const std::vector<float> scale(static_cast<size_t>(n_tok), 0.5f);
-      for (const auto [r0, r1] : {std::pair<int64_t, int64_t>{0, n_rows}, {40, 190}})
+      for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, n_rows}, {40, 190}})
         expect_ternary_identical(simd(), m, raw, n_tok, scale, r0, r1, describe(n_in, n_rows, n_tok, n_in, r0, r1));
       if (HasFailure()) return;
     }

@@ -125,9 +125,7 @@ Command add_run_command(CLI::App& parent) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* app = parent.add_subcommand("run", "Generate text from a prompt (or chat with -i)");
   app->add_option("-m,--model", o->model, "Model file (GGUF); default: the model shipped in models/");
-  auto* prompt = app->add_option("-p,--prompt", o->prompt, "Prompt text ('-' reads standard input)");
-  auto* file = app->add_option("-f,--file", o->prompt_file, "Read the prompt from a file");
-  prompt->excludes(file);
+  add_prompt_options(*app, o->prompt, o->prompt_file, "Prompt text", "Read the prompt from a file");
   app->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until the context is full)")
       ->check(CLI::Range(-1, 1 << 30));
   app->add_option("-c,--ctx-size", o->n_ctx, "Context size in tokens (default: the model's, at most 4096)")

@@ -36,9 +36,7 @@ Command add_tokenize_command(CLI::App& parent) {
   auto options = std::make_shared<TokenizeOptions>();
   CLI::App* app = parent.add_subcommand("tokenize", "Print the token ids of a text");
   app->add_option("-m,--model", options->model, "Model file (GGUF) whose tokenizer to use");
-  auto* prompt = app->add_option("-p,--prompt", options->prompt, "Text to tokenize ('-' reads standard input)");
-  auto* file = app->add_option("-f,--file", options->prompt_file, "Read the text from a file");
-  prompt->excludes(file);
+  add_prompt_options(*app, options->prompt, options->prompt_file, "Text to tokenize", "Read the text from a file");
   app->add_flag("--pieces", options->pieces, "Print one token a line with its piece");
   app->add_flag("--no-bos", options->no_bos, "Do not add the BOS token");
   add_log_options(*app, options->log);

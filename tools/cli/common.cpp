@@ -34,6 +34,13 @@ void add_sampler_options(CLI::App& app, SamplerParams& p) {
   app.add_option("--repeat-last-n", p.repeat_last_n, "How many recent tokens are penalized");
 }
 
+void add_prompt_options(CLI::App& app, std::string& prompt, std::string& prompt_file, const std::string& text_help,
+                        const std::string& file_help) {
+  auto* text = app.add_option("-p,--prompt", prompt, text_help + " ('-' reads standard input)");
+  auto* file = app.add_option("-f,--file", prompt_file, file_help);
+  text->excludes(file);
+}
+
 std::string read_prompt(const std::string& prompt, const std::string& prompt_file) {
   std::ostringstream text;
   if (!prompt_file.empty()) {

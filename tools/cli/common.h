@@ -26,6 +26,10 @@ void add_sampler_options(CLI::App& app, SamplerParams& params);
 // Reads a prompt given as text, "-" (standard input) or from a file (-f).
 std::string read_prompt(const std::string& prompt, const std::string& prompt_file);
 
+// -p TEXT ('-' reads standard input) or -f FILE, one or the other: what read_prompt takes.
+void add_prompt_options(CLI::App& app, std::string& prompt, std::string& prompt_file, const std::string& text_help,
+                        const std::string& file_help);
+
 // The model a command runs on: -m, or the model shipped in models/ when omitted.
 std::string resolve_model_path(const std::string& given);
 

@@ -30,25 +30,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reference"))
 from model import load_checkpoint  # noqa: E402
-
-
-def write_safetensors(path, tensors):
-    header, off = {}, 0
-    blobs = []
-    for name, arr in tensors:
-        raw = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    header["__metadata__"] = {"format": "pt"}
-    hj = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hj += b" " * ((-len(hj)) % 8)
-    with open(path, "wb") as f:
-        f.write(len(hj).to_bytes(8, "little"))
-        f.write(hj)
-        for b in blobs:
-            f.write(b)
+from hf_fixture import write_safetensors  # noqa: E402  (one safetensors writer for tools/)
 
 
 def main():
@@ -85,7 +69,7 @@ def main():
     tensors.append(("model.norm.weight", sd["norm.weight"]))
     exported = {n for n, _ in tensors}
     assert len(exported) == len(sd), "state dict and export disagree"
-    write_safetensors(os.path.join(out, "model.safetensors"), tensors)
+    write_safetensors(os.path.join(out, "model.safetensors"), tensors, "f32", {"format": "pt"})
 
     config = {
         "_name_or_path": args.name,
