@@ -251,7 +251,7 @@ TEST_P(SimdKernels, DenseMatchesScalarWithinRounding) {
   };
   for (const auto& c : cases)
     for (const int64_t n_in : c.n_ins)
-      for (const int64_t n_rows : {1, 3, 5, 9})
+      for (const int64_t n_rows : {1, 3, 5, 9, 37})  // 37: rows 1..36, groups of 16 + 16 + 4
         for (const int64_t n_tok : {1, 2, 3, 4, 5, 9}) {
           std::vector<uint8_t> data;
           std::vector<float> row(static_cast<size_t>(n_in));
