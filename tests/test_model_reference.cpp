@@ -16,12 +16,7 @@
 namespace tern {
 namespace {
 
-bool isa_supported_by_cpu(const std::string& name) {
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
-    if (isa_name(isa) == name) return isa_supported(isa, detect_cpu_features());
-  return false;
-}
-
+using testing::isa_supported_by_cpu;
 using testing::TempDir;
 
 const std::vector<int32_t> kTokens = {1, 17, 200, 5, 99, 260, 3, 42, 42, 150, 7, 288};

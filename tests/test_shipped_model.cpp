@@ -10,6 +10,7 @@
 
 #include "generation/perplexity.h"
 #include "tern/model.h"
+#include "test_support.h"
 
 namespace tern {
 namespace {
@@ -63,20 +64,29 @@ TEST(ShippedModel, HeldOutPerplexityMatchesTheTorchModel) {
   EXPECT_NEAR(r.perplexity, recorded, 0.01 * recorded);
 }
 
+// On every instruction set the CPU has, with 1 and 2 threads.
 TEST(ShippedModel, GreedyTokensMatchTheTorchModel) {
   const auto cases = recorded_greedy_cases();
   ASSERT_GE(cases.size(), 3u) << "models/README.md lists no greedy samples";
-  const Model model = Model::load(kModels / "tern-kjv.gguf");
-  for (const auto& c : cases) {
-    EXPECT_EQ(model.tokenizer().encode(c.prompt, true), c.prompt_ids) << c.prompt;
-    Context context(model, 128);
-    auto logits = context.prefill(c.prompt_ids);
-    std::vector<int32_t> generated;
-    while (generated.size() < c.generated_ids.size()) {
-      generated.push_back(static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
-      logits = context.decode(generated.back());
+  for (const std::string isa : {"scalar", "avx2", "avx512"}) {
+    if (!testing::isa_supported_by_cpu(isa)) continue;
+    for (const int threads : {1, 2}) {
+      LoadOptions options;
+      options.isa = isa;
+      options.threads = threads;
+      const Model model = Model::load(kModels / "tern-kjv.gguf", options);
+      for (const auto& c : cases) {
+        EXPECT_EQ(model.tokenizer().encode(c.prompt, true), c.prompt_ids) << c.prompt;
+        Context context(model, 128);
+        auto logits = context.prefill(c.prompt_ids);
+        std::vector<int32_t> generated;
+        while (generated.size() < c.generated_ids.size()) {
+          generated.push_back(static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+          logits = context.decode(generated.back());
+        }
+        EXPECT_EQ(generated, c.generated_ids) << c.prompt << " (" << isa << ", " << threads << " threads)";
+      }
     }
-    EXPECT_EQ(generated, c.generated_ids) << c.prompt;
   }
 }
 

@@ -12,7 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_features.h"
+
 namespace tern::testing {
+
+// Whether this CPU runs the named kernel table ("scalar", "avx2", "avx512").
+inline bool isa_supported_by_cpu(const std::string& name) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    if (isa_name(isa) == name) return isa_supported(isa, detect_cpu_features());
+  return false;
+}
 
 // A fresh directory under the build tree, removed when the object dies.
 class TempDir {
