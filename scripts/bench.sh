@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark behind docs/PERFORMANCE.md: tern bench on the three reference shapes
 # (random ternary weights built in memory, 128-token prompt, 128 generated tokens,
-# 1 and 2 threads, 3 repetitions) and the per-kernel micro-benchmarks. Run it on an
-# otherwise idle machine.
+# 1 and 2 threads interleaved twice, 3 repetitions each: on a shared VM figures drift
+# minutes apart, so each thread count gets two sets), the batch rows, and the
+# per-kernel micro-benchmarks. Run it on an otherwise idle machine.
 #   scripts/bench.sh [OUT_DIR]     (default: bench-results/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +13,10 @@ scripts/build.sh >/dev/null
 {
   echo "commit $(git rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
   for shape in mobilellm-125m mobilellm-350m bitnet-700m; do
-    ./build/tern bench --shape "$shape" -p 128 -n 128 -t 1,2 -r 3
+    ./build/tern bench --shape "$shape" -p 128 -n 128 -t 1,2,1,2 -r 3
   done
   # Batch generation (issue 7): aggregate tokens/s of B sequences decoded together.
   ./build/tern bench --shape mobilellm-125m -p 0 -n 128 -t 1,2 -r 2 --batch 1,4,8,16
-  ./build/tern bench -m models/tern-kjv.gguf -p 0 -n 64 -t 2 -r 2 --batch 1,4,8,16
+  ./build/tern bench -m models/tern-kjv.gguf -p 0 -n 64 -t 1,2 -r 2 --batch 1,4,8,16
 } | tee "$out/tern-bench.md"
 ./build/tern_microbench --benchmark_min_time=0.2 --benchmark_format=console | tee "$out/microbench.txt"
