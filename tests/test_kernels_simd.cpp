@@ -236,6 +236,22 @@ TEST_P(SimdKernels, TernaryIntegerSumsEqualTheReference) {
 
 // ---------------------------------------------------------------- dense products
 
+// Q8_0 rows may run against activations rounded to int8 per 32-block (an int8 dot
+// product): each x_i moves by at most half a step, max|x_b|/254, so the result moves by
+// at most sum_b max|x_b|/254 * sum_{i in b} |w_i|.
+double int8_activation_bound(const float* w, const float* x, int64_t n_in) {
+  double bound = 0;
+  for (int64_t b = 0; b < n_in / 32; ++b) {
+    double amax = 0, wsum = 0;
+    for (int64_t i = 32 * b; i < 32 * b + 32; ++i) {
+      amax = std::max(amax, double(std::fabs(x[i])));
+      wsum += std::fabs(double(w[i]));
+    }
+    bound += amax / 254.0 * wsum * (1 + 1e-5);
+  }
+  return bound;
+}
+
 TEST_P(SimdKernels, DenseMatchesScalarWithinRounding) {
   std::mt19937 rng(42);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -277,19 +293,8 @@ TEST_P(SimdKernels, DenseMatchesScalarWithinRounding) {
               }
               double magnitude = 0;
               for (int64_t i = 0; i < n_in; ++i) magnitude += std::fabs(double(row[i]) * x[t * x_stride + i]);
-              // Q8_0 rows may run against activations rounded to int8 per 32-block (an
-              // int8 dot product): each x_i moves by at most half a step, max|x_b|/254,
-              // so the result moves by at most sum_b max|x_b|/254 * sum_{i in b} |w_i|.
               double bound = 1e-5 * magnitude;
-              if (c.type == TensorType::Q8_0)
-                for (int64_t b = 0; b < n_in / 32; ++b) {
-                  double amax = 0, wsum = 0;
-                  for (int64_t i = 32 * b; i < 32 * b + 32; ++i) {
-                    amax = std::max(amax, double(std::fabs(x[t * x_stride + i])));
-                    wsum += std::fabs(double(row[i]));
-                  }
-                  bound += amax / 254.0 * wsum * (1 + 1e-5);
-                }
+              if (c.type == TensorType::Q8_0) bound += int8_activation_bound(row.data(), x.data() + t * x_stride, n_in);
               EXPECT_NEAR(got[at], want[at], bound)
                   << tensor_type_name(c.type) << " n_in " << n_in << " row " << r << " token " << t;
             }
@@ -357,6 +362,53 @@ TEST_P(SimdKernels, AttentionHeadsMatchScalarWithinRounding) {
         for (size_t i = 0; i < out_simd.size(); ++i)
           EXPECT_NEAR(out_simd[i], out_scalar[i], 1e-5f * (1.0f + std::fabs(out_scalar[i])))
               << "n_heads " << n_heads << " head_dim " << head_dim << " n_pos " << n_pos << " i " << i;
+        if (HasFailure()) return;
+      }
+}
+
+// The Q8_0 head repacked in row groups (AVX-512's VPDPBUSD layout) against the scalar
+// Q8_0 product: row counts around the 16-row groups, thread slices starting at a group
+// boundary, token counts around the 8- and 4-token tiles; within the int8 activation
+// rounding bound, and rows outside the slice untouched.
+TEST(Q8RowGroups, MatchScalarQ8WithinRounding) {
+  if (!isa_supported(Isa::Avx512, detect_cpu_features())) GTEST_SKIP() << "no AVX-512: no row-group kernel to test";
+  const KernelTable& fast = kernel_table(Isa::Avx512);
+  ASSERT_NE(fast.matmul_q8_groups, nullptr);
+  std::mt19937 rng(23);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const int64_t n_in : {32, 96, 576})
+    for (const int64_t n_rows : {1, 17, 37})
+      for (const int64_t n_tok : {1, 3, 4, 8, 9}) {
+        std::vector<uint8_t> data;
+        std::vector<float> row(static_cast<size_t>(n_in));
+        for (int64_t r = 0; r < n_rows; ++r) {
+          for (auto& v : row) v = normal(rng);
+          quantize_row(TensorType::Q8_0, row, data);
+        }
+        const Q8RowGroups groups = Q8RowGroups::from_q8_0(data.data(), n_in, n_rows);
+        const int64_t x_stride = n_in + 5;
+        std::vector<float> x(static_cast<size_t>(n_tok * x_stride));
+        for (auto& v : x) v = normal(rng);
+        const int64_t r0 = n_rows > 16 ? 16 : 0;
+        std::vector<float> want(static_cast<size_t>(n_tok * n_rows), kUntouched), got = want;
+        kernel_table(Isa::Scalar).matmul_dense(TensorType::Q8_0, data.data(), n_in, x.data(), x_stride, n_tok, r0,
+                                               n_rows, want.data(), n_rows);
+        fast.matmul_q8_groups(groups, x.data(), x_stride, n_tok, r0, n_rows, got.data(), n_rows);
+        const uint64_t stride = row_bytes(TensorType::Q8_0, static_cast<uint64_t>(n_in));
+        for (int64_t r = 0; r < n_rows; ++r) {
+          dequantize_row(TensorType::Q8_0, data.data() + r * stride, row.data(), n_in);
+          for (int64_t t = 0; t < n_tok; ++t) {
+            const size_t at = static_cast<size_t>(t * n_rows + r);
+            if (r < r0) {
+              EXPECT_EQ(got[at], kUntouched);
+              continue;
+            }
+            double magnitude = 0;
+            for (int64_t i = 0; i < n_in; ++i) magnitude += std::fabs(double(row[i]) * x[t * x_stride + i]);
+            EXPECT_NEAR(got[at], want[at], 1e-5 * magnitude + int8_activation_bound(row.data(), x.data() + t * x_stride, n_in))
+                << "n_in " << n_in << " rows " << n_rows << " row " << r << " token " << t << " of " << n_tok;
+          }
+        }
         if (HasFailure()) return;
       }
 }

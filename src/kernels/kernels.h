@@ -6,6 +6,7 @@
 
 #include "io/tensor_type.h"
 #include "kernels/cpu_features.h"
+#include "kernels/q8_row_groups.h"
 #include "kernels/ternary_matrix.h"
 
 namespace tern {
@@ -53,6 +54,11 @@ struct KernelTable {
   float (*quantize_row)(const float* x, int64_t n, int8_t* q);
   // SwiGLU's gating: gate[i] = silu(gate[i]) * up[i], silu(z) = z / (1 + e^-z).
   void (*silu_gate)(float* gate, const float* up, int64_t n);
+  // A Q8_0 matrix in row groups (q8_row_groups.h), where the table has a kernel for that
+  // layout (null otherwise): what matmul_dense computes for rows [row_begin, row_end),
+  // row_begin a multiple of 16, up to float summation order.
+  void (*matmul_q8_groups)(const Q8RowGroups& w, const float* x, int64_t x_stride, int64_t n_tok, int64_t row_begin,
+                           int64_t row_end, float* y, int64_t y_stride);
 };
 
 const KernelTable& kernel_table(Isa isa);

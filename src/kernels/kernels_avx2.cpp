@@ -455,7 +455,7 @@ float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& avx2_kernels() {
   static const KernelTable table{Isa::Avx2, TernaryLayout::BitPlanes, kMaxExactInputInt32, prepared_bytes_avx2, prepare_ternary_avx2, matmul_ternary_avx2, matmul_dense_avx2,
-                                 dot_avx2,  axpy_avx2, attention_heads_avx2,            quantize_row_avx2, silu_gate_scalar};
+                                 dot_avx2,  axpy_avx2, attention_heads_avx2,            quantize_row_avx2, silu_gate_scalar, nullptr};
   return table;
 }
 

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "kernels/dequantize.h"
 #include "kernels/attention_head.h"
@@ -475,6 +476,83 @@ void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, con
   for (; t < n_tok; ++t) dense_rows<1>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);
 }
 
+// The Q8_0 head in row groups. Per token the activations are quantized like the Q8_0
+// kernel's (int8 per 32-block, scale max|x| / 127) and shifted to unsigned bytes
+// q + 128; per group, block and 4 inputs one VPDPBUSD adds 16 rows' products against
+// the 4 activation bytes broadcast; the block's offset (128 * its weight sum) comes off
+// before the block scale.
+struct Q8Unsigned {
+  std::vector<uint8_t> bytes;  // [n_in] q + 128
+  std::vector<float> scale;    // [n_in / 32]
+};
+
+void quantize_q8_unsigned(const float* x, int64_t n_in, Q8Unsigned& a) {
+  a.bytes.resize(static_cast<size_t>(n_in));
+  a.scale.resize(static_cast<size_t>(n_in / 32));
+  for (int64_t b = 0; b < n_in / 32; ++b) {
+    const __m512 lo = _mm512_loadu_ps(x + 32 * b), hi = _mm512_loadu_ps(x + 32 * b + 16);
+    const float amax = std::max(_mm512_reduce_max_ps(_mm512_abs_ps(lo)), _mm512_reduce_max_ps(_mm512_abs_ps(hi)));
+    a.scale[b] = amax / 127.0f;
+    const __m512 inv = _mm512_set1_ps(amax == 0 ? 0.0f : 127.0f / amax);
+    const __m128i qlo = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(lo, inv)));
+    const __m128i qhi = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, inv)));
+    const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(qlo), qhi, 1);
+    // q + 128 as a byte: flipping the sign bit.
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.bytes.data() + 32 * b), _mm256_xor_si256(q, _mm256_set1_epi8(-128)));
+  }
+}
+
+template <int T>
+void q8_groups_tile(const Q8RowGroups& w, const Q8Unsigned* const (&a)[T], int64_t row_begin, int64_t row_end,
+                    float* y, int64_t y_stride) {
+  const int64_t blocks = w.blocks(), steps = w.n_in / 4;
+  for (int64_t g = row_begin / 16; g * 16 < row_end; ++g) {
+    const int8_t* group = w.weights.data() + g * steps * 64;
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; ++b) {
+      __m512i dots[T];
+      for (int t = 0; t < T; ++t) dots[t] = _mm512_setzero_si512();
+      for (int64_t k = 0; k < 8; ++k) {
+        const __m512i weights = _mm512_load_si512(group + (b * 8 + k) * 64);
+        for (int t = 0; t < T; ++t) {
+          int32_t four;
+          std::memcpy(&four, a[t]->bytes.data() + b * 32 + k * 4, 4);
+          dots[t] = _mm512_dpbusd_epi32(dots[t], _mm512_set1_epi32(four), weights);
+        }
+      }
+      const __m512i offset = _mm512_loadu_si512(w.offsets.data() + (g * blocks + b) * 16);
+      const __m512 scale = _mm512_loadu_ps(w.scales.data() + (g * blocks + b) * 16);
+      for (int t = 0; t < T; ++t)
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dots[t], offset)),
+                                 _mm512_mul_ps(scale, _mm512_set1_ps(a[t]->scale[b])), acc[t]);
+    }
+    const int64_t first = g * 16;
+    const auto kept = static_cast<__mmask16>((1u << std::min<int64_t>(16, row_end - first)) - 1);
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride + first, kept, acc[t]);
+  }
+}
+
+template <int T>
+void q8_groups_tokens(const Q8RowGroups& w, const float* x, int64_t x_stride, int64_t row_begin, int64_t row_end,
+                      float* y, int64_t y_stride) {
+  Q8Unsigned tokens[T];
+  const Q8Unsigned* views[T];
+  for (int t = 0; t < T; ++t) {
+    quantize_q8_unsigned(x + t * x_stride, w.n_in, tokens[t]);
+    views[t] = &tokens[t];
+  }
+  q8_groups_tile<T>(w, views, row_begin, row_end, y, y_stride);
+}
+
+void matmul_q8_groups_avx512(const Q8RowGroups& w, const float* x, int64_t x_stride, int64_t n_tok, int64_t row_begin,
+                             int64_t row_end, float* y, int64_t y_stride) {
+  int64_t t = 0;
+  for (; t + 8 <= n_tok; t += 8) q8_groups_tokens<8>(w, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
+  for (; t + 4 <= n_tok; t += 4) q8_groups_tokens<4>(w, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
+  for (; t < n_tok; ++t) q8_groups_tokens<1>(w, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
+}
+
 float dot_avx512(const float* a, const float* b, int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   int64_t i = 0;
@@ -672,7 +750,7 @@ float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table{Isa::Avx512, TernaryLayout::TritTriples, kMaxExactInput, prepared_bytes_avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
-                                 dot_avx512,  axpy_avx512, attention_heads_avx512,            quantize_row_avx512, silu_gate_avx512};
+                                 dot_avx512,  axpy_avx512, attention_heads_avx512,            quantize_row_avx512, silu_gate_avx512, matmul_q8_groups_avx512};
   return table;
 }
 

@@ -77,7 +77,7 @@ void silu_gate_scalar(float* gate, const float* up, int64_t n) {
 
 const KernelTable& scalar_kernels() {
   static const KernelTable table{Isa::Scalar, TernaryLayout::BitPlanes, kMaxExactInputInt32, prepared_bytes_identity, prepare_identity, matmul_ternary_scalar, matmul_dense_scalar,
-                                 dot_scalar,         axpy_scalar, attention_heads_scalar,      quantize_row_scalar, silu_gate_scalar};
+                                 dot_scalar,         axpy_scalar, attention_heads_scalar,      quantize_row_scalar, silu_gate_scalar, nullptr};
   return table;
 }
 

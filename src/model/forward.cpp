@@ -294,10 +294,15 @@ void lm_head(const ModelWeights& w, ForwardScratch& s, const Executor& ex, std::
     rmsnorm_row(s.x.data() + rows[i] * c.dim, w.output_norm, c.rms_eps, c.dim, s.normed.data() + i * c.dim);
   ex.run([&](int index, int count) {
     const Range vocab_rows = split_range(c.n_vocab, index, count, kRowGranule);
-    if (vocab_rows.begin < vocab_rows.end)
-      w.kernels->matmul_dense(w.output.type, w.output.data, c.dim, s.normed.data() + mine.begin * c.dim, c.dim,
-                              mine.end - mine.begin, vocab_rows.begin, vocab_rows.end,
-                              s.logits.get() + mine.begin * c.n_vocab, c.n_vocab);
+    if (vocab_rows.begin >= vocab_rows.end) return;
+    const float* x = s.normed.data() + mine.begin * c.dim;
+    float* logits = s.logits.get() + mine.begin * c.n_vocab;
+    if (w.output_groups)
+      w.kernels->matmul_q8_groups(*w.output_groups, x, c.dim, mine.end - mine.begin, vocab_rows.begin, vocab_rows.end,
+                                  logits, c.n_vocab);
+    else
+      w.kernels->matmul_dense(w.output.type, w.output.data, c.dim, x, c.dim, mine.end - mine.begin, vocab_rows.begin,
+                              vocab_rows.end, logits, c.n_vocab);
   });
 }
 

@@ -199,6 +199,15 @@ void pack_ternary_linears(const TensorTable& table, ModelWeights& w) {
   if (error) std::rethrow_exception(error);
 }
 
+// A Q8_0 head goes into the row-group layout when the kernels have a product for it.
+// Its file pages are then released: generation reads the packed copy, embedding lookups
+// fault back in only the rows of the tokens they see.
+void pack_head(ModelWeights& w) {
+  if (w.kernels->matmul_q8_groups == nullptr || w.output.type != TensorType::Q8_0) return;
+  w.output_groups = Q8RowGroups::from_q8_0(w.output.data, w.output.n_in, w.output.n_rows);
+  w.file.mapped().release({w.output.data, w.output.row_bytes() * static_cast<size_t>(w.output.n_rows)});
+}
+
 // The metadata (a whole vocabulary) has been parsed into our own structures: let the
 // kernel drop the file pages before the first tensor from the resident set.
 void release_header_pages(const GgufFile& file) {
@@ -251,6 +260,7 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
   if (threads <= 0) threads = default_threads(w);
   w.pool = std::make_unique<ThreadPool>(threads);
   pack_ternary_linears(table, w);
+  pack_head(w);
   w.tokenizer.emplace(read_gguf_vocab(w.file));
   w.file.drop_array_values("tokenizer.ggml.");  // the tokenizer holds its own copy
   release_header_pages(w.file);

@@ -58,6 +58,9 @@ struct ModelWeights {
   DenseMatrix token_embd;            // [n_vocab, dim]
   std::vector<float> output_norm;    // [dim]
   DenseMatrix output;                // [n_vocab, dim]; the token embedding when tied
+  // A Q8_0 head repacked for the kernels' row-group product, when they have one; the
+  // file's copy of the head is then only read for embedding lookups.
+  std::optional<Q8RowGroups> output_groups;
   bool tied_embeddings = true;
   std::vector<BlockWeights> blocks;  // [n_blocks]
 

@@ -1,0 +1,39 @@
+#include "kernels/q8_row_groups.h"
+
+#include <cstring>
+
+#include "kernels/float16.h"
+
+namespace tern {
+
+Q8RowGroups Q8RowGroups::from_q8_0(const uint8_t* data, int64_t n_in, int64_t n_rows) {
+  Q8RowGroups p;
+  p.n_in = n_in;
+  p.n_rows = n_rows;
+  const int64_t groups = p.groups(), blocks = p.blocks();
+  const int64_t row_bytes = blocks * 34;
+  p.weights.assign(static_cast<size_t>(groups * n_in * kGroupRows), 0);
+  p.scales.assign(static_cast<size_t>(groups * blocks * kGroupRows), 0.0f);
+  p.offsets.assign(p.scales.size(), 0);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const int64_t g = r / kGroupRows, lane = r % kGroupRows;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* block = data + r * row_bytes + b * 34;
+      uint16_t scale_bits;
+      std::memcpy(&scale_bits, block, 2);
+      const auto* q = reinterpret_cast<const int8_t*>(block + 2);
+      int32_t sum = 0;
+      for (int64_t k = 0; k < kBlock; ++k) {
+        const int64_t column = b * kBlock + k;
+        p.weights[static_cast<size_t>(((g * (n_in / 4) + column / 4) * kGroupRows + lane) * 4 + column % 4)] = q[k];
+        sum += q[k];
+      }
+      const size_t at = static_cast<size_t>((g * blocks + b) * kGroupRows + lane);
+      p.scales[at] = f16_to_f32(scale_bits);
+      p.offsets[at] = 128 * sum;
+    }
+  }
+  return p;
+}
+
+}  // namespace tern

@@ -1,0 +1,33 @@
+#pragma once
+// A Q8_0 matrix (the LM head) repacked for VPDPBUSD with broadcast activations: rows in
+// groups of 16, and within a group, for every 4 inputs, the 16 rows' 4 int8 weights side
+// by side (one 64-byte vector: one row per 32-bit lane). One VPDPBUSD then adds 4
+// products for 16 rows at once, against a 4-byte activation broadcast, instead of
+// reducing every row's dot product across lanes. Activations enter as unsigned bytes
+// q + 128; the 128 * sum of each block's weights is subtracted back. Same integer
+// products as the Q8_0 kernel, so the same results up to float summation order.
+#include <cstdint>
+#include <vector>
+
+#include "kernels/aligned_buffer.h"
+
+namespace tern {
+
+struct Q8RowGroups {
+  static constexpr int64_t kGroupRows = 16;
+  static constexpr int64_t kBlock = 32;  // Q8_0 block: one scale per 32 inputs
+
+  int64_t n_in = 0;    // a multiple of 32
+  int64_t n_rows = 0;
+  AlignedBuffer<int8_t> weights;  // [groups, n_in / 4, 16 rows, 4]
+  std::vector<float> scales;      // [groups, n_in / 32, 16] each block's scale (0 past n_rows)
+  std::vector<int32_t> offsets;   // [groups, n_in / 32, 16] 128 * sum of the block's weights
+
+  int64_t groups() const { return (n_rows + kGroupRows - 1) / kGroupRows; }
+  int64_t blocks() const { return n_in / kBlock; }
+
+  // From n_rows rows of Q8_0 data (n_in / 32 blocks of 34 bytes each).
+  static Q8RowGroups from_q8_0(const uint8_t* data, int64_t n_in, int64_t n_rows);
+};
+
+}  // namespace tern
