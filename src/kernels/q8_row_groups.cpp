@@ -6,7 +6,9 @@
 
 namespace tern {
 
-Q8RowGroups Q8RowGroups::from_q8_0(const uint8_t* data, int64_t n_in, int64_t n_rows) {
+Q8RowGroups Q8RowGroups::from_q8_0(const uint8_t* data, int64_t n_in, int64_t n_rows,
+                                   const std::function<void(std::span<const uint8_t>)>& done_with) {
+  constexpr int64_t kRowsPerRelease = 1024;
   Q8RowGroups p;
   p.n_in = n_in;
   p.n_rows = n_rows;
@@ -31,6 +33,11 @@ Q8RowGroups Q8RowGroups::from_q8_0(const uint8_t* data, int64_t n_in, int64_t n_
       const size_t at = static_cast<size_t>((g * blocks + b) * kGroupRows + lane);
       p.scales[at] = f16_to_f32(scale_bits);
       p.offsets[at] = 128 * sum;
+    }
+    const bool chunk_end = (r + 1) % kRowsPerRelease == 0 || r + 1 == n_rows;
+    if (done_with && chunk_end) {
+      const int64_t first = r / kRowsPerRelease * kRowsPerRelease;
+      done_with({data + first * row_bytes, static_cast<size_t>((r + 1 - first) * row_bytes)});
     }
   }
   return p;

@@ -7,6 +7,8 @@
 // q + 128; the 128 * sum of each block's weights is subtracted back. Same integer
 // products as the Q8_0 kernel, so the same results up to float summation order.
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <vector>
 
 #include "kernels/aligned_buffer.h"
@@ -26,8 +28,11 @@ struct Q8RowGroups {
   int64_t groups() const { return (n_rows + kGroupRows - 1) / kGroupRows; }
   int64_t blocks() const { return n_in / kBlock; }
 
-  // From n_rows rows of Q8_0 data (n_in / 32 blocks of 34 bytes each).
-  static Q8RowGroups from_q8_0(const uint8_t* data, int64_t n_in, int64_t n_rows);
+  // From n_rows rows of Q8_0 data (n_in / 32 blocks of 34 bytes each). done_with, if
+  // given, is told of each consumed stretch of the source as packing goes (so that a
+  // mapped file's pages can be let go of before the whole copy exists).
+  static Q8RowGroups from_q8_0(const uint8_t* data, int64_t n_in, int64_t n_rows,
+                               const std::function<void(std::span<const uint8_t>)>& done_with = {});
 };
 
 }  // namespace tern

@@ -200,12 +200,14 @@ void pack_ternary_linears(const TensorTable& table, ModelWeights& w) {
 }
 
 // A Q8_0 head goes into the row-group layout when the kernels have a product for it.
-// Its file pages are then released: generation reads the packed copy, embedding lookups
-// fault back in only the rows of the tokens they see.
+// Its file pages are released as packing goes (the peak stays about one copy):
+// generation reads the packed copy, embedding lookups fault back in only the rows of
+// the tokens they see.
 void pack_head(ModelWeights& w) {
   if (w.kernels->matmul_q8_groups == nullptr || w.output.type != TensorType::Q8_0) return;
-  w.output_groups = Q8RowGroups::from_q8_0(w.output.data, w.output.n_in, w.output.n_rows);
-  w.file.mapped().release({w.output.data, w.output.row_bytes() * static_cast<size_t>(w.output.n_rows)});
+  const MappedFile& file = w.file.mapped();
+  w.output_groups = Q8RowGroups::from_q8_0(w.output.data, w.output.n_in, w.output.n_rows,
+                                           [&file](std::span<const uint8_t> done) { file.release(done); });
 }
 
 // The metadata (a whole vocabulary) has been parsed into our own structures: let the
