@@ -25,11 +25,10 @@ Q8RowGroups Q8RowGroups::from_q8_0(const uint8_t* data, int64_t n_in, int64_t n_
       std::memcpy(&scale_bits, block, 2);
       const auto* q = reinterpret_cast<const int8_t*>(block + 2);
       int32_t sum = 0;
-      for (int64_t k = 0; k < kBlock; ++k) {
-        const int64_t column = b * kBlock + k;
-        p.weights[static_cast<size_t>(((g * (n_in / 4) + column / 4) * kGroupRows + lane) * 4 + column % 4)] = q[k];
-        sum += q[k];
-      }
+      for (int64_t k = 0; k < kBlock; ++k) sum += q[k];
+      // Four inputs at a time: the row's 4 bytes of one 64-byte group vector.
+      int8_t* out = p.weights.data() + ((g * (n_in / 4) + b * (kBlock / 4)) * kGroupRows + lane) * 4;
+      for (int64_t k4 = 0; k4 < kBlock / 4; ++k4) std::memcpy(out + k4 * kGroupRows * 4, q + 4 * k4, 4);
       const size_t at = static_cast<size_t>((g * blocks + b) * kGroupRows + lane);
       p.scales[at] = f16_to_f32(scale_bits);
       p.offsets[at] = 128 * sum;
