@@ -252,6 +252,32 @@ double int8_activation_bound(const float* w, const float* x, int64_t n_in) {
   return bound;
 }
 
+// got against want (the scalar product), [n_tok, n_rows] each: rows before r0 untouched,
+// the others within float rounding of the dequantized dot product, plus the int8
+// activation rounding bound for Q8_0 rows.
+void expect_dense_rows_near(TensorType type, const std::vector<uint8_t>& data, int64_t n_in, int64_t n_rows,
+                            const std::vector<float>& x, int64_t x_stride, int64_t n_tok, int64_t r0,
+                            const std::vector<float>& want, const std::vector<float>& got) {
+  const uint64_t stride = row_bytes(type, static_cast<uint64_t>(n_in));
+  std::vector<float> row(static_cast<size_t>(n_in));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    dequantize_row(type, data.data() + r * stride, row.data(), n_in);
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const size_t at = static_cast<size_t>(t * n_rows + r);
+      if (r < r0) {
+        EXPECT_EQ(got[at], kUntouched);
+        continue;
+      }
+      double magnitude = 0;
+      for (int64_t i = 0; i < n_in; ++i) magnitude += std::fabs(double(row[i]) * x[t * x_stride + i]);
+      double bound = 1e-5 * magnitude;
+      if (type == TensorType::Q8_0) bound += int8_activation_bound(row.data(), x.data() + t * x_stride, n_in);
+      EXPECT_NEAR(got[at], want[at], bound) << tensor_type_name(type) << " n_in " << n_in << " rows " << n_rows
+                                            << " row " << r << " token " << t << " of " << n_tok;
+    }
+  }
+}
+
 TEST_P(SimdKernels, DenseMatchesScalarWithinRounding) {
   std::mt19937 rng(42);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -282,23 +308,7 @@ TEST_P(SimdKernels, DenseMatchesScalarWithinRounding) {
           std::vector<float> want(static_cast<size_t>(n_tok * n_rows), kUntouched), got = want;
           scalar().matmul_dense(c.type, data.data(), n_in, x.data(), x_stride, n_tok, r0, n_rows, want.data(), n_rows);
           simd().matmul_dense(c.type, data.data(), n_in, x.data(), x_stride, n_tok, r0, n_rows, got.data(), n_rows);
-          const uint64_t stride = row_bytes(c.type, static_cast<uint64_t>(n_in));
-          for (int64_t r = 0; r < n_rows; ++r) {
-            dequantize_row(c.type, data.data() + r * stride, row.data(), n_in);
-            for (int64_t t = 0; t < n_tok; ++t) {
-              const size_t at = static_cast<size_t>(t * n_rows + r);
-              if (r < r0) {
-                EXPECT_EQ(got[at], kUntouched);
-                continue;
-              }
-              double magnitude = 0;
-              for (int64_t i = 0; i < n_in; ++i) magnitude += std::fabs(double(row[i]) * x[t * x_stride + i]);
-              double bound = 1e-5 * magnitude;
-              if (c.type == TensorType::Q8_0) bound += int8_activation_bound(row.data(), x.data() + t * x_stride, n_in);
-              EXPECT_NEAR(got[at], want[at], bound)
-                  << tensor_type_name(c.type) << " n_in " << n_in << " row " << r << " token " << t;
-            }
-          }
+          expect_dense_rows_near(c.type, data, n_in, n_rows, x, x_stride, n_tok, r0, want, got);
           if (HasFailure()) return;
         }
 }
@@ -394,21 +404,7 @@ TEST(Q8RowGroups, MatchScalarQ8WithinRounding) {
         kernel_table(Isa::Scalar).matmul_dense(TensorType::Q8_0, data.data(), n_in, x.data(), x_stride, n_tok, r0,
                                                n_rows, want.data(), n_rows);
         fast.matmul_q8_groups(groups, x.data(), x_stride, n_tok, r0, n_rows, got.data(), n_rows);
-        const uint64_t stride = row_bytes(TensorType::Q8_0, static_cast<uint64_t>(n_in));
-        for (int64_t r = 0; r < n_rows; ++r) {
-          dequantize_row(TensorType::Q8_0, data.data() + r * stride, row.data(), n_in);
-          for (int64_t t = 0; t < n_tok; ++t) {
-            const size_t at = static_cast<size_t>(t * n_rows + r);
-            if (r < r0) {
-              EXPECT_EQ(got[at], kUntouched);
-              continue;
-            }
-            double magnitude = 0;
-            for (int64_t i = 0; i < n_in; ++i) magnitude += std::fabs(double(row[i]) * x[t * x_stride + i]);
-            EXPECT_NEAR(got[at], want[at], 1e-5 * magnitude + int8_activation_bound(row.data(), x.data() + t * x_stride, n_in))
-                << "n_in " << n_in << " rows " << n_rows << " row " << r << " token " << t << " of " << n_tok;
-          }
-        }
+        expect_dense_rows_near(TensorType::Q8_0, data, n_in, n_rows, x, x_stride, n_tok, r0, want, got);
         if (HasFailure()) return;
       }
 }

@@ -364,15 +364,21 @@ struct Q8Activations {
   uint64_t pair_negative[kMaxQ8Input / 64];
 };
 
+// One 32-input block of activations as int8, round(x * 127 / max|x|); *scale gets
+// max|x| / 127. Both Q8_0 head kernels quantize their activations this way.
+inline __m256i quantize_q8_block(const float* x, float* scale) {
+  const __m512 lo = _mm512_loadu_ps(x), hi = _mm512_loadu_ps(x + 16);
+  const float amax = std::max(_mm512_reduce_max_ps(_mm512_abs_ps(lo)), _mm512_reduce_max_ps(_mm512_abs_ps(hi)));
+  *scale = amax / 127.0f;
+  const __m512 inv = _mm512_set1_ps(amax == 0 ? 0.0f : 127.0f / amax);
+  const __m128i qlo = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(lo, inv)));
+  const __m128i qhi = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, inv)));
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(qlo), qhi, 1);
+}
+
 void quantize_q8_activations(const float* x, int64_t n_in, Q8Activations& a) {
   for (int64_t b = 0; b < n_in / 32; ++b) {
-    const __m512 lo = _mm512_loadu_ps(x + 32 * b), hi = _mm512_loadu_ps(x + 32 * b + 16);
-    const float amax = std::max(_mm512_reduce_max_ps(_mm512_abs_ps(lo)), _mm512_reduce_max_ps(_mm512_abs_ps(hi)));
-    a.scale[b] = amax / 127.0f;
-    const __m512 inv = _mm512_set1_ps(amax == 0 ? 0.0f : 127.0f / amax);
-    const __m128i qlo = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(lo, inv)));
-    const __m128i qhi = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, inv)));
-    const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(qlo), qhi, 1);
+    const __m256i q = quantize_q8_block(x + 32 * b, &a.scale[b]);
     a.negative[b] = _mm256_movemask_epi8(q);
     _mm256_store_si256(reinterpret_cast<__m256i*>(a.magnitude + 32 * b), _mm256_abs_epi8(q));
   }
@@ -490,13 +496,7 @@ void quantize_q8_unsigned(const float* x, int64_t n_in, Q8Unsigned& a) {
   a.bytes.resize(static_cast<size_t>(n_in));
   a.scale.resize(static_cast<size_t>(n_in / 32));
   for (int64_t b = 0; b < n_in / 32; ++b) {
-    const __m512 lo = _mm512_loadu_ps(x + 32 * b), hi = _mm512_loadu_ps(x + 32 * b + 16);
-    const float amax = std::max(_mm512_reduce_max_ps(_mm512_abs_ps(lo)), _mm512_reduce_max_ps(_mm512_abs_ps(hi)));
-    a.scale[b] = amax / 127.0f;
-    const __m512 inv = _mm512_set1_ps(amax == 0 ? 0.0f : 127.0f / amax);
-    const __m128i qlo = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(lo, inv)));
-    const __m128i qhi = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, inv)));
-    const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(qlo), qhi, 1);
+    const __m256i q = quantize_q8_block(x + 32 * b, &a.scale[b]);
     // q + 128 as a byte: flipping the sign bit.
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.bytes.data() + 32 * b), _mm256_xor_si256(q, _mm256_set1_epi8(-128)));
   }
