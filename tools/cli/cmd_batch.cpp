@@ -44,29 +44,6 @@ struct BatchOptions {
   LogOptions log;
 };
 
-// First SIGINT/SIGTERM: take no new prompts, finish the live ones. Second: stop now.
-volatile std::sig_atomic_t g_signals = 0;
-extern "C" void on_batch_signal(int) { g_signals = g_signals + 1; }
-
-class SignalGuard {
- public:
-  SignalGuard() {
-    g_signals = 0;
-    struct sigaction action {};
-    action.sa_handler = on_batch_signal;
-    sigaction(SIGINT, &action, &previous_int_);
-    sigaction(SIGTERM, &action, &previous_term_);
-  }
-  ~SignalGuard() {
-    sigaction(SIGINT, &previous_int_, nullptr);
-    sigaction(SIGTERM, &previous_term_, nullptr);
-  }
-
- private:
-  struct sigaction previous_int_ {};
-  struct sigaction previous_term_ {};
-};
-
 // Writes a whole line with as few write() calls as the kernel allows (one, for a
 // regular file), so a killed run leaves only whole lines behind.
 void write_line(int fd, const std::string& line) {
@@ -223,7 +200,8 @@ int run_batch(BatchOptions o) {
   }
 
   BatchRunner runner(model, o.parallel, n_ctx);
-  SignalGuard guard;
+  // First SIGINT/SIGTERM: take no new prompts, finish the live ones. Second: stop now.
+  const SignalCounter signals({SIGINT, SIGTERM});
   const bool progress = !o.quiet && ::isatty(2);
   const auto start = std::chrono::steady_clock::now();
   auto last_progress = start;
@@ -265,12 +243,12 @@ int run_batch(BatchOptions o) {
     ++done;
     show_progress(false);
   };
-  cb.take_more = [] { return g_signals == 0; };
-  cb.abandon = [] { return g_signals > 1; };
+  cb.take_more = [] { return SignalCounter::received() == 0; };
+  cb.abandon = [] { return SignalCounter::received() > 1; };
   runner.run(cb);
   show_progress(true);
   if (fd != 1) ::close(fd);
-  if (g_signals > 0) fmt::print(stderr, "tern: interrupted: {} of {} prompts done; --resume finishes the rest\n", done,
+  if (SignalCounter::received() > 0) fmt::print(stderr, "tern: interrupted: {} of {} prompts done; --resume finishes the rest\n", done,
                                 todo.size());
   return any_error ? 1 : 0;
 }

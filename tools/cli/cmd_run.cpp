@@ -32,29 +32,10 @@ struct RunOptions {
   LogOptions log;
 };
 
-// Ctrl-C during a generation stops that generation only (the CLI's one piece of
-// process-wide state, as signals demand).
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_interrupt(int) { g_interrupted = 1; }
-
-class InterruptGuard {
- public:
-  InterruptGuard() {
-    g_interrupted = 0;
-    struct sigaction action {};
-    action.sa_handler = on_interrupt;
-    sigaction(SIGINT, &action, &previous_);
-  }
-  ~InterruptGuard() { sigaction(SIGINT, &previous_, nullptr); }
-
- private:
-  struct sigaction previous_ {};
-};
-
 bool print_piece(std::string_view piece) {
   std::fwrite(piece.data(), 1, piece.size(), stdout);
   std::fflush(stdout);
-  return g_interrupted == 0;
+  return SignalCounter::received() == 0;  // Ctrl-C stops this generation only
 }
 
 void print_timings(const GenerationTimings& t) {
@@ -72,7 +53,7 @@ int64_t context_size(const RunOptions& o, const Model& model) {
 int run_once(const RunOptions& o, Generator& generator, const GenerationParams& params) {
   const std::string prompt = read_prompt(o.prompt, o.prompt_file);
   const auto prompt_tokens = generator.tokenize_prompt(prompt);  // rejects a prompt that does not fit, before echoing it
-  InterruptGuard guard;
+  const SignalCounter interrupts({SIGINT});
   print_piece(prompt);
   const auto result = generator.generate(prompt_tokens, params, print_piece);
   print_timings(result.timings);
@@ -87,7 +68,7 @@ int run_interactive(Generator& generator, const GenerationParams& params) {
     std::fflush(stderr);
     if (!std::getline(std::cin, line)) break;
     if (line.empty()) continue;
-    InterruptGuard guard;
+    const SignalCounter interrupts({SIGINT});
     try {
       const auto result = generator.generate(line + "\n", params, print_piece);
       fmt::print("\n");

@@ -34,6 +34,28 @@ void add_sampler_options(CLI::App& app, SamplerParams& p) {
   app.add_option("--repeat-last-n", p.repeat_last_n, "How many recent tokens are penalized");
 }
 
+namespace {
+volatile std::sig_atomic_t g_signals_received = 0;
+extern "C" void count_signal(int) { g_signals_received = g_signals_received + 1; }
+}  // namespace
+
+SignalCounter::SignalCounter(std::initializer_list<int> signals) {
+  g_signals_received = 0;
+  struct sigaction action {};
+  action.sa_handler = count_signal;
+  for (const int signal : signals) {
+    struct sigaction previous {};
+    sigaction(signal, &action, &previous);
+    previous_.emplace_back(signal, previous);
+  }
+}
+
+SignalCounter::~SignalCounter() {
+  for (const auto& [signal, previous] : previous_) sigaction(signal, &previous, nullptr);
+}
+
+int SignalCounter::received() { return g_signals_received; }
+
 void add_prompt_options(CLI::App& app, std::string& prompt, std::string& prompt_file, const std::string& text_help,
                         const std::string& file_help) {
   auto* text = app.add_option("-p,--prompt", prompt, text_help + " ('-' reads standard input)");

@@ -2,6 +2,11 @@
 // Pieces every subcommand shares: logging flags, model loading, reading prompts.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
+#include <initializer_list>
+#include <utility>
+#include <vector>
+
 #include <string>
 
 #include "tern/model.h"
@@ -22,6 +27,23 @@ void apply_log_options(const LogOptions& options);
 // Adds the sampling flags shared by run and batch (--temp, --top-k, --top-p, --min-p,
 // --repeat-penalty, --repeat-last-n); --seed stays with each command, whose defaults differ.
 void add_sampler_options(CLI::App& app, SamplerParams& params);
+
+// While alive, counts deliveries of the given signals instead of letting them end the
+// process, and restores the previous handlers after. The count is the CLI's one piece of
+// process-wide state, as signals demand; one counter at a time.
+class SignalCounter {
+ public:
+  explicit SignalCounter(std::initializer_list<int> signals);
+  ~SignalCounter();
+  SignalCounter(const SignalCounter&) = delete;
+  SignalCounter& operator=(const SignalCounter&) = delete;
+
+  // Signals received since the live counter was made.
+  static int received();
+
+ private:
+  std::vector<std::pair<int, struct sigaction>> previous_;
+};
 
 // Reads a prompt given as text, "-" (standard input) or from a file (-f).
 std::string read_prompt(const std::string& prompt, const std::string& prompt_file);
