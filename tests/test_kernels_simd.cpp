@@ -344,30 +344,43 @@ TEST_P(SimdKernels, DotAndAxpyMatchScalarWithinRounding) {
 // Attention of query heads sharing one KV head over cached positions: head widths with
 // a register-resident fast path (32, 64, 96, 128) and others, position counts around the
 // 16-position tiles, groups of 1 to 5 query heads (the fast path takes heads in tiles),
-// keys strided like the KV cache (kv_dim wider than one head). Softmax weights from a
-// vectorized exp: outputs within 1e-5 of the scalar kernel's, which runs one head at a
-// time.
+// keys strided like the KV cache (kv_dim wider than one head) and stored in chunks of 16
+// positions with other layers' rows between chunks. Softmax weights from a vectorized
+// exp: outputs within 1e-5 of the scalar kernel's, which runs one head at a time over a
+// plain array of the same rows.
 TEST_P(SimdKernels, AttentionHeadsMatchScalarWithinRounding) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
+  constexpr int64_t kChunk = KvRows::kChunkRows;
   for (const int64_t n_heads : {1, 3, 5})
     for (const int64_t head_dim : {8, 32, 48, 64, 96, 128})
       for (const int64_t n_pos : {1, 2, 15, 16, 17, 33, 100, 300}) {
-        const int64_t stride = 3 * head_dim;  // three KV heads side by side
+        const int64_t stride = 3 * head_dim;                     // three KV heads side by side
+        const int64_t chunk_stride = 2 * kChunk * stride + 40;   // another layer's rows between chunks
+        const int64_t n_chunks = (n_pos + kChunk - 1) / kChunk;
         std::vector<float> q(static_cast<size_t>(n_heads * head_dim)), keys(static_cast<size_t>(n_pos * stride)),
             values(keys.size());
         for (auto& v : q) v = 2.0f * normal(rng);  // scores spread enough for the softmax to matter
         for (auto& v : keys) v = normal(rng);
         for (auto& v : values) v = normal(rng);
+        // The same rows in chunks; the gaps hold NaN, which would show if they were read.
+        std::vector<float> chunked_keys(static_cast<size_t>(n_chunks * chunk_stride), NAN), chunked_values = chunked_keys;
+        for (int64_t p = 0; p < n_pos; ++p) {
+          const int64_t at = p / kChunk * chunk_stride + p % kChunk * stride;
+          std::copy_n(keys.begin() + p * stride, stride, chunked_keys.begin() + at);
+          std::copy_n(values.begin() + p * stride, stride, chunked_values.begin() + at);
+        }
         const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
         std::vector<float> scores_simd(static_cast<size_t>(n_heads * n_pos)), scores_scalar = scores_simd;
         std::vector<float> out_simd(q.size(), 99.0f), out_scalar = out_simd;
-        const int64_t kv = 1;  // the middle KV head of each position
-        simd().attention_heads(q.data(), n_heads, keys.data() + kv * head_dim, values.data() + kv * head_dim, stride,
-                               n_pos, head_dim, scale, scores_simd.data(), out_simd.data());
+        const int64_t kv = head_dim;  // the middle KV head of each position
+        simd().attention_heads(q.data(), n_heads, KvRows{chunked_keys.data() + kv, stride, chunk_stride},
+                               KvRows{chunked_values.data() + kv, stride, chunk_stride}, n_pos, head_dim, scale,
+                               scores_simd.data(), out_simd.data());
+        const KvRows plain_keys{keys.data() + kv, stride, kChunk * stride};
+        const KvRows plain_values{values.data() + kv, stride, kChunk * stride};
         for (int64_t h = 0; h < n_heads; ++h)
-          scalar().attention_heads(q.data() + h * head_dim, 1, keys.data() + kv * head_dim,
-                                   values.data() + kv * head_dim, stride, n_pos, head_dim, scale,
+          scalar().attention_heads(q.data() + h * head_dim, 1, plain_keys, plain_values, n_pos, head_dim, scale,
                                    scores_scalar.data(), out_scalar.data() + h * head_dim);
         for (size_t i = 0; i < out_simd.size(); ++i)
           EXPECT_NEAR(out_simd[i], out_scalar[i], 1e-5f * (1.0f + std::fabs(out_scalar[i])))

@@ -6,33 +6,34 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/kv_rows.h"
+
 namespace tern {
 
 // out[0..head_dim) = sum_p softmax(q . k_p * scale)_p v_p; keys and values of position p
-// start at keys + p * stride and values + p * stride; scores holds n_pos floats.
+// start at keys.row(p) and values.row(p); scores holds n_pos floats.
 template <typename Dot, typename Axpy>
-inline void attention_head_impl(Dot dot, Axpy axpy, const float* q, const float* keys, const float* values,
-                                int64_t stride, int64_t n_pos, int64_t head_dim, float scale, float* scores,
+inline void attention_head_impl(Dot dot, Axpy axpy, const float* q, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim, float scale, float* scores,
                                 float* out) {
   float max_score = -INFINITY;
   for (int64_t p = 0; p < n_pos; ++p) {
-    scores[p] = dot(q, keys + p * stride, head_dim) * scale;
+    scores[p] = dot(q, keys.row(p), head_dim) * scale;
     max_score = std::max(max_score, scores[p]);
   }
   float total = 0;
   for (int64_t p = 0; p < n_pos; ++p) total += scores[p] = std::exp(scores[p] - max_score);
   std::fill(out, out + head_dim, 0.0f);
-  for (int64_t p = 0; p < n_pos; ++p) axpy(scores[p] / total, values + p * stride, out, head_dim);
+  for (int64_t p = 0; p < n_pos; ++p) axpy(scores[p] / total, values.row(p), out, head_dim);
 }
 
 // The same for n_heads query heads sharing one KV head (grouped-query attention): q,
 // out are [n_heads, head_dim], scores [n_heads, n_pos].
 template <typename Dot, typename Axpy>
-inline void attention_heads_impl(Dot dot, Axpy axpy, const float* q, int64_t n_heads, const float* keys,
-                                 const float* values, int64_t stride, int64_t n_pos, int64_t head_dim, float scale,
+inline void attention_heads_impl(Dot dot, Axpy axpy, const float* q, int64_t n_heads, KvRows keys, KvRows values,
+                                 int64_t n_pos, int64_t head_dim, float scale,
                                  float* scores, float* out) {
   for (int64_t h = 0; h < n_heads; ++h)
-    attention_head_impl(dot, axpy, q + h * head_dim, keys, values, stride, n_pos, head_dim, scale, scores + h * n_pos,
+    attention_head_impl(dot, axpy, q + h * head_dim, keys, values, n_pos, head_dim, scale, scores + h * n_pos,
                         out + h * head_dim);
 }
 

@@ -6,6 +6,7 @@
 
 #include "io/tensor_type.h"
 #include "kernels/cpu_features.h"
+#include "kernels/kv_rows.h"
 #include "kernels/q8_row_groups.h"
 #include "kernels/ternary_matrix.h"
 
@@ -48,8 +49,8 @@ struct KernelTable {
   void (*axpy)(float a, const float* x, float* y, int64_t n);  // y += a * x
   // Attention of n_heads query heads sharing one KV head over n_pos cached positions
   // (see attention_head.h): q, out [n_heads, head_dim]; scores [n_heads, n_pos].
-  void (*attention_heads)(const float* q, int64_t n_heads, const float* keys, const float* values, int64_t stride,
-                          int64_t n_pos, int64_t head_dim, float scale, float* scores, float* out);
+  void (*attention_heads)(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
+                          int64_t head_dim, float scale, float* scores, float* out);
   // q[i] = round_half_even(x[i] * 127 / amax); returns amax / 127 (0 if x is all zero).
   float (*quantize_row)(const float* x, int64_t n, int8_t* q);
   // SwiGLU's gating: gate[i] = silu(gate[i]) * up[i], silu(z) = z / (1 + e^-z).

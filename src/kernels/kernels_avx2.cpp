@@ -416,9 +416,9 @@ void axpy_avx2(float a, const float* x, float* y, int64_t n) {
   }
 }
 
-void attention_heads_avx2(const float* q, int64_t n_heads, const float* keys, const float* values, int64_t stride,
-                       int64_t n_pos, int64_t head_dim, float scale, float* scores, float* out) {
-  attention_heads_impl(dot_avx2, axpy_avx2, q, n_heads, keys, values, stride, n_pos, head_dim, scale, scores, out);
+void attention_heads_avx2(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim,
+                          float scale, float* scores, float* out) {
+  attention_heads_impl(dot_avx2, axpy_avx2, q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
 }
 
 float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {

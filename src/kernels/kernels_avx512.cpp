@@ -597,12 +597,14 @@ void silu_gate_avx512(float* gate, const float* up, int64_t n) {
   }
 }
 
-// Scores of every query head of a group for positions p..p+15 of their shared KV head:
-// the block's keys come from memory once and stay in L1 for the other heads; a head's
-// 16 scores are reduced together.
+// Scores of every query head of a group for positions p..p+15 of their shared KV head
+// (p a multiple of 16: one chunk of rows): the block's keys come from memory once and
+// stay in L1 for the other heads; a head's 16 scores are reduced together.
+static_assert(KvRows::kChunkRows == 16, "a block of 16 positions must be one chunk of cached rows");
 template <int NV>
-void score_block(const float* q, int64_t n_heads, const float* keys, int64_t stride, int64_t p, int64_t n_pos,
-                 float scale, float* scores, __m512* best) {
+void score_block(const float* q, int64_t n_heads, KvRows keys, int64_t p, int64_t n_pos, float scale, float* scores,
+                 __m512* best) {
+  const float* block = keys.row(p);
   const int64_t count = std::min<int64_t>(16, n_pos - p);
   const auto valid = static_cast<__mmask16>((1u << count) - 1);
   for (int64_t h = 0; h < n_heads; ++h) {
@@ -612,7 +614,7 @@ void score_block(const float* q, int64_t n_heads, const float* keys, int64_t str
     for (int i = 0; i < 16; ++i) {
       dots[i] = _mm512_setzero_ps();
       if (i >= count) continue;
-      const float* key = keys + (p + i) * stride;
+      const float* key = block + i * keys.row_stride;
       for (int j = 0; j < NV; ++j) dots[i] = _mm512_fmadd_ps(query[j], _mm512_loadu_ps(key + 16 * j), dots[i]);
     }
     const __m512 s = _mm512_mul_ps(sum_lanes_of_16(dots), _mm512_set1_ps(scale));
@@ -643,7 +645,7 @@ void softmax_scores(float* scores, int64_t n_pos, __m512 best) {
 // one chain of dependent FMAs; each head sums in the same order whatever G is, so a
 // head's output does not depend on how many heads share the call.
 template <int G, int NV>
-void weigh_values(const float* weights, int64_t n_pos, const float* values, int64_t stride, float* out) {
+void weigh_values(const float* weights, int64_t n_pos, KvRows values, float* out) {
   constexpr int kSets = 2;
   __m512 acc[kSets][G][NV];
   for (auto& set : acc)
@@ -651,7 +653,8 @@ void weigh_values(const float* weights, int64_t n_pos, const float* values, int6
       for (auto& a : head) a = _mm512_setzero_ps();
   auto add_position = [&](int set, int64_t p) {
     __m512 v[NV];
-    for (int j = 0; j < NV; ++j) v[j] = _mm512_loadu_ps(values + p * stride + 16 * j);
+    const float* row = values.row(p);
+    for (int j = 0; j < NV; ++j) v[j] = _mm512_loadu_ps(row + 16 * j);
     for (int g = 0; g < G; ++g) {
       const __m512 weight = _mm512_set1_ps(weights[g * n_pos + p]);
       for (int j = 0; j < NV; ++j) acc[set][g][j] = _mm512_fmadd_ps(weight, v[j], acc[set][g][j]);
@@ -669,19 +672,18 @@ void weigh_values(const float* weights, int64_t n_pos, const float* values, int6
 // value row and the weight: every register of the 32), so that a group of three heads
 // of width 64 reads each value row once.
 template <int NV>
-void weigh_values_all_heads(const float* weights, int64_t n_heads, int64_t n_pos, const float* values, int64_t stride,
-                            float* out) {
+void weigh_values_all_heads(const float* weights, int64_t n_heads, int64_t n_pos, KvRows values, float* out) {
   constexpr int64_t kTile = std::max(1, 12 / NV);
   for (int64_t h = 0; h < n_heads; h += kTile) {
     const float* w = weights + h * n_pos;
     float* o = out + h * 16 * NV;
     switch (std::min(kTile, n_heads - h)) {
-      case 6: if constexpr (kTile >= 6) weigh_values<6, NV>(w, n_pos, values, stride, o); break;
-      case 5: if constexpr (kTile >= 5) weigh_values<5, NV>(w, n_pos, values, stride, o); break;
-      case 4: if constexpr (kTile >= 4) weigh_values<4, NV>(w, n_pos, values, stride, o); break;
-      case 3: if constexpr (kTile >= 3) weigh_values<3, NV>(w, n_pos, values, stride, o); break;
-      case 2: if constexpr (kTile >= 2) weigh_values<2, NV>(w, n_pos, values, stride, o); break;
-      default: weigh_values<1, NV>(w, n_pos, values, stride, o); break;
+      case 6: if constexpr (kTile >= 6) weigh_values<6, NV>(w, n_pos, values, o); break;
+      case 5: if constexpr (kTile >= 5) weigh_values<5, NV>(w, n_pos, values, o); break;
+      case 4: if constexpr (kTile >= 4) weigh_values<4, NV>(w, n_pos, values, o); break;
+      case 3: if constexpr (kTile >= 3) weigh_values<3, NV>(w, n_pos, values, o); break;
+      case 2: if constexpr (kTile >= 2) weigh_values<2, NV>(w, n_pos, values, o); break;
+      default: weigh_values<1, NV>(w, n_pos, values, o); break;
     }
   }
 }
@@ -691,8 +693,8 @@ void weigh_values_all_heads(const float* weights, int64_t n_heads, int64_t n_pos
 constexpr int64_t kMaxGroupHeads = 64;
 
 template <int NV>
-void attention_heads_registers(const float* q, int64_t n_heads, const float* keys, const float* values,
-                               int64_t stride, int64_t n_pos, float scale, float* scores, float* out) {
+void attention_heads_registers(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
+                               float scale, float* scores, float* out) {
   __m512 best[kMaxGroupHeads];
   for (int64_t h = 0; h < n_heads; ++h) best[h] = _mm512_set1_ps(-INFINITY);
   for (int64_t p = 0; p < n_pos; p += 16) {
@@ -700,25 +702,25 @@ void attention_heads_registers(const float* q, int64_t n_heads, const float* key
     // meets cold: ask for the next block's keys and this block's values, the first cache
     // line of each row (asking for every line measured slower: too many instructions).
     for (int64_t i = p + 16; i < std::min(n_pos, p + 32); ++i)
-      _mm_prefetch(reinterpret_cast<const char*>(keys + i * stride), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(keys.row(i)), _MM_HINT_T0);
     for (int64_t i = p; i < std::min(n_pos, p + 16); ++i)
-      _mm_prefetch(reinterpret_cast<const char*>(values + i * stride), _MM_HINT_T0);
-    score_block<NV>(q, n_heads, keys, stride, p, n_pos, scale, scores, best);
+      _mm_prefetch(reinterpret_cast<const char*>(values.row(i)), _MM_HINT_T0);
+    score_block<NV>(q, n_heads, keys, p, n_pos, scale, scores, best);
   }
   for (int64_t h = 0; h < n_heads; ++h) softmax_scores(scores + h * n_pos, n_pos, best[h]);
-  weigh_values_all_heads<NV>(scores, n_heads, n_pos, values, stride, out);
+  weigh_values_all_heads<NV>(scores, n_heads, n_pos, values, out);
 }
 
-void attention_heads_avx512(const float* q, int64_t n_heads, const float* keys, const float* values, int64_t stride,
-                            int64_t n_pos, int64_t head_dim, float scale, float* scores, float* out) {
+void attention_heads_avx512(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
+                            int64_t head_dim, float scale, float* scores, float* out) {
   if (n_heads <= kMaxGroupHeads) switch (head_dim) {
-      case 32: return attention_heads_registers<2>(q, n_heads, keys, values, stride, n_pos, scale, scores, out);
-      case 64: return attention_heads_registers<4>(q, n_heads, keys, values, stride, n_pos, scale, scores, out);
-      case 96: return attention_heads_registers<6>(q, n_heads, keys, values, stride, n_pos, scale, scores, out);
-      case 128: return attention_heads_registers<8>(q, n_heads, keys, values, stride, n_pos, scale, scores, out);
+      case 32: return attention_heads_registers<2>(q, n_heads, keys, values, n_pos, scale, scores, out);
+      case 64: return attention_heads_registers<4>(q, n_heads, keys, values, n_pos, scale, scores, out);
+      case 96: return attention_heads_registers<6>(q, n_heads, keys, values, n_pos, scale, scores, out);
+      case 128: return attention_heads_registers<8>(q, n_heads, keys, values, n_pos, scale, scores, out);
       default: break;
     }
-  attention_heads_impl(dot_avx512, axpy_avx512, q, n_heads, keys, values, stride, n_pos, head_dim, scale, scores, out);
+  attention_heads_impl(dot_avx512, axpy_avx512, q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
 }
 
 float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {

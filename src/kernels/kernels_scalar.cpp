@@ -52,9 +52,9 @@ void axpy_scalar(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-void attention_heads_scalar(const float* q, int64_t n_heads, const float* keys, const float* values, int64_t stride,
-                       int64_t n_pos, int64_t head_dim, float scale, float* scores, float* out) {
-  attention_heads_impl(dot_scalar, axpy_scalar, q, n_heads, keys, values, stride, n_pos, head_dim, scale, scores, out);
+void attention_heads_scalar(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim,
+                            float scale, float* scores, float* out) {
+  attention_heads_impl(dot_scalar, axpy_scalar, q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
 }
 
 float quantize_row_scalar(const float* x, int64_t n, int8_t* q) {

@@ -192,8 +192,9 @@ void attend(const ModelWeights& w, ForwardScratch& s, KvCache& cache, float* sco
             int64_t h, int64_t n_heads, int64_t pos) {
   const ModelConfig& c = w.config;
   const int64_t kv_offset = (h / (c.n_heads / c.n_kv_heads)) * c.head_dim;
-  w.kernels->attention_heads(s.q.data() + t * c.q_dim() + h * c.head_dim, n_heads, cache.key(layer, 0) + kv_offset,
-                             cache.value(layer, 0) + kv_offset, c.kv_dim(), pos + 1, c.head_dim,
+  w.kernels->attention_heads(s.q.data() + t * c.q_dim() + h * c.head_dim, n_heads,
+                             cache.key_rows(layer).offset(kv_offset), cache.value_rows(layer).offset(kv_offset), pos + 1,
+                             c.head_dim,
                              1.0f / std::sqrt(static_cast<float>(c.head_dim)), scores,
                              s.attn_out.data() + t * c.q_dim() + h * c.head_dim);
 }

@@ -1,29 +1,66 @@
 #pragma once
 // Keys and values of every executed layer (shared blocks get one slot per run).
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+
+#include "kernels/kv_rows.h"
 
 namespace tern {
 
+// Float storage for a KV cache, left uninitialized and backed by transparent huge pages
+// where the kernel offers them. Why: a cache's pages are first touched one position at a
+// time during decoding, and on virtual machines a 4 KiB page fault costs ~10 us; on the
+// 125M shape 8 sequences took ~90 faults per decode step, 13% of its time. A 2 MiB page
+// faults once for 512 of them. Untouched pages never become resident.
+class KvStorage {
+ public:
+  explicit KvStorage(int64_t n_floats);
+  float* data() const { return data_.get(); }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+};
+
+// Positions go in chunks of KvRows::kChunkRows, and a chunk holds that many positions of
+// every layer: [n_chunks, n_layers, kChunkRows, n_kv_heads, head_dim] (+ padding). So a sequence's
+// memory grows from the front as it gets longer, in whole huge pages, instead of
+// touching one page per layer from its first token on (a layer-major cache of 2048
+// positions would make ~94 MB resident per sequence on the 125M shape at once).
+// Left uninitialized: a position is always written before it is read.
 struct KvCache {
   int64_t n_layers = 0;
   int64_t n_ctx = 0;
   int64_t kv_dim = 0;  // n_kv_heads * head_dim
-  // Left uninitialized: a position is always written before it is read, and untouched
-  // pages never become resident, so a cache sized for the whole context costs only what
-  // its sequence uses (a batch of 16 sequences at 2048 positions would otherwise zero
-  // 1.5 GB up front on the 125M shape).
-  std::unique_ptr<float[]> k;  // [n_layers, n_ctx, n_kv_heads, head_dim]
-  std::unique_ptr<float[]> v;  // [n_layers, n_ctx, n_kv_heads, head_dim]
+  KvStorage k;         // [n_chunks, n_layers, kChunkRows, n_kv_heads, head_dim]
+  KvStorage v;         // [n_chunks, n_layers, kChunkRows, n_kv_heads, head_dim]
 
   KvCache(int64_t layers, int64_t ctx, int64_t kv_width)
-      : n_layers(layers), n_ctx(ctx), kv_dim(kv_width),
-        k(new float[static_cast<size_t>(layers * ctx * kv_width)]),
-        v(new float[static_cast<size_t>(layers * ctx * kv_width)]) {}
+      : n_layers(layers), n_ctx(ctx), kv_dim(kv_width), k(storage_floats()), v(storage_floats()) {}
 
-  float* key(int64_t layer, int64_t pos) { return k.get() + (layer * n_ctx + pos) * kv_dim; }
-  float* value(int64_t layer, int64_t pos) { return v.get() + (layer * n_ctx + pos) * kv_dim; }
+  float* key(int64_t layer, int64_t pos) { return k.data() + offset(layer, pos); }
+  float* value(int64_t layer, int64_t pos) { return v.data() + offset(layer, pos); }
+  KvRows key_rows(int64_t layer) const { return rows(k, layer); }
+  KvRows value_rows(int64_t layer) const { return rows(v, layer); }
   uint64_t bytes() const { return static_cast<uint64_t>(2 * n_layers * n_ctx * kv_dim) * sizeof(float); }
+
+ private:
+  static constexpr int64_t kChunk = KvRows::kChunkRows;
+  int64_t storage_floats() const { return (n_ctx + kChunk - 1) / kChunk * chunk_floats(); }
+  // One 64-byte line more when a chunk would be an even number of lines: chunks a power
+  // of two apart in memory (the 125M shape's are 90 * 4 KiB) put one layer's rows of every
+  // chunk in the same L1 set, and attention reads them all.
+  int64_t chunk_floats() const {
+    const int64_t lines = (n_layers * kChunk * kv_dim + 15) / 16;
+    return (lines | 1) * 16;
+  }
+  int64_t offset(int64_t layer, int64_t pos) const {
+    return pos / kChunk * chunk_floats() + (layer * kChunk + pos % kChunk) * kv_dim;
+  }
+  KvRows rows(const KvStorage& s, int64_t layer) const { return {s.data() + layer * kChunk * kv_dim, kv_dim, chunk_floats()}; }
 };
 
 }  // namespace tern
