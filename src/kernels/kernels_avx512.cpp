@@ -483,31 +483,34 @@ void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, con
 }
 
 // The Q8_0 head in row groups. Per token the activations are quantized like the Q8_0
-// kernel's (int8 per 32-block, scale max|x| / 127) and shifted to unsigned bytes
-// q + 128; per group, block and 4 inputs one VPDPBUSD adds 16 rows' products against
-// the 4 activation bytes broadcast; the block's offset (128 * its weight sum) comes off
-// before the block scale.
-struct Q8Unsigned {
-  std::vector<uint8_t> bytes;  // [n_in] q + 128
+// kernel's (int8 per 32-block, scale max|x| / 127); per group, block and 4 inputs one
+// VPDPBUSD adds 16 rows' products of the unsigned weights w + 128 against the token's 4
+// signed activation bytes, broadcast straight from memory; the block's offset (128 *
+// the sum of its activations) comes off before the block scale.
+struct Q8Signed {
+  std::vector<int8_t> bytes;   // [n_in]
   std::vector<float> scale;    // [n_in / 32]
+  std::vector<int32_t> offset; // [n_in / 32] 128 * sum of the block's bytes
 };
 
-void quantize_q8_unsigned(const float* x, int64_t n_in, Q8Unsigned& a) {
+void quantize_q8_signed(const float* x, int64_t n_in, Q8Signed& a) {
   a.bytes.resize(static_cast<size_t>(n_in));
   a.scale.resize(static_cast<size_t>(n_in / 32));
+  a.offset.resize(static_cast<size_t>(n_in / 32));
   for (int64_t b = 0; b < n_in / 32; ++b) {
     const __m256i q = quantize_q8_block(x + 32 * b, &a.scale[b]);
-    // q + 128 as a byte: flipping the sign bit.
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.bytes.data() + 32 * b), _mm256_xor_si256(q, _mm256_set1_epi8(-128)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.bytes.data() + 32 * b), q);
+    const __m512i wide = _mm512_cvtepi8_epi16(q);
+    a.offset[b] = 128 * _mm512_reduce_add_epi32(_mm512_madd_epi16(wide, _mm512_set1_epi16(1)));
   }
 }
 
 template <int T>
-void q8_groups_tile(const Q8RowGroups& w, const Q8Unsigned* const (&a)[T], int64_t row_begin, int64_t row_end,
+void q8_groups_tile(const Q8RowGroups& w, const Q8Signed* const (&a)[T], int64_t row_begin, int64_t row_end,
                     float* y, int64_t y_stride) {
   const int64_t blocks = w.blocks(), steps = w.n_in / 4;
   for (int64_t g = row_begin / 16; g * 16 < row_end; ++g) {
-    const int8_t* group = w.weights.data() + g * steps * 64;
+    const uint8_t* group = w.weights.data() + g * steps * 64;
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < blocks; ++b) {
@@ -518,13 +521,12 @@ void q8_groups_tile(const Q8RowGroups& w, const Q8Unsigned* const (&a)[T], int64
         for (int t = 0; t < T; ++t) {
           int32_t four;
           std::memcpy(&four, a[t]->bytes.data() + b * 32 + k * 4, 4);
-          dots[t] = _mm512_dpbusd_epi32(dots[t], _mm512_set1_epi32(four), weights);
+          dots[t] = _mm512_dpbusd_epi32(dots[t], weights, _mm512_set1_epi32(four));
         }
       }
-      const __m512i offset = _mm512_loadu_si512(w.offsets.data() + (g * blocks + b) * 16);
       const __m512 scale = _mm512_loadu_ps(w.scales.data() + (g * blocks + b) * 16);
       for (int t = 0; t < T; ++t)
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dots[t], offset)),
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dots[t], _mm512_set1_epi32(a[t]->offset[b]))),
                                  _mm512_mul_ps(scale, _mm512_set1_ps(a[t]->scale[b])), acc[t]);
     }
     const int64_t first = g * 16;
@@ -536,10 +538,10 @@ void q8_groups_tile(const Q8RowGroups& w, const Q8Unsigned* const (&a)[T], int64
 template <int T>
 void q8_groups_tokens(const Q8RowGroups& w, const float* x, int64_t x_stride, int64_t row_begin, int64_t row_end,
                       float* y, int64_t y_stride) {
-  Q8Unsigned tokens[T];
-  const Q8Unsigned* views[T];
+  Q8Signed tokens[T];
+  const Q8Signed* views[T];
   for (int t = 0; t < T; ++t) {
-    quantize_q8_unsigned(x + t * x_stride, w.n_in, tokens[t]);
+    quantize_q8_signed(x + t * x_stride, w.n_in, tokens[t]);
     views[t] = &tokens[t];
   }
   q8_groups_tile<T>(w, views, row_begin, row_end, y, y_stride);

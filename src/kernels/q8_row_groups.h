@@ -3,9 +3,11 @@
 // groups of 16, and within a group, for every 4 inputs, the 16 rows' 4 int8 weights side
 // by side (one 64-byte vector: one row per 32-bit lane). One VPDPBUSD then adds 4
 // products for 16 rows at once, against a 4-byte activation broadcast, instead of
-// reducing every row's dot product across lanes. Activations enter as unsigned bytes
-// q + 128; the 128 * sum of each block's weights is subtracted back. Same integer
-// products as the Q8_0 kernel, so the same results up to float summation order.
+// reducing every row's dot product across lanes. VPDPBUSD multiplies unsigned by signed
+// bytes: the weights are stored as unsigned w + 128 and the activations stay signed, so
+// that the broadcast activation can be the instruction's memory operand; 128 * the sum
+// of each block's activations is subtracted back. Same integer products as the Q8_0
+// kernel, so the same results up to float summation order.
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -21,9 +23,8 @@ struct Q8RowGroups {
 
   int64_t n_in = 0;    // a multiple of 32
   int64_t n_rows = 0;
-  AlignedBuffer<int8_t> weights;  // [groups, n_in / 4, 16 rows, 4]
-  std::vector<float> scales;      // [groups, n_in / 32, 16] each block's scale (0 past n_rows)
-  std::vector<int32_t> offsets;   // [groups, n_in / 32, 16] 128 * sum of the block's weights
+  AlignedBuffer<uint8_t> weights;  // [groups, n_in / 4, 16 rows, 4] w + 128
+  std::vector<float> scales;       // [groups, n_in / 32, 16] each block's scale (0 past n_rows)
 
   int64_t groups() const { return (n_rows + kGroupRows - 1) / kGroupRows; }
   int64_t blocks() const { return n_in / kBlock; }

@@ -112,6 +112,29 @@ void BM_DenseHead(benchmark::State& state) {
 }
 BENCHMARK(BM_DenseHead)->Args({1, 0, 576, 32000})->Args({1, 1, 576, 32000})->Args({2, 0, 576, 32000})->Args({2, 1, 576, 32000});
 
+// The Q8_0 LM head of the 125M shape in row groups (AVX-512 only), for 1 token
+// (generation) and 8 (a batch step); args: tokens.
+void BM_Q8GroupsHead(benchmark::State& state) {
+  const KernelTable& k = kernel_table(Isa::Avx512);
+  if (!isa_supported(Isa::Avx512, detect_cpu_features()) || k.matmul_q8_groups == nullptr) {
+    state.SkipWithError("no row-group kernel here");
+    return;
+  }
+  const int64_t n_in = 576, rows = 32000, tokens = state.range(0);
+  std::vector<uint8_t> data(row_bytes(TensorType::Q8_0, n_in) * rows);
+  std::mt19937 rng(5);
+  for (auto& b : data) b = static_cast<uint8_t>(rng() & 0x3f);  // small scales, any weights
+  const Q8RowGroups w = Q8RowGroups::from_q8_0(data.data(), n_in, rows);
+  std::vector<float> x(static_cast<size_t>(n_in * tokens), 0.5f), y(static_cast<size_t>(rows * tokens));
+  for (auto _ : state) {
+    k.matmul_q8_groups(w, x.data(), n_in, tokens, 0, rows, y.data(), rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weights/s"] =
+      benchmark::Counter(static_cast<double>(n_in * rows * tokens), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Q8GroupsHead)->Arg(1)->Arg(8);
+
 // Read bandwidth of this machine: sum a 256 MiB buffer.
 void BM_MemoryReadBandwidth(benchmark::State& state) {
   std::vector<int64_t> buffer((256u << 20) / sizeof(int64_t), 1);
