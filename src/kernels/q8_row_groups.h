@@ -9,8 +9,6 @@
 // of each block's activations is subtracted back. Same integer products as the Q8_0
 // kernel, so the same results up to float summation order.
 #include <cstdint>
-#include <functional>
-#include <span>
 #include <vector>
 
 #include "kernels/aligned_buffer.h"
@@ -29,11 +27,14 @@ struct Q8RowGroups {
   int64_t groups() const { return (n_rows + kGroupRows - 1) / kGroupRows; }
   int64_t blocks() const { return n_in / kBlock; }
 
-  // From n_rows rows of Q8_0 data (n_in / 32 blocks of 34 bytes each). done_with, if
-  // given, is told of each consumed stretch of the source as packing goes (so that a
-  // mapped file's pages can be let go of before the whole copy exists).
-  static Q8RowGroups from_q8_0(const uint8_t* data, int64_t n_in, int64_t n_rows,
-                               const std::function<void(std::span<const uint8_t>)>& done_with = {});
+  // Storage for n_rows rows of n_in inputs, filled by pack_rows.
+  static Q8RowGroups allocate(int64_t n_in, int64_t n_rows);
+  // Rows [row_begin, row_end) from Q8_0 data (rows of n_in / 32 blocks of 34 bytes).
+  // Calls for disjoint ranges whose bounds are multiples of 16 (or n_rows) may run at
+  // the same time on different threads.
+  void pack_rows(const uint8_t* data, int64_t row_begin, int64_t row_end);
+  // allocate + pack_rows over all rows.
+  static Q8RowGroups from_q8_0(const uint8_t* data, int64_t n_in, int64_t n_rows);
 };
 
 }  // namespace tern

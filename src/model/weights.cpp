@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -172,42 +173,57 @@ const KernelTable& exact_kernels(const KernelTable& chosen, int64_t widest_input
        kMaxExactInputInt32);
 }
 
-// Decoding and repacking the ternary linears is most of a load: the linears go to the
-// model's threads, largest first, each thread taking the next one left. The first error
-// (a malformed tensor) is rethrown on the calling thread once all have stopped.
-void pack_ternary_linears(const TensorTable& table, ModelWeights& w) {
-  std::vector<Linear*> linears;
+// Decoding and repacking weights for the kernels is most of a load. One job per
+// ternary linear, and for a Q8_0 head going into the row-group layout (when the kernels
+// have a product for it) one per stretch of its rows; the jobs go to the model's
+// threads, largest first, each thread taking the next one left. The head's file pages
+// are released as its stretches are done (the peak stays about one copy): generation
+// reads the packed copy, embedding lookups fault back in only the rows they see. The
+// first error (a malformed tensor) is rethrown on the calling thread once all stopped.
+struct PackJob {
+  int64_t weights;  // for the order: largest first
+  std::function<void()> run;
+};
+
+std::vector<PackJob> pack_jobs(const TensorTable& table, ModelWeights& w) {
+  std::vector<PackJob> jobs;
   for (BlockWeights& b : w.blocks)
     for (const auto& spec : kBlockLinears)
-      if ((b.*spec.member).ternary) linears.push_back(&(b.*spec.member));
-  std::stable_sort(linears.begin(), linears.end(),
-                   [](const Linear* a, const Linear* b) { return a->n_in * a->n_out > b->n_in * b->n_out; });
+      if (Linear& l = b.*spec.member; l.ternary) jobs.push_back({l.n_in * l.n_out, [&table, &l] { table.pack(l); }});
+  if (w.kernels->matmul_q8_groups != nullptr && w.output.type == TensorType::Q8_0) {
+    constexpr int64_t kHeadRowsPerJob = 2048;  // a multiple of the 16-row groups
+    const DenseMatrix& head = w.output;
+    w.output_groups = Q8RowGroups::allocate(head.n_in, head.n_rows);
+    const size_t row_bytes = head.row_bytes();
+    for (int64_t first = 0; first < head.n_rows; first += kHeadRowsPerJob) {
+      const int64_t end = std::min(head.n_rows, first + kHeadRowsPerJob);
+      jobs.push_back({(end - first) * head.n_in, [&w, &head, first, end, row_bytes] {
+                        w.output_groups->pack_rows(head.data, first, end);
+                        w.file.mapped().release({head.data + first * row_bytes, (end - first) * row_bytes});
+                      }});
+    }
+  }
+  std::stable_sort(jobs.begin(), jobs.end(), [](const PackJob& a, const PackJob& b) { return a.weights > b.weights; });
+  return jobs;
+}
+
+void pack_for_kernels(const TensorTable& table, ModelWeights& w) {
+  const std::vector<PackJob> jobs = pack_jobs(table, w);
   std::atomic<size_t> next{0};
   std::mutex error_mutex;
   std::exception_ptr error;
   w.pool->run([&](int, int) {
-    for (size_t i = next++; i < linears.size(); i = next++) {
+    for (size_t i = next++; i < jobs.size(); i = next++) {
       try {
-        table.pack(*linears[i]);
+        jobs[i].run();
       } catch (...) {
         const std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();
-        next = linears.size();
+        next = jobs.size();
       }
     }
   });
   if (error) std::rethrow_exception(error);
-}
-
-// A Q8_0 head goes into the row-group layout when the kernels have a product for it.
-// Its file pages are released as packing goes (the peak stays about one copy):
-// generation reads the packed copy, embedding lookups fault back in only the rows of
-// the tokens they see.
-void pack_head(ModelWeights& w) {
-  if (w.kernels->matmul_q8_groups == nullptr || w.output.type != TensorType::Q8_0) return;
-  const MappedFile& file = w.file.mapped();
-  w.output_groups = Q8RowGroups::from_q8_0(w.output.data, w.output.n_in, w.output.n_rows,
-                                           [&file](std::span<const uint8_t> done) { file.release(done); });
 }
 
 // The metadata (a whole vocabulary) has been parsed into our own structures: let the
@@ -261,8 +277,7 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
 
   if (threads <= 0) threads = default_threads(w);
   w.pool = std::make_unique<ThreadPool>(threads);
-  pack_ternary_linears(table, w);
-  pack_head(w);
+  pack_for_kernels(table, w);
   w.tokenizer.emplace(read_gguf_vocab(w.file));
   w.file.drop_array_values("tokenizer.ggml.");  // the tokenizer holds its own copy
   release_header_pages(w.file);
