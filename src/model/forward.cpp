@@ -284,32 +284,29 @@ void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& 
 }
 
 // Logits of the chosen rows, in that order: logits[i * n_vocab ...] is row rows[i]'s.
-// Only the chosen rows inside the executor's rows (rows ascending: a contiguous run of i).
-void lm_head(const ModelWeights& w, ForwardScratch& s, const Executor& ex, std::span<const int64_t> rows) {
+// Threads split the vocabulary, each taking all the rows: every weight of the head is
+// read once per call, whatever the number of rows.
+void lm_head(const ModelWeights& w, ForwardScratch& s, ThreadPool& pool, std::span<const int64_t> rows) {
   const ModelConfig& c = w.config;
-  const auto first = std::lower_bound(rows.begin(), rows.end(), ex.tokens.begin) - rows.begin();
-  const auto end = std::lower_bound(rows.begin(), rows.end(), ex.tokens.end) - rows.begin();
-  const Range mine = ex.pool ? Range{0, static_cast<int64_t>(rows.size())} : Range{first, end};
-  if (mine.begin >= mine.end) return;
-  for (int64_t i = mine.begin; i < mine.end; ++i)
+  const auto n_rows = static_cast<int64_t>(rows.size());
+  if (n_rows == 0) return;
+  for (int64_t i = 0; i < n_rows; ++i)
     rmsnorm_row(s.x.data() + rows[i] * c.dim, w.output_norm, c.rms_eps, c.dim, s.normed.data() + i * c.dim);
-  ex.run([&](int index, int count) {
+  pool.run([&](int index, int count) {
     const Range vocab_rows = split_range(c.n_vocab, index, count, kRowGranule);
     if (vocab_rows.begin >= vocab_rows.end) return;
-    const float* x = s.normed.data() + mine.begin * c.dim;
-    float* logits = s.logits.get() + mine.begin * c.n_vocab;
     if (w.output_groups)
-      w.kernels->matmul_q8_groups(*w.output_groups, x, c.dim, mine.end - mine.begin, vocab_rows.begin, vocab_rows.end,
-                                  logits, c.n_vocab);
+      w.kernels->matmul_q8_groups(*w.output_groups, s.normed.data(), c.dim, n_rows, vocab_rows.begin, vocab_rows.end,
+                                  s.logits.get(), c.n_vocab);
     else
-      w.kernels->matmul_dense(w.output.type, w.output.data, c.dim, x, c.dim, mine.end - mine.begin, vocab_rows.begin,
-                              vocab_rows.end, logits, c.n_vocab);
+      w.kernels->matmul_dense(w.output.type, w.output.data, c.dim, s.normed.data(), c.dim, n_rows, vocab_rows.begin,
+                              vocab_rows.end, s.logits.get(), c.n_vocab);
   });
 }
 
-// The rows of the executor through every layer and the head.
-void run_rows(const ModelWeights& w, ForwardScratch& s, const Executor& ex, std::span<const int32_t> tokens,
-              const RowPlaces& rows, std::span<const int64_t> logit_rows) {
+// The rows of the executor through every layer.
+void run_layers(const ModelWeights& w, ForwardScratch& s, const Executor& ex, std::span<const int32_t> tokens,
+                const RowPlaces& rows) {
   const ModelConfig& c = w.config;
   for (int64_t t = ex.tokens.begin; t < ex.tokens.end; ++t)
     dequantize_row(w.token_embd.type, w.token_embd.row(tokens[t]), s.x.data() + t * c.dim, c.dim);
@@ -318,16 +315,14 @@ void run_rows(const ModelWeights& w, ForwardScratch& s, const Executor& ex, std:
     attention_sublayer(w, b, s, ex, layer, rows);
     ffn_sublayer(w, b, s, ex);
   }
-  lm_head(w, s, ex, logit_rows);
 }
 
-// Data-parallel pays when every thread gets enough rows to share its weight loads
-// among, and is possible when no two rows share a sequence (a row's attention then reads
-// only its own cache) and logits are asked for in row order.
-bool runs_data_parallel(const ModelWeights& w, std::span<KvCache* const> caches, std::span<const int64_t> logit_rows) {
+// Data-parallel layers pay when every thread gets enough rows to share its weight loads
+// among, and are possible when no two rows share a sequence (a row's attention then
+// reads only its own cache).
+bool runs_data_parallel(const ModelWeights& w, std::span<KvCache* const> caches) {
   const int64_t threads = w.pool->size();
   if (threads == 1 || static_cast<int64_t>(caches.size()) < kMinTokensPerThreadToSplitTokens * threads) return false;
-  if (!std::is_sorted(logit_rows.begin(), logit_rows.end())) return false;
   std::vector<KvCache*> sorted(caches.begin(), caches.end());
   std::sort(sorted.begin(), sorted.end());
   return std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
@@ -366,13 +361,16 @@ void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int3
                   std::span<const int64_t> logit_rows) {
   const auto n_tok = static_cast<int64_t>(tokens.size());
   const RowPlaces rows{positions.data(), caches.data()};
-  if (runs_data_parallel(w, caches, logit_rows)) {
+  // Independent sequences go through the layers one share per thread with no
+  // synchronization; the head then splits the vocabulary over the threads for all rows
+  // (each thread's rows alone would read the whole head once per thread).
+  if (runs_data_parallel(w, caches))
     w.pool->run([&](int index, int count) {
-      run_rows(w, s, Executor{nullptr, split_range(n_tok, index, count), index}, tokens, rows, logit_rows);
+      run_layers(w, s, Executor{nullptr, split_range(n_tok, index, count), index}, tokens, rows);
     });
-    return;
-  }
-  run_rows(w, s, Executor{w.pool.get(), {0, n_tok}, 0}, tokens, rows, logit_rows);
+  else
+    run_layers(w, s, Executor{w.pool.get(), {0, n_tok}, 0}, tokens, rows);
+  lm_head(w, s, *w.pool, logit_rows);
 }
 
 void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits) {
