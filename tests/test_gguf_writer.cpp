@@ -172,16 +172,6 @@ std::map<std::string, std::vector<uint8_t>> write_everything(const std::filesyst
   return data;
 }
 
-std::string run_python(const std::string& script, const std::filesystem::path& dir) {
-  const auto file = dir / "script.py";
-  std::ofstream(file) << "import sys\nsys.path.insert(0, " << json(reference_tool("").c_str()).dump()
-                      << ")\nimport gguf\nimport json\n"
-                      << script;
-  const auto r = run_command(python() + " " + file.string());
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.out;
-}
-
 TEST(GgufWriter, RoundTripsEveryValueAndTensorType) {
   for (uint32_t alignment : {32u, 64u, 1u, 4096u}) {
     TempDir dir;
@@ -334,7 +324,7 @@ TEST(GgufWriterInterop, PythonReadsTernsFiles) {
   TempDir dir;
   const auto path = dir / "all.gguf";
   const auto data = write_everything(path, 64);
-  const std::string out = run_python(
+  const std::string out = run_python_script(
       "f = gguf.read_gguf_full(sys.argv[1] if len(sys.argv) > 1 else " + json(path.string()).dump() + ")\n"
       "print(json.dumps({'alignment': f['alignment'], 'data_start': f['data_start'],\n"
       "  'kv': [[k, f['metadata'][k], f['types'][k]] for k in f['metadata']],\n"
@@ -366,7 +356,7 @@ TEST(GgufWriterInterop, PythonReadsTernsFiles) {
 TEST(GgufWriterInterop, TernReadsPythonsFiles) {
   TempDir dir;
   const auto path = dir / "py.gguf";
-  const std::string out = run_python(
+  const std::string out = run_python_script(
       "import numpy as np\n"
       "w = gguf.GGUFWriter(alignment=128)\n"
       "w.add('p.u8', gguf.U8, 200); w.add('p.i8', gguf.I8, -100); w.add('p.u16', gguf.U16, 60000)\n"

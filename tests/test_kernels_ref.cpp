@@ -15,6 +15,8 @@
 #include "kernels/matvec_ref.h"
 #include "kernels/ternary_formats.h"
 #include "kernels/ternary_matrix.h"
+#include "tern/error.h"
+#include "test_support.h"
 
 namespace tern::testing {
 namespace {
@@ -368,6 +370,79 @@ TEST(Dequantize, QuantizeRowRoundTripsExactlyRepresentableValues) {
   back.resize(64);
   dequantize_row(TensorType::Q8_0, bytes.data(), back.data(), 64);
   EXPECT_EQ(back, q8);
+}
+
+// ---------------------------------------------------------------- K-quants
+
+std::string hex_of(const std::vector<uint8_t>& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : bytes) out += {digits[b >> 4], digits[b & 15]};
+  return out;
+}
+
+// tools/reference/gguf.py's numpy decoding (written from the format, not from tern) of
+// the same bytes, as floats.
+std::vector<float> python_dequantize(TensorType type, const std::vector<uint8_t>& bytes, int64_t n_in, int64_t n_rows,
+                                     const std::filesystem::path& dir) {
+  const std::string out = run_python_script(
+      "raw = bytes.fromhex('" + hex_of(bytes) + "')\n"
+      "y = gguf.dequantize(" + std::to_string(static_cast<uint32_t>(type)) + ", [" + std::to_string(n_in) + ", " +
+          std::to_string(n_rows) + "], raw)\n"
+      "print(json.dumps([float(v) for v in y.reshape(-1)]))\n",
+      dir);
+  std::vector<float> values;
+  std::string number;
+  for (char c : out) {
+    if (c == ',' || c == ']') {
+      if (!number.empty()) values.push_back(std::stof(number));
+      number.clear();
+    } else if (c != '[' && c != ' ' && c != '\n') {
+      number += c;
+    }
+  }
+  return values;
+}
+
+// Q4_K and Q6_K super-blocks (the K-quants of llama.cpp's TQ1_0 / TQ2_0 files) decode to
+// the reference's values: random bytes reach every bit of the packed scales, mins and
+// quants.
+TEST(Dequantize, KQuantsMatchThePythonReference) {
+  TempDir dir;
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K}) {
+    const int64_t n_in = 512, n_rows = 3;
+    const auto bytes = random_k_quant_rows(type, n_in, n_rows, 7);
+    const auto want = python_dequantize(type, bytes, n_in, n_rows, dir.path());
+    ASSERT_EQ(want.size(), static_cast<size_t>(n_in * n_rows)) << tensor_type_name(type);
+    std::vector<float> got(want.size());
+    for (int64_t r = 0; r < n_rows; ++r)
+      dequantize_row(type, bytes.data() + r * row_bytes(type, n_in), got.data() + r * n_in, n_in);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got[i], want[i], 1e-6f * (1.0f + std::fabs(want[i]))) << tensor_type_name(type) << " weight " << i;
+  }
+}
+
+// tern's Q6_K writer (bench and convert embeddings): the reference decodes its bytes to
+// within a quantization step of the input (a packing error would be off by O(max |x|)).
+TEST(Dequantize, Q6KWriterIsReadBackByThePythonReference) {
+  TempDir dir;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(768);
+  for (auto& v : x) v = normal(rng);
+  for (int i = 0; i < 16; ++i) x[300 + i] = 0.0f;  // an all-zero sub-block
+  std::vector<uint8_t> bytes;
+  quantize_row(TensorType::Q6_K, x, bytes);
+  ASSERT_EQ(bytes.size(), row_bytes(TensorType::Q6_K, x.size()));
+  const auto back = python_dequantize(TensorType::Q6_K, bytes, static_cast<int64_t>(x.size()), 1, dir.path());
+  ASSERT_EQ(back.size(), x.size());
+  for (size_t j = 0; j < x.size() / 16; ++j) {
+    float amax = 0;
+    for (size_t i = 0; i < 16; ++i) amax = std::max(amax, std::fabs(x[j * 16 + i]));
+    for (size_t i = 0; i < 16; ++i)  // step ~ amax / 31; rounding to f16 / int8 scales adds a little
+      EXPECT_NEAR(back[j * 16 + i], x[j * 16 + i], 0.6f * amax / 31.0f + 1e-7f) << "weight " << j * 16 + i;
+  }
+  EXPECT_THROW(quantize_row(TensorType::Q4_K, x, bytes), Error);  // read-only type: a clear error
 }
 
 // ---------------------------------------------------------------- f16 / bf16

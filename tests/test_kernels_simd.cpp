@@ -18,6 +18,7 @@
 #include "kernels/matvec_ref.h"
 #include "kernels/ternary_formats.h"
 #include "kernels/ternary_matrix.h"
+#include "test_support.h"
 
 namespace tern::testing {
 namespace {
@@ -290,6 +291,8 @@ TEST_P(SimdKernels, DenseMatchesScalarWithinRounding) {
       {TensorType::F16, {1, 7, 9, 16, 31, 100, 577}},
       {TensorType::BF16, {2, 7, 16, 17, 63, 100, 577}},
       {TensorType::Q8_0, {32, 64, 96, 576}},
+      {TensorType::Q4_K, {256, 768}},  // random super-blocks (tern does not write Q4_K)
+      {TensorType::Q6_K, {256, 512}},
   };
   for (const auto& c : cases)
     for (const int64_t n_in : c.n_ins)
@@ -297,10 +300,13 @@ TEST_P(SimdKernels, DenseMatchesScalarWithinRounding) {
         for (const int64_t n_tok : {1, 2, 3, 4, 5, 9}) {
           std::vector<uint8_t> data;
           std::vector<float> row(static_cast<size_t>(n_in));
-          for (int64_t r = 0; r < n_rows; ++r) {
-            for (auto& v : row) v = normal(rng);
-            quantize_row(c.type, row, data);
-          }
+          if (c.type == TensorType::Q4_K)
+            data = random_k_quant_rows(c.type, n_in, n_rows, static_cast<uint32_t>(rng()));
+          else
+            for (int64_t r = 0; r < n_rows; ++r) {
+              for (auto& v : row) v = normal(rng);
+              quantize_row(c.type, row, data);
+            }
           const int64_t x_stride = n_in + 3;
           std::vector<float> x(static_cast<size_t>(n_tok * x_stride));
           for (auto& v : x) v = normal(rng);

@@ -65,7 +65,12 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"tq1_0_linear_norm_relu2_f16", "--seed 3 --ternary-type tq1_0 --linear-norm --act relu2 --embd-type f16"},
         Case{"tern2_awkward_widths", "--seed 4 --dim 72 --ffn 100 --heads 3 --kv-heads 1 --repeat 3"},
         Case{"tern2_no_block_norms_linear_norm_bf16",
-             "--seed 5 --no-block-norms --linear-norm --sub-norms --embd-type bf16 --rope-base 500000"}),
+             "--seed 5 --no-block-norms --linear-norm --sub-norms --embd-type bf16 --rope-base 500000"},
+        // What llama.cpp's quantizer writes for TQ models: an untied Q4_K embedding with a
+        // Q6_K head, or one tied Q6_K matrix (widths that are multiples of 256).
+        Case{"tq2_0_untied_q4_k_embedding_q6_k_head",
+             "--seed 8 --ternary-type tq2_0 --untied --embd-type q4_k --output-type q6_k"},
+        Case{"tq1_0_tied_q6_k", "--seed 10 --ternary-type tq1_0 --embd-type q6_k --sub-norms"}),
     [](const auto& info) { return info.param.name; });
 
 // Writes the model with every shared block stored r times as separate blocks.
@@ -114,7 +119,8 @@ TEST_P(IsaVsScalar, LogitsMatchScalarPath) {
   TempDir dir;
   for (const std::string options : {"--seed 11 --ternary-type tern2 --dim 72 --ffn 100 --heads 3 --kv-heads 1 --repeat 2",
                                     "--seed 12 --ternary-type tq2_0 --embd-type q8_0 --sub-norms --untied",
-                                    "--seed 13 --ternary-type tq1_0 --linear-norm --embd-type f16"}) {
+                                    "--seed 13 --ternary-type tq1_0 --linear-norm --embd-type f16",
+                                    "--seed 14 --ternary-type tq2_0 --embd-type q6_k"}) {
     const auto model = dir / "model.gguf";
     testing::make_random_model(model, options);
     const bool int8_head = options.find("q8_0") != std::string::npos;

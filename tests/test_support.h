@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "io/tensor_type.h"
 #include "kernels/cpu_features.h"
+#include "kernels/float16.h"
 
 namespace tern::testing {
 
@@ -21,6 +23,24 @@ inline bool isa_supported_by_cpu(const std::string& name) {
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
     if (isa_name(isa) == name) return isa_supported(isa, detect_cpu_features());
   return false;
+}
+
+// Rows of a K-quant type as random bytes, with each super-block's f16 scales (Q6_K: d at
+// byte 208; Q4_K: d, dmin at bytes 0, 2) set to small normal values: every packed field
+// takes arbitrary values.
+inline std::vector<uint8_t> random_k_quant_rows(TensorType type, int64_t n_in, int64_t n_rows, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> bytes(row_bytes(type, static_cast<uint64_t>(n_in)) * static_cast<uint64_t>(n_rows));
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  const size_t block = traits(type).block_bytes;
+  std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+  for (size_t at = 0; at < bytes.size(); at += block)
+    for (size_t field : type == TensorType::Q6_K ? std::vector<size_t>{208} : std::vector<size_t>{0, 2}) {
+      const uint16_t h = f32_to_f16(scale(rng));
+      bytes[at + field] = static_cast<uint8_t>(h & 0xff);
+      bytes[at + field + 1] = static_cast<uint8_t>(h >> 8);
+    }
+  return bytes;
 }
 
 // A fresh directory under the build tree, removed when the object dies.
@@ -81,6 +101,18 @@ inline std::string reference_tool(const std::string& script) {
   return (std::filesystem::path(TERN_SOURCE_DIR) / "tools" / "reference" / script).string();
 }
 inline std::string tern_cli() { return TERN_CLI_PATH; }
+
+// Runs a Python script with tools/reference importable (as gguf) and json imported, in
+// dir; returns its standard output.
+inline std::string run_python_script(const std::string& script, const std::filesystem::path& dir) {
+  std::string tools_dir;  // as a Python string literal
+  for (char c : reference_tool("")) tools_dir += (c == '\\' || c == '\'') ? std::string("\\") + c : std::string(1, c);
+  const auto file = dir / "script.py";
+  std::ofstream(file) << "import sys\nsys.path.insert(0, '" << tools_dir << "')\nimport gguf\nimport json\n" << script;
+  const auto r = run_command(python() + " " + file.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
 
 inline std::vector<float> read_floats(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);

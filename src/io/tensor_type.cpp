@@ -14,6 +14,8 @@ constexpr std::array kSupported = {
     TensorTypeTraits{TensorType::F16, "F16", 1, 2, false},
     TensorTypeTraits{TensorType::BF16, "BF16", 1, 2, false},
     TensorTypeTraits{TensorType::Q8_0, "Q8_0", 32, 34, false},
+    TensorTypeTraits{TensorType::Q4_K, "Q4_K", 256, 144, false},
+    TensorTypeTraits{TensorType::Q6_K, "Q6_K", 256, 210, false},
     TensorTypeTraits{TensorType::TQ1_0, "TQ1_0", 256, 54, true},
     TensorTypeTraits{TensorType::TQ2_0, "TQ2_0", 256, 66, true},
     TensorTypeTraits{TensorType::TERN2, "TERN2", 0, 0, true},

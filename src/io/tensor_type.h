@@ -12,6 +12,8 @@ enum class TensorType : uint32_t {
   F32 = 0,
   F16 = 1,
   Q8_0 = 8,
+  Q4_K = 12,
+  Q6_K = 14,
   BF16 = 30,
   TQ1_0 = 34,
   TQ2_0 = 35,

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/dense_via_f32.h"
 #include "kernels/dequantize.h"
 #include "kernels/float16.h"
 #include "kernels/attention_head.h"
@@ -383,6 +384,10 @@ void matmul_dense_avx2(TensorType type, const uint8_t* data, int64_t n_in, const
       return dense_rows<TensorType::BF16>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
     case TensorType::Q8_0:
       return dense_rows<TensorType::Q8_0>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
+    case TensorType::Q4_K:
+    case TensorType::Q6_K:
+      return matmul_dense_via_f32(matmul_dense_avx2, type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y,
+                                  y_stride);
     default:  // ternary types never reach the dense path; keep the reference behaviour
       return scalar_kernels().matmul_dense(type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
   }

@@ -18,6 +18,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/dense_via_f32.h"
 #include "kernels/dequantize.h"
 #include "kernels/attention_head.h"
 #include "kernels/kernels.h"
@@ -476,6 +477,9 @@ void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, con
     }
     return;
   }
+  if (type == TensorType::Q4_K || type == TensorType::Q6_K)
+    return matmul_dense_via_f32(matmul_dense_avx512, type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y,
+                                y_stride);
   int64_t t = 0;
   for (; t + 8 <= n_tok; t += 8) dense_rows<8>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);
   for (; t + 4 <= n_tok; t += 4) dense_rows<4>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);

@@ -90,7 +90,7 @@ class TensorTable {
   DenseMatrix dense(const GgufTensorInfo& t, int64_t n_in, int64_t n_rows) const {
     check_shape(t, {static_cast<uint64_t>(n_in), static_cast<uint64_t>(n_rows)});
     if (traits(t.type).ternary)
-      fail("{}: tensor '{}' has ternary type {}, expected F32, F16, BF16 or Q8_0", file_.name(), t.name,
+      fail("{}: tensor '{}' has ternary type {}, expected F32, F16, BF16, Q8_0, Q4_K or Q6_K", file_.name(), t.name,
            tensor_type_name(t.type));
     return DenseMatrix{t.type, t.data.data(), n_in, n_rows};
   }

@@ -180,7 +180,8 @@ Subject make_subject(const BenchOptions& o, const std::string& linear_type) {
   const auto linear = tensor_type_from_name(linear_type);
   const auto embd = tensor_type_from_name(o.embd_type);
   if (!linear) fail("--type '{}' is not a tensor type", linear_type);
-  if (!embd || traits(*embd).ternary) fail("--embd-type '{}' is not one of f32, f16, bf16, q8_0", o.embd_type);
+  if (!embd || traits(*embd).ternary || *embd == TensorType::Q4_K)
+    fail("--embd-type '{}' is not one of f32, f16, bf16, q8_0, q6_k", o.embd_type);
   SyntheticOptions synthetic;
   synthetic.linear_type = *linear;
   synthetic.embedding_type = *embd;
@@ -360,7 +361,7 @@ Command add_bench_command(CLI::App& parent) {
       ->delimiter(',')
       ->check(CLI::Range(1, 256));
   app->add_option("--type", o->ternary_type, "With --shape: linear weight type (tern2, tq2_0, tq1_0)");
-  app->add_option("--embd-type", o->embd_type, "With --shape: embedding / LM head type (q8_0, f16, f32)");
+  app->add_option("--embd-type", o->embd_type, "With --shape: embedding / LM head type (q8_0, q6_k, f16, bf16, f32)");
   app->add_option("--compare", o->compare, "With --shape: also run it with f16 or q8_0 linears and print ratios")
       ->check(CLI::IsMember({"f16", "q8_0"}));
   app->add_option("--output", o->output, "md (default), json, jsonl or csv")->check(CLI::IsMember({"md", "json", "jsonl", "csv"}));

@@ -25,8 +25,8 @@ struct ConvertCliOptions {
 
 TensorType parse_type(const std::string& flag, const std::string& name, bool ternary) {
   const auto type = tensor_type_from_name(name);
-  if (!type || traits(*type).ternary != ternary)
-    fail("{} '{}' is not one of {}", flag, name, ternary ? "tern2, tq2_0, tq1_0" : "f32, f16, bf16, q8_0");
+  if (!type || traits(*type).ternary != ternary || *type == TensorType::Q4_K)
+    fail("{} '{}' is not one of {}", flag, name, ternary ? "tern2, tq2_0, tq1_0" : "f32, f16, bf16, q8_0, q6_k");
   return *type;
 }
 
@@ -90,7 +90,7 @@ Command add_convert_command(CLI::App& parent) {
   app->add_option("--tokenizer", o->tokenizer, "Tokenizer: SentencePiece .model, llama2.c tokenizer.bin, tokenizer.json or GGUF");
   app->add_option("--type", o->ternary_type, "Ternary packing: tern2 (any width; default), tq2_0, tq1_0");
   app->add_option("--embd-type", o->embd_type, "Embedding / LM head type: f32 (default), f16, bf16, q8_0");
-  app->add_option("--dense-type", o->dense_type, "Type of non-ternary matrices: f32 (default), f16, bf16, q8_0");
+  app->add_option("--dense-type", o->dense_type, "Type of non-ternary matrices: f32 (default), f16, bf16, q8_0, q6_k (widths multiple of 256)");
   app->add_option("--to", o->to, "Target architecture: mobilellm (tern, default) or llama (standard, shared blocks written out)")
       ->check(CLI::IsMember({"mobilellm", "llama"}));
   app->add_flag("--dry-run", o->dry_run, "Print what would be written, write nothing");

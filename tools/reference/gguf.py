@@ -21,13 +21,13 @@ _SCALAR_FMT = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i",
                F32_V: "<f", U64: "<Q", I64: "<q", F64: "<d"}
 
 # Tensor types (FORMAT.md section 2).
-F32, F16, Q8_0, TQ1_0, TQ2_0, BF16, TERN2 = 0, 1, 8, 34, 35, 30, 4096
-TYPE_NAMES = {F32: "F32", F16: "F16", BF16: "BF16", Q8_0: "Q8_0",
+F32, F16, Q8_0, Q4_K, Q6_K, TQ1_0, TQ2_0, BF16, TERN2 = 0, 1, 8, 12, 14, 34, 35, 30, 4096
+TYPE_NAMES = {F32: "F32", F16: "F16", BF16: "BF16", Q8_0: "Q8_0", Q4_K: "Q4_K", Q6_K: "Q6_K",
               TQ1_0: "TQ1_0", TQ2_0: "TQ2_0", TERN2: "TERN2"}
 TERNARY_TYPES = (TQ1_0, TQ2_0, TERN2)
 QK8_0 = 32
 QK_K = 256
-_BLOCK = {F32: (1, 4), F16: (1, 2), BF16: (1, 2), Q8_0: (32, 34),
+_BLOCK = {F32: (1, 4), F16: (1, 2), BF16: (1, 2), Q8_0: (32, 34), Q4_K: (256, 144), Q6_K: (256, 210),
           TQ1_0: (256, 54), TQ2_0: (256, 66)}
 
 
@@ -286,6 +286,89 @@ def _dequant_q8_0(raw, count):
     return (d[:, None] * q).reshape(-1)
 
 
+# ----------------------------------------------------------------------------- K-quants
+# ggml's Q4_K and Q6_K super-blocks of 256 weights (FORMAT.md section 2), as llama.cpp
+# writes the embeddings / LM heads of TQ1_0 / TQ2_0 models. The quantizers pick simple
+# scales (max-based); both sides of every test decode the same bytes.
+
+def quantize_q6_k(rows):
+    """Float rows (n % 256 == 0) as Q6_K: ql[128] low nibbles, qh[64] 2-bit tops, 16 int8 scales, f16 d."""
+    x = np.asarray(rows, dtype=np.float32).reshape(-1, QK_K)
+    sub = np.abs(x.reshape(-1, 16, 16)).max(axis=2) / 31.0                  # [nb, 16] sub-block scales
+    d = sub.max(axis=1) / 127.0
+    d16 = np.frombuffer(f32_to_f16_bytes(d), dtype=np.uint8).reshape(-1, 2)
+    d = f16_bytes_to_f32(d16.tobytes())
+    sc = np.clip(np.rint(np.divide(sub, d[:, None], out=np.zeros_like(sub), where=d[:, None] != 0)), -127, 127)
+    step = np.repeat(d[:, None] * sc, 16, axis=1)                           # [nb, 256]
+    q = np.clip(np.rint(np.divide(x, step, out=np.zeros_like(x), where=step != 0)), -32, 31).astype(np.int64) + 32
+    out = np.empty((x.shape[0], 210), dtype=np.uint8)
+    for h in range(2):
+        part = q[:, h * 128:(h + 1) * 128]
+        quarters = [part[:, k * 32:(k + 1) * 32] for k in range(4)]
+        out[:, h * 64:h * 64 + 32] = (quarters[0] & 0xF) | ((quarters[2] & 0xF) << 4)
+        out[:, h * 64 + 32:h * 64 + 64] = (quarters[1] & 0xF) | ((quarters[3] & 0xF) << 4)
+        out[:, 128 + h * 32:128 + (h + 1) * 32] = sum((quarters[k] >> 4) << (2 * k) for k in range(4))
+    out[:, 192:208] = sc.astype(np.int8).view(np.uint8)
+    out[:, 208:210] = d16
+    return out.tobytes()
+
+
+def _dequant_q6_k(raw, count):
+    b = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(count // QK_K, 210).astype(np.int64)
+    d = f16_bytes_to_f32(b[:, 208:210].astype(np.uint8).tobytes())
+    sc = b[:, 192:208].astype(np.uint8).view(np.int8).astype(np.float32)
+    q = np.empty((b.shape[0], QK_K), dtype=np.int64)
+    for h in range(2):
+        low, top = b[:, h * 64:(h + 1) * 64], b[:, 128 + h * 32:128 + (h + 1) * 32]
+        nibbles = [low[:, :32] & 0xF, low[:, 32:] & 0xF, low[:, :32] >> 4, low[:, 32:] >> 4]
+        for k in range(4):
+            q[:, h * 128 + k * 32:h * 128 + (k + 1) * 32] = nibbles[k] | (((top >> (2 * k)) & 3) << 4)
+    step = (d[:, None] * sc).astype(np.float32)                              # [nb, 16]
+    return (np.repeat(step, 16, axis=1) * (q - 32).astype(np.float32)).reshape(-1)
+
+
+def quantize_q4_k(rows):
+    """Float rows (n % 256 == 0) as Q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, qs[128]."""
+    x = np.asarray(rows, dtype=np.float32).reshape(-1, 8, 32)
+    lo = np.minimum(x.min(axis=2), 0.0)
+    scale = (x.max(axis=2) - lo) / 15.0                                      # [nb, 8]
+    d = scale.max(axis=1) / 63.0
+    dmin = (-lo).max(axis=1) / 63.0
+    d16 = np.frombuffer(f32_to_f16_bytes(d), dtype=np.uint8).reshape(-1, 2)
+    m16 = np.frombuffer(f32_to_f16_bytes(dmin), dtype=np.uint8).reshape(-1, 2)
+    d, dmin = f16_bytes_to_f32(d16.tobytes()), f16_bytes_to_f32(m16.tobytes())
+    sc = np.clip(np.rint(np.divide(scale, d[:, None], out=np.zeros_like(scale), where=d[:, None] != 0)), 0, 63)
+    mn = np.clip(np.rint(np.divide(-lo, dmin[:, None], out=np.zeros_like(lo), where=dmin[:, None] != 0)), 0, 63)
+    sc, mn = sc.astype(np.int64), mn.astype(np.int64)
+    step = (d[:, None] * sc)[:, :, None]
+    q = np.clip(np.rint(np.divide(x + (dmin[:, None] * mn)[:, :, None], step, out=np.zeros_like(x),
+                                  where=step != 0)), 0, 15).astype(np.int64)
+    out = np.empty((x.shape[0], 144), dtype=np.uint8)
+    out[:, 0:2], out[:, 2:4] = d16, m16
+    packed = np.zeros((x.shape[0], 12), dtype=np.int64)
+    packed[:, 0:4] = sc[:, 0:4] | ((sc[:, 4:8] >> 4) << 6)
+    packed[:, 4:8] = mn[:, 0:4] | ((mn[:, 4:8] >> 4) << 6)
+    packed[:, 8:12] = (sc[:, 4:8] & 0xF) | ((mn[:, 4:8] & 0xF) << 4)
+    out[:, 4:16] = packed
+    for k in range(4):
+        out[:, 16 + k * 32:16 + (k + 1) * 32] = q[:, 2 * k] | (q[:, 2 * k + 1] << 4)
+    return out.tobytes()
+
+
+def _dequant_q4_k(raw, count):
+    b = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(count // QK_K, 144).astype(np.int64)
+    d = f16_bytes_to_f32(b[:, 0:2].astype(np.uint8).tobytes())
+    dmin = f16_bytes_to_f32(b[:, 2:4].astype(np.uint8).tobytes())
+    p = b[:, 4:16]
+    sc = np.concatenate([p[:, 0:4] & 63, (p[:, 8:12] & 0xF) | ((p[:, 0:4] >> 6) << 4)], axis=1)
+    mn = np.concatenate([p[:, 4:8] & 63, (p[:, 8:12] >> 4) | ((p[:, 4:8] >> 6) << 4)], axis=1)
+    qs = b[:, 16:144].reshape(-1, 4, 32)
+    q = np.stack([qs & 0xF, qs >> 4], axis=2).reshape(-1, 8, 32)            # sub-block 2k, 2k + 1
+    step = (d[:, None] * sc.astype(np.float32)).astype(np.float32)
+    offset = (dmin[:, None] * mn.astype(np.float32)).astype(np.float32)
+    return (step[:, :, None] * q.astype(np.float32) - offset[:, :, None]).reshape(-1)
+
+
 # ----------------------------------------------------------------------------- TQ1_0
 
 _POW3 = [1, 3, 9, 27, 81]
@@ -442,6 +525,10 @@ def dequantize(type_id, ne, raw):
         flat = bf16_bytes_to_f32(raw)
     elif type_id == Q8_0:
         flat = _dequant_q8_0(raw, count)
+    elif type_id == Q4_K:
+        flat = _dequant_q4_k(raw, count)
+    elif type_id == Q6_K:
+        flat = _dequant_q6_k(raw, count)
     elif type_id in TERNARY_TYPES:
         codes, scales = ternary_codes(type_id, ne, raw)
         rows, ne0 = codes.shape

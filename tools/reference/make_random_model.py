@@ -5,13 +5,14 @@ Usage:
     /usr/bin/python3 tools/reference/make_random_model.py --out m.gguf [--seed 0]
         [--dim 64] [--ffn 96] [--heads 4] [--kv-heads 2] [--head-dim D] [--blocks 2]
         [--repeat 2] [--vocab 300] [--ctx 128] [--ternary-type tern2|tq2_0|tq1_0]
-        [--embd-type f32|f16|q8_0] [--untied] [--sub-norms] [--linear-norm]
+        [--embd-type f32|f16|bf16|q8_0|q4_k|q6_k] [--output-type T] [--untied] [--sub-norms] [--linear-norm]
         [--no-block-norms] [--act silu|relu2] [--rope-base 10000] [--eps 1e-5]
 
 Ternary scales are chosen as ~1/sqrt(#nonzero weights per row) so every linear roughly
 preserves the activation RMS and logits stay O(1..10) (not degenerate) through the layers.
 The TQ types need every linear input width to be a multiple of 256, so choosing one
-defaults dim to 256 and ffn to 512. Q8_0 embeddings need dim % 32 == 0.
+defaults dim to 256 and ffn to 512. Q8_0 embeddings need dim % 32 == 0, Q4_K / Q6_K
+dim % 256 == 0.
 Deep models with --no-block-norms and no --sub-norms can overflow (the gated FFN grows
 faster than linearly with the residual); keep such models to a few layers.
 """
@@ -26,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gguf  # noqa: E402
 
 TERNARY = {"tern2": gguf.TERN2, "tq2_0": gguf.TQ2_0, "tq1_0": gguf.TQ1_0}
-FLOAT = {"f32": gguf.F32, "f16": gguf.F16, "q8_0": gguf.Q8_0, "bf16": gguf.BF16}
+FLOAT = {"f32": gguf.F32, "f16": gguf.F16, "q8_0": gguf.Q8_0, "bf16": gguf.BF16, "q4_k": gguf.Q4_K,
+         "q6_k": gguf.Q6_K}
 
 
 def parse_args(argv=None):
@@ -45,6 +47,7 @@ def parse_args(argv=None):
     ap.add_argument("--ternary-type", choices=sorted(TERNARY), default="tern2")
     ap.add_argument("--embd-type", choices=sorted(FLOAT), default="f32")
     ap.add_argument("--untied", action="store_true", help="write a separate output.weight")
+    ap.add_argument("--output-type", choices=sorted(FLOAT), help="output.weight's type (default: --embd-type)")
     ap.add_argument("--sub-norms", action="store_true", help="write attn/ffn sub-norms")
     ap.add_argument("--linear-norm", action="store_true")
     ap.add_argument("--no-block-norms", action="store_true", help="omit attn_norm/ffn_norm")
@@ -105,6 +108,10 @@ def encode_float(type_id, w):
         return gguf.f32_to_f16_bytes(w)
     if type_id == gguf.BF16:
         return gguf.f32_to_bf16_bytes(w)
+    if type_id == gguf.Q4_K:
+        return gguf.quantize_q4_k(w)
+    if type_id == gguf.Q6_K:
+        return gguf.quantize_q6_k(w)
     return gguf.quantize_q8_0(w)
 
 
@@ -166,7 +173,8 @@ def build(args):
     w.add_tensor("output_norm.weight", gguf.F32, [dim], norm_weight(rng, dim))
     if args.untied:
         out = (embd_std * rng.standard_normal((args.vocab, dim))).astype(np.float32)
-        w.add_tensor("output.weight", embd_type, [dim, args.vocab], encode_float(embd_type, out))
+        out_type = FLOAT[args.output_type] if args.output_type else embd_type
+        w.add_tensor("output.weight", out_type, [dim, args.vocab], encode_float(out_type, out))
     # Without block norms the layers see the small embedding scale directly, so their
     # outputs need more gain to not be swamped by the embedding in the residual.
     out_gain = 0.5 if not args.no_block_norms else 1.0
