@@ -237,14 +237,14 @@ TEST_P(SimdKernels, TernaryIntegerSumsEqualTheReference) {
 
 // ---------------------------------------------------------------- dense products
 
-// Q8_0 rows may run against activations rounded to int8 per 32-block (an int8 dot
-// product): each x_i moves by at most half a step, max|x_b|/254, so the result moves by
-// at most sum_b max|x_b|/254 * sum_{i in b} |w_i|.
-double int8_activation_bound(const float* w, const float* x, int64_t n_in) {
+// Q8_0 and Q6_K rows may run against activations rounded to int8 per block (32 inputs
+// for Q8_0, 256 for Q6_K: int8 dot products): each x_i moves by at most half a step,
+// max|x_b|/254, so the result moves by at most sum_b max|x_b|/254 * sum_{i in b} |w_i|.
+double int8_activation_bound(const float* w, const float* x, int64_t n_in, int64_t block) {
   double bound = 0;
-  for (int64_t b = 0; b < n_in / 32; ++b) {
+  for (int64_t b = 0; b < n_in / block; ++b) {
     double amax = 0, wsum = 0;
-    for (int64_t i = 32 * b; i < 32 * b + 32; ++i) {
+    for (int64_t i = block * b; i < block * b + block; ++i) {
       amax = std::max(amax, double(std::fabs(x[i])));
       wsum += std::fabs(double(w[i]));
     }
@@ -253,9 +253,14 @@ double int8_activation_bound(const float* w, const float* x, int64_t n_in) {
   return bound;
 }
 
+// The block over which a type's SIMD product may round activations to int8 (0: none).
+int64_t int8_activation_block(TensorType type) {
+  return type == TensorType::Q8_0 ? 32 : type == TensorType::Q6_K ? 256 : 0;
+}
+
 // got against want (the scalar product), [n_tok, n_rows] each: rows before r0 untouched,
 // the others within float rounding of the dequantized dot product, plus the int8
-// activation rounding bound for Q8_0 rows.
+// activation rounding bound for Q8_0 and Q6_K rows.
 void expect_dense_rows_near(TensorType type, const std::vector<uint8_t>& data, int64_t n_in, int64_t n_rows,
                             const std::vector<float>& x, int64_t x_stride, int64_t n_tok, int64_t r0,
                             const std::vector<float>& want, const std::vector<float>& got) {
@@ -272,7 +277,8 @@ void expect_dense_rows_near(TensorType type, const std::vector<uint8_t>& data, i
       double magnitude = 0;
       for (int64_t i = 0; i < n_in; ++i) magnitude += std::fabs(double(row[i]) * x[t * x_stride + i]);
       double bound = 1e-5 * magnitude;
-      if (type == TensorType::Q8_0) bound += int8_activation_bound(row.data(), x.data() + t * x_stride, n_in);
+      if (const int64_t block = int8_activation_block(type))
+        bound += int8_activation_bound(row.data(), x.data() + t * x_stride, n_in, block);
       EXPECT_NEAR(got[at], want[at], bound) << tensor_type_name(type) << " n_in " << n_in << " rows " << n_rows
                                             << " row " << r << " token " << t << " of " << n_tok;
     }

@@ -110,8 +110,8 @@ TEST(BlockSharing, SharedBlocksEqualBlocksWrittenOut) {
 
 // Every instruction set the CPU has, with 1 and 2 threads, against the scalar path: the
 // ternary products are bit-identical by construction; float sums differ in order only,
-// and a Q8_0 LM head runs as an int8 dot product whose activation rounding moves logits
-// by well under 1% of their scale.
+// and a Q8_0 or Q6_K LM head runs as an int8 dot product whose activation rounding moves
+// logits by well under 1% of their scale.
 class IsaVsScalar : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(IsaVsScalar, LogitsMatchScalarPath) {
@@ -123,7 +123,7 @@ TEST_P(IsaVsScalar, LogitsMatchScalarPath) {
                                     "--seed 14 --ternary-type tq2_0 --embd-type q6_k"}) {
     const auto model = dir / "model.gguf";
     testing::make_random_model(model, options);
-    const bool int8_head = options.find("q8_0") != std::string::npos;
+    const bool int8_head = options.find("q8_0") != std::string::npos || options.find("q6_k") != std::string::npos;
     const auto reference = engine_logits(model, kTokens, "scalar", 1);
     for (int threads : {1, 2}) {
       const auto actual = engine_logits(model, kTokens, GetParam(), threads);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/dense_via_f32.h"
+#include "kernels/q6k_avx512.h"
 #include "kernels/dequantize.h"
 #include "kernels/attention_head.h"
 #include "kernels/kernels.h"
@@ -477,6 +478,8 @@ void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, con
     }
     return;
   }
+  if (type == TensorType::Q6_K && n_in <= kMaxQ6KInput)
+    return matmul_q6k_avx512(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
   if (type == TensorType::Q4_K || type == TensorType::Q6_K)
     return matmul_dense_via_f32(matmul_dense_avx512, type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y,
                                 y_stride);
