@@ -15,6 +15,8 @@ scripts/build.sh >/dev/null
   for shape in mobilellm-125m mobilellm-350m bitnet-700m; do
     ./build/tern bench --shape "$shape" -p 128 -n 128 -t 1,2,1,2 -r 3
   done
+  # The 700m shape with the LM head type llama.cpp's TQ2_0 quantizer gives it (Q6_K).
+  ./build/tern bench --shape bitnet-700m --embd-type q6_k -p 128 -n 128 -t 1,2,1,2 -r 3
   # Batch generation (issue 7): aggregate tokens/s of B sequences decoded together.
   ./build/tern bench --shape mobilellm-125m -p 0 -n 128 -t 1,2 -r 2 --batch 1,4,8,16
   ./build/tern bench -m models/tern-kjv.gguf -p 0 -n 64 -t 1,2 -r 2 --batch 1,4,8,16
