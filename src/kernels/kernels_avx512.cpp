@@ -136,18 +136,17 @@ inline void add_to_rows(float* y, __mmask32 keep, bool first, __m512 lo, __m512 
 // segment order like the scalar kernel; otherwise the row scale comes at the end.
 template <int T>
 void triple_segment(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t segment,
-                    __mmask32 keep, float* y, int64_t y_stride, int64_t prefetch_bytes) {
-  const uint16_t* words = w.block_words(block);
-  const int64_t begin = segment * Words::kWordsPerSegment;
-  const int64_t end = std::min(w.words_per_row, begin + Words::kWordsPerSegment);
+                    __mmask32 keep, float* y, int64_t y_stride) {
+  const uint16_t* words = w.segment_words(block, segment);
+  const int64_t n_words = w.words_in_segment(segment);
   const int8_t* tables[T];
   __m512i acc[T];
   for (int t = 0; t < T; ++t) {
-    tables[t] = x.q + t * x.stride;
+    tables[t] = x.q + t * x.stride + segment * Words::kWordsPerSegment * kWordTableBytes;
     acc[t] = _mm512_setzero_si512();
   }
-  for (int64_t i = begin; i < end; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(words + i * Words::kBlockRows) + prefetch_bytes, kWordPrefetchHint<T>);
+  for (int64_t i = 0; i < n_words; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(words + i * Words::kBlockRows) + kPrefetchBytes, kWordPrefetchHint<T>);
     const __m512i index0 = _mm512_load_si512(words + i * Words::kBlockRows);
     const __m512i index1 = _mm512_srli_epi16(index0, 5), index2 = _mm512_srli_epi16(index0, 10);
 #pragma GCC unroll 4
@@ -194,44 +193,14 @@ void scale_block(const TernaryMatrix& w, const PreparedActivations& x, int64_t b
 
 // One segment of one block against a tile of up to four tokens.
 void triple_segment_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t segment,
-                         __mmask32 keep, float* y, int64_t y_stride, int64_t prefetch_bytes) {
+                         __mmask32 keep, float* y, int64_t y_stride) {
   switch (x.n_tok) {
-    case 4: return triple_segment<4>(w, x, block, segment, keep, y, y_stride, prefetch_bytes);
-    case 3: return triple_segment<3>(w, x, block, segment, keep, y, y_stride, prefetch_bytes);
-    case 2: return triple_segment<2>(w, x, block, segment, keep, y, y_stride, prefetch_bytes);
-    case 1: return triple_segment<1>(w, x, block, segment, keep, y, y_stride, prefetch_bytes);
+    case 4: return triple_segment<4>(w, x, block, segment, keep, y, y_stride);
+    case 3: return triple_segment<3>(w, x, block, segment, keep, y, y_stride);
+    case 2: return triple_segment<2>(w, x, block, segment, keep, y, y_stride);
+    case 1: return triple_segment<1>(w, x, block, segment, keep, y, y_stride);
     default: return;
   }
-}
-
-// The order of a product's work, chosen so that the data reused most stays in cache.
-// Tokens go in tiles of four, which share each load of a weight word. Several tokens
-// (a prompt, a batch) run segment-major: a tile's tables for one segment (5.6 KB per
-// token) stay in L1 while every block's words of that segment stream past (eight
-// tokens' tables would not: 45 KB of a 48 KB L1); the first tile of a pass reads the
-// weights from memory, the later ones find that segment of every block in L2, so a pass
-// of up to 32 tokens reads each weight from memory once. One token (generation) runs
-// block by block in a plain forward stream, reusing its whole table for every block;
-// when the table outgrows L1 (more than 40 KB: over about 1900 inputs) four blocks go
-// segment by segment together, so that the table comes from L2 once per four blocks.
-constexpr int64_t kTokensPerTile = 4;
-constexpr int64_t kTokensPerPass = 32;
-constexpr int64_t kL1TableBytes = 40 << 10;
-constexpr int64_t kBlocksPerGroup = 4;
-
-struct LoopOrder {
-  int64_t blocks_at_once, segments_at_once, prefetch_bytes;
-};
-
-LoopOrder loop_order(const TernaryMatrix& w, int64_t n_tok, int64_t n_blocks, int64_t segments) {
-  if (n_tok == 1) {
-    if (w.words_per_row * kWordTableBytes > kL1TableBytes) return {kBlocksPerGroup, 1, kPrefetchBytes};
-    return {1, segments, kPrefetchBytes};
-  }
-  // Segment-major passes jump from block to block, a stride the hardware prefetcher
-  // misses: ask for the same words of the block after next.
-  const int64_t segments_at_once = std::max<int64_t>(1, kTokensPerTile / std::min(kTokensPerTile, n_tok));
-  return {n_blocks, segments_at_once, 2 * w.words_per_row * Words::kBlockRows * 2};
 }
 
 PreparedActivations token_range(const PreparedActivations& x, int64_t first, int64_t count) {
@@ -242,26 +211,30 @@ PreparedActivations token_range(const PreparedActivations& x, int64_t first, int
   return part;
 }
 
+// The order of a product's work follows the segment-major layout: segment by segment,
+// every block of the row range, so the weights are read as one forward stream and a
+// token's table for one segment (5.6 KB) stays in L1 while all the blocks use it.
+// Tokens go in tiles of four, which share each load of a weight word (their tables for
+// a segment, 22 KB, still fit L1); the first tile of a pass reads a segment's words from
+// memory, later tiles find them in L2 (a segment of 4096 rows is 238 KB), so a pass of
+// up to 32 tokens reads each weight from memory once.
+constexpr int64_t kTokensPerTile = 4;
+constexpr int64_t kTokensPerPass = 32;
+
 void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                            float* y, int64_t y_stride) {
   if (row_begin >= row_end) return;
   const int64_t first_block = row_begin / Words::kBlockRows;
   const int64_t end_block = (row_end + Words::kBlockRows - 1) / Words::kBlockRows;
-  const int64_t segments = (w.words_per_row + Words::kWordsPerSegment - 1) / Words::kWordsPerSegment;
   for (int64_t t0 = 0; t0 < x.n_tok; t0 += kTokensPerPass) {
     const PreparedActivations pass = token_range(x, t0, kTokensPerPass);
-    const LoopOrder order = loop_order(w, pass.n_tok, end_block - first_block, segments);
-    for (int64_t group = first_block; group < end_block; group += order.blocks_at_once)
-      for (int64_t first = 0; first < segments; first += order.segments_at_once)
-        for (int64_t tile = 0; tile < pass.n_tok; tile += kTokensPerTile) {
-          const PreparedActivations tokens = token_range(pass, tile, kTokensPerTile);
-          float* y_tile = y + (t0 + tile) * y_stride;
-          for (int64_t block = group; block < std::min(end_block, group + order.blocks_at_once); ++block) {
-            const __mmask32 keep = rows_kept(block, row_begin, row_end);
-            for (int64_t segment = first; segment < std::min(segments, first + order.segments_at_once); ++segment)
-              triple_segment_tile(w, tokens, block, segment, keep, y_tile, y_stride, order.prefetch_bytes);
-          }
-        }
+    for (int64_t segment = 0; segment < w.segments(); ++segment)
+      for (int64_t tile = 0; tile < pass.n_tok; tile += kTokensPerTile) {
+        const PreparedActivations tokens = token_range(pass, tile, kTokensPerTile);
+        float* y_tile = y + (t0 + tile) * y_stride;
+        for (int64_t block = first_block; block < end_block; ++block)
+          triple_segment_tile(w, tokens, block, segment, rows_kept(block, row_begin, row_end), y_tile, y_stride);
+      }
   }
   for (int64_t block = first_block; block < end_block; ++block)
     scale_block(w, x, block, rows_kept(block, row_begin, row_end), y, y_stride);

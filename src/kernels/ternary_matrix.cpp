@@ -41,11 +41,14 @@ void pack_trit_triples(const TernaryWeights& w, TernaryMatrix& m) {
   auto* words = reinterpret_cast<uint16_t*>(m.codes.data());
   const uint16_t zero_word = triple_word(nullptr, {0, 0});  // index 13 (all weights 0) three times
   for (int64_t b = 0; b < blocks; ++b)
-    for (int64_t lane = 0; lane < rows; ++lane) {
-      const int64_t r = b * rows + lane;
-      for (int64_t i = 0; i < m.words_per_row; ++i)
-        words[(b * m.words_per_row + i) * rows + lane] =
-            r < w.n_rows ? triple_word(w.weights.data() + r * w.n_in, TernaryMatrix::word_span(w.n_in, i)) : zero_word;
+    for (int64_t s = 0; s < m.segments(); ++s) {
+      const int64_t offset = m.segment_words(b, s) - words;
+      for (int64_t k = 0; k < m.words_in_segment(s); ++k)
+        for (int64_t lane = 0; lane < rows; ++lane) {
+          const int64_t r = b * rows + lane, i = s * TernaryMatrix::kWordsPerSegment + k;
+          words[offset + k * rows + lane] =
+              r < w.n_rows ? triple_word(w.weights.data() + r * w.n_in, TernaryMatrix::word_span(w.n_in, i)) : zero_word;
+        }
     }
   const int64_t groups = m.groups_per_row();
   m.lane_scales.assign(static_cast<size_t>(blocks * groups * rows), 0.0f);
@@ -91,8 +94,8 @@ int8_t TernaryMatrix::weight(int64_t row, int64_t col) const {
     return static_cast<int8_t>(((byte >> shift) & 1) - ((byte >> (shift + 1)) & 1));
   }
   const int64_t within = col % kSegmentWeights;
-  const int64_t word = col / kSegmentWeights * kWordsPerSegment + within / kWordWeights;
-  const uint16_t bits = block_words(row / kBlockRows)[word * kBlockRows + row % kBlockRows];
+  const uint16_t bits =
+      segment_words(row / kBlockRows, col / kSegmentWeights)[within / kWordWeights * kBlockRows + row % kBlockRows];
   int index = (bits >> (5 * ((within % kWordWeights) / 3))) & 31;
   for (int64_t k = 0; k < within % 3; ++k) index /= 3;
   return static_cast<int8_t>(index % 3 - 1);

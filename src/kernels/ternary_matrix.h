@@ -17,7 +17,11 @@
 // 256 weights (the TQ scale block, and the most an int16 sum of int8 activations can
 // hold exactly), each padded to kWordsPerSegment words; the last segment of a row takes
 // as many words as it needs. Rows go in blocks of 32, word-major: word i of the 32 rows
-// of a block is one 64-byte vector, one row per 16-bit lane.
+// of a block is one 64-byte vector, one row per 16-bit lane. The matrix is stored
+// segment-major: segment 0 of every block, then segment 1 of every block, ... so that
+// the kernels, which take a segment of all blocks at a time (its activation table stays
+// in L1), read the words as one forward stream.
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -45,7 +49,8 @@ struct TernaryMatrix {
   int64_t group = 0;        // weights per scale along a row: n_in, or 256 (TQ blocks)
   int64_t row_stride = 0;   // BitPlanes: bytes per row = n_in_padded / 4
   int64_t words_per_row = 0;  // TritTriples: 16-bit words per row (words_for(n_in))
-  // BitPlanes: [n_rows, row_stride]; TritTriples: [n_rows / 32 (rounded up), words_per_row, 32] uint16
+  // BitPlanes: [n_rows, row_stride];
+  // TritTriples: [segments, n_rows / 32 (rounded up), words of the segment, 32] uint16
   AlignedBuffer<uint8_t> codes;
   std::vector<float> scales;     // [n_rows, n_in / group]
   // TritTriples: the scales again, one vector of 32 lanes per block and group (0 past n_rows).
@@ -63,8 +68,13 @@ struct TernaryMatrix {
   static WordSpan word_span(int64_t n_in, int64_t word);
   int64_t groups_per_row() const { return n_in / group; }
   int64_t row_blocks() const { return (n_rows + kBlockRows - 1) / kBlockRows; }
-  const uint16_t* block_words(int64_t block) const {
-    return reinterpret_cast<const uint16_t*>(codes.data()) + block * words_per_row * kBlockRows;
+  int64_t segments() const { return (words_per_row + kWordsPerSegment - 1) / kWordsPerSegment; }
+  // TritTriples: words of segment s (29, fewer for a short last segment).
+  int64_t words_in_segment(int64_t s) const { return std::min(kWordsPerSegment, words_per_row - s * kWordsPerSegment); }
+  // TritTriples: the first word (32 lanes) of segment s of block b; its words follow.
+  const uint16_t* segment_words(int64_t block, int64_t s) const {
+    const int64_t before = s * kWordsPerSegment * row_blocks() + block * words_in_segment(s);
+    return reinterpret_cast<const uint16_t*>(codes.data()) + before * kBlockRows;
   }
   int8_t weight(int64_t row, int64_t col) const;
   uint64_t bytes() const { return codes.size() + scales.size() * sizeof(float); }
