@@ -134,9 +134,21 @@ inline void add_to_rows(float* y, __mmask32 keep, bool first, __m512 lo, __m512 
 // partial sum of a row stays below 2^24 in magnitude (n_in * 127 < 2^24). With one
 // scale per segment (TQ files) each segment's sum is scaled before it is added, in
 // segment order like the scalar kernel; otherwise the row scale comes at the end.
+// Where a thread's stream of words goes: its blocks of one segment are contiguous up to
+// run_end, and the stream continues at next_run (its blocks of the next segment; other
+// threads' blocks lie between). Prefetches follow the stream, not the addresses.
+struct WordStream {
+  const char* run_end;
+  const char* next_run;  // null after the last segment
+  const char* ahead(const uint16_t* word) const {
+    const char* p = reinterpret_cast<const char*>(word) + kPrefetchBytes;
+    return p < run_end || next_run == nullptr ? p : next_run + (p - run_end);
+  }
+};
+
 template <int T>
 void triple_segment(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t segment,
-                    __mmask32 keep, float* y, int64_t y_stride) {
+                    const WordStream& stream, __mmask32 keep, float* y, int64_t y_stride) {
   const uint16_t* words = w.segment_words(block, segment);
   const int64_t n_words = w.words_in_segment(segment);
   const int8_t* tables[T];
@@ -146,7 +158,7 @@ void triple_segment(const TernaryMatrix& w, const PreparedActivations& x, int64_
     acc[t] = _mm512_setzero_si512();
   }
   for (int64_t i = 0; i < n_words; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(words + i * Words::kBlockRows) + kPrefetchBytes, kWordPrefetchHint<T>);
+    _mm_prefetch(stream.ahead(words + i * Words::kBlockRows), kWordPrefetchHint<T>);
     const __m512i index0 = _mm512_load_si512(words + i * Words::kBlockRows);
     const __m512i index1 = _mm512_srli_epi16(index0, 5), index2 = _mm512_srli_epi16(index0, 10);
 #pragma GCC unroll 4
@@ -193,12 +205,12 @@ void scale_block(const TernaryMatrix& w, const PreparedActivations& x, int64_t b
 
 // One segment of one block against a tile of up to four tokens.
 void triple_segment_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t segment,
-                         __mmask32 keep, float* y, int64_t y_stride) {
+                         const WordStream& stream, __mmask32 keep, float* y, int64_t y_stride) {
   switch (x.n_tok) {
-    case 4: return triple_segment<4>(w, x, block, segment, keep, y, y_stride);
-    case 3: return triple_segment<3>(w, x, block, segment, keep, y, y_stride);
-    case 2: return triple_segment<2>(w, x, block, segment, keep, y, y_stride);
-    case 1: return triple_segment<1>(w, x, block, segment, keep, y, y_stride);
+    case 4: return triple_segment<4>(w, x, block, segment, stream, keep, y, y_stride);
+    case 3: return triple_segment<3>(w, x, block, segment, stream, keep, y, y_stride);
+    case 2: return triple_segment<2>(w, x, block, segment, stream, keep, y, y_stride);
+    case 1: return triple_segment<1>(w, x, block, segment, stream, keep, y, y_stride);
     default: return;
   }
 }
@@ -228,13 +240,17 @@ void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x,
   const int64_t end_block = (row_end + Words::kBlockRows - 1) / Words::kBlockRows;
   for (int64_t t0 = 0; t0 < x.n_tok; t0 += kTokensPerPass) {
     const PreparedActivations pass = token_range(x, t0, kTokensPerPass);
-    for (int64_t segment = 0; segment < w.segments(); ++segment)
+    for (int64_t segment = 0; segment < w.segments(); ++segment) {
+      const bool last = segment + 1 == w.segments();
+      const WordStream stream{reinterpret_cast<const char*>(w.segment_words(end_block, segment)),
+                              last ? nullptr : reinterpret_cast<const char*>(w.segment_words(first_block, segment + 1))};
       for (int64_t tile = 0; tile < pass.n_tok; tile += kTokensPerTile) {
         const PreparedActivations tokens = token_range(pass, tile, kTokensPerTile);
         float* y_tile = y + (t0 + tile) * y_stride;
         for (int64_t block = first_block; block < end_block; ++block)
-          triple_segment_tile(w, tokens, block, segment, rows_kept(block, row_begin, row_end), y_tile, y_stride);
+          triple_segment_tile(w, tokens, block, segment, stream, rows_kept(block, row_begin, row_end), y_tile, y_stride);
       }
+    }
   }
   for (int64_t block = first_block; block < end_block; ++block)
     scale_block(w, x, block, rows_kept(block, row_begin, row_end), y, y_stride);
