@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "kernels/dense_via_f32.h"
+#include "kernels/q6k_avx2.h"
 #include "kernels/dequantize.h"
 #include "kernels/float16.h"
 #include "kernels/attention_head.h"
@@ -384,8 +385,11 @@ void matmul_dense_avx2(TensorType type, const uint8_t* data, int64_t n_in, const
       return dense_rows<TensorType::BF16>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
     case TensorType::Q8_0:
       return dense_rows<TensorType::Q8_0>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
-    case TensorType::Q4_K:
     case TensorType::Q6_K:
+      if (n_in <= kMaxQ6KInput)
+        return matmul_q6k_avx2(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
+      [[fallthrough]];
+    case TensorType::Q4_K:
       return matmul_dense_via_f32(matmul_dense_avx2, type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y,
                                   y_stride);
     default:  // ternary types never reach the dense path; keep the reference behaviour
