@@ -14,7 +14,6 @@
 
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "kernels/float16.h"
