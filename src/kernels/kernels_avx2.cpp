@@ -14,12 +14,12 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/attention_head.h"
 #include "kernels/dense_via_f32.h"
-#include "kernels/q6k_avx2.h"
 #include "kernels/dequantize.h"
 #include "kernels/float16.h"
-#include "kernels/attention_head.h"
 #include "kernels/kernels.h"
+#include "kernels/q6k_avx2.h"
 
 namespace tern {
 namespace {

@@ -18,11 +18,12 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/dense_via_f32.h"
-#include "kernels/q6k_avx512.h"
-#include "kernels/dequantize.h"
 #include "kernels/attention_head.h"
+#include "kernels/dense_via_f32.h"
+#include "kernels/dequantize.h"
 #include "kernels/kernels.h"
+#include "kernels/q6k_avx512.h"
+#include "kernels/quantized_tile.h"
 
 
 
@@ -439,13 +440,9 @@ void q8_rows(const uint8_t* data, uint64_t stride, int64_t n_in, const Q8Activat
 template <int T>
 void q8_tile(const uint8_t* data, uint64_t stride, int64_t n_in, const float* x, int64_t x_stride, int64_t r0,
              int64_t r1, float* y, int64_t y_stride) {
-  Q8Activations tokens[T];
-  const Q8Activations* views[T];
-  for (int t = 0; t < T; ++t) {
-    quantize_q8_activations(x + t * x_stride, n_in, tokens[t]);
-    views[t] = &tokens[t];
-  }
-  q8_rows<T>(data, stride, n_in, views, r0, r1, y, y_stride);
+  run_quantized_tile<T, Q8Activations>(
+      x, x_stride, [n_in](const float* xt, Q8Activations& a) { quantize_q8_activations(xt, n_in, a); },
+      [&](const Q8Activations* const (&tokens)[T]) { q8_rows<T>(data, stride, n_in, tokens, r0, r1, y, y_stride); });
 }
 
 void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride,
@@ -534,13 +531,9 @@ void q8_groups_tile(const Q8RowGroups& w, const Q8Signed* const (&a)[T], int64_t
 template <int T>
 void q8_groups_tokens(const Q8RowGroups& w, const float* x, int64_t x_stride, int64_t row_begin, int64_t row_end,
                       float* y, int64_t y_stride) {
-  Q8Signed tokens[T];
-  const Q8Signed* views[T];
-  for (int t = 0; t < T; ++t) {
-    quantize_q8_signed(x + t * x_stride, w.n_in, tokens[t]);
-    views[t] = &tokens[t];
-  }
-  q8_groups_tile<T>(w, views, row_begin, row_end, y, y_stride);
+  run_quantized_tile<T, Q8Signed>(
+      x, x_stride, [&w](const float* xt, Q8Signed& a) { quantize_q8_signed(xt, w.n_in, a); },
+      [&](const Q8Signed* const (&tokens)[T]) { q8_groups_tile<T>(w, tokens, row_begin, row_end, y, y_stride); });
 }
 
 void matmul_q8_groups_avx512(const Q8RowGroups& w, const float* x, int64_t x_stride, int64_t n_tok, int64_t row_begin,

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "kernels/float16.h"
+#include "kernels/quantized_tile.h"
 
 namespace tern {
 namespace {
@@ -111,13 +112,9 @@ void q6k_rows(const uint8_t* data, int64_t n_in, const Q6KActivations* const (&a
 template <int T>
 void q6k_tile(const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride, int64_t r0, int64_t r1, float* y,
               int64_t y_stride) {
-  Q6KActivations tokens[T];
-  const Q6KActivations* views[T];
-  for (int t = 0; t < T; ++t) {
-    quantize_activations(x + t * x_stride, n_in, tokens[t]);
-    views[t] = &tokens[t];
-  }
-  q6k_rows<T>(data, n_in, views, r0, r1, y, y_stride);
+  run_quantized_tile<T, Q6KActivations>(
+      x, x_stride, [n_in](const float* xt, Q6KActivations& a) { quantize_activations(xt, n_in, a); },
+      [&](const Q6KActivations* const (&tokens)[T]) { q6k_rows<T>(data, n_in, tokens, r0, r1, y, y_stride); });
 }
 
 }  // namespace
