@@ -286,13 +286,13 @@ void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& 
 // Logits of the chosen rows, in that order: logits[i * n_vocab ...] is row rows[i]'s.
 // Threads split the vocabulary, each taking all the rows: every weight of the head is
 // read once per call, whatever the number of rows.
-void lm_head(const ModelWeights& w, ForwardScratch& s, ThreadPool& pool, std::span<const int64_t> rows) {
+void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> rows) {
   const ModelConfig& c = w.config;
   const auto n_rows = static_cast<int64_t>(rows.size());
   if (n_rows == 0) return;
   for (int64_t i = 0; i < n_rows; ++i)
     rmsnorm_row(s.x.data() + rows[i] * c.dim, w.output_norm, c.rms_eps, c.dim, s.normed.data() + i * c.dim);
-  pool.run([&](int index, int count) {
+  w.pool->run([&](int index, int count) {
     const Range vocab_rows = split_range(c.n_vocab, index, count, kRowGranule);
     if (vocab_rows.begin >= vocab_rows.end) return;
     if (w.output_groups)
@@ -370,7 +370,7 @@ void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int3
     });
   else
     run_layers(w, s, Executor{w.pool.get(), {0, n_tok}, 0}, tokens, rows);
-  lm_head(w, s, *w.pool, logit_rows);
+  lm_head(w, s, logit_rows);
 }
 
 void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits) {
