@@ -1,5 +1,6 @@
 #pragma once
 // Keys and values of every executed layer (shared blocks get one slot per run).
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -48,6 +49,11 @@ struct KvCache {
   KvRows key_rows(int64_t layer) const { return rows(k, layer); }
   KvRows value_rows(int64_t layer) const { return rows(v, layer); }
   uint64_t bytes() const { return static_cast<uint64_t>(2 * n_layers * n_ctx * kv_dim) * sizeof(float); }
+  // Makes every page resident now (zeros), for benchmarks that time steady-state steps.
+  void prefault() {
+    std::fill_n(k.data(), storage_floats(), 0.0f);
+    std::fill_n(v.data(), storage_floats(), 0.0f);
+  }
 
  private:
   static constexpr int64_t kChunk = KvRows::kChunkRows;

@@ -234,9 +234,11 @@ void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& pro
     };
     if (o.n_prompt > 0) add_row(fmt::format("pp{}", o.n_prompt), o.n_prompt, [&](int n) { return time_prompt(ctx, n, token); });
     if (o.n_gen > 0) add_row(fmt::format("tg{}", o.n_gen), o.n_gen, [&](int n) { return time_generation(ctx, n, token); });
-    for (int b : o.batch)
+    for (int b : o.batch) {
+      BatchDecodeBench batch(model, b, kBatchPromptTokens, o.n_gen);
       add_row(fmt::format("tg{} x B{}", o.n_gen, b), o.n_gen * b,
-              [&](int n) { return time_batch_decode(model, b, kBatchPromptTokens, std::max(1, n / b)); });
+              [&](int n) { return batch.tokens_per_second(std::max(1, n / b)); });
+    }
   }
 }
 
