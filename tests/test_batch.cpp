@@ -155,7 +155,7 @@ TEST(BatchCli, SameResultsWhateverTheParallelism) {
   TempDir dir;
   write_prompts(dir / "in.jsonl", 13, "");
   for (const auto& model : {stories, shipped_model()})
-    for (const std::string sampling : {"--temp 0", "--temp 0.9 --seed 42"}) {
+    for (const std::string sampling : {"--temp 0", "--temp 0.9 --seed 42", "--temp 0.9 --seed 42 --kv-type f16"}) {
       std::map<std::string, json> first;
       for (int parallel : {1, 4, 8}) {
         const auto out = dir / ("out" + std::to_string(parallel) + ".jsonl");

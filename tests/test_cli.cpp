@@ -252,6 +252,11 @@ TEST(Cli, NegativeTemperature) {
   expect_one_line_error(run_tern("run -m " + quote(model.string()) + " -p hi --temp -1"), "temp", "--temp -1");
 }
 
+TEST(Cli, UnknownKvType) {
+  TERN_REQUIRE_SHARED(model, kModel);
+  expect_one_line_error(run_tern("run -m " + quote(model.string()) + " -p hi --kv-type q4"), "kv-type", "--kv-type q4");
+}
+
 TEST(Cli, UnknownFlag) {
   TERN_REQUIRE_SHARED(model, kModel);
   expect_one_line_error(run_tern("run -m " + quote(model.string()) + " -p hi --bogus"), "--bogus", "--bogus");

@@ -9,11 +9,13 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/aligned_buffer.h"
 #include "kernels/cpu_features.h"
 #include "kernels/dequantize.h"
+#include "kernels/float16.h"
 #include "kernels/kernels.h"
 #include "kernels/matvec_ref.h"
 #include "kernels/ternary_formats.h"
@@ -353,30 +355,44 @@ TEST_P(SimdKernels, DotAndAxpyMatchScalarWithinRounding) {
   EXPECT_NEAR(simd().dot(a.data(), b.data(), 4099), scalar().dot(a.data(), b.data(), 4099), 1e-5 * magnitude);
 }
 
+// Rows as the KV cache stores them: floats, or IEEE halves (rounded to nearest even).
+template <typename Element>
+Element kv_element(float v) {
+  if constexpr (std::is_same_v<Element, uint16_t>)
+    return f32_to_f16(v);
+  else
+    return v;
+}
+
 // Attention of query heads sharing one KV head over cached positions: head widths with
 // a register-resident fast path (32, 64, 96, 128) and others, position counts around the
 // 16-position tiles, groups of 1 to 5 query heads (the fast path takes heads in tiles),
 // keys strided like the KV cache (kv_dim wider than one head) and stored in chunks of 16
 // positions with other layers' rows between chunks. Softmax weights from a vectorized
 // exp: outputs within 1e-5 of the scalar kernel's, which runs one head at a time over a
-// plain array of the same rows.
-TEST_P(SimdKernels, AttentionHeadsMatchScalarWithinRounding) {
+// plain array of the same rows. Element: float (F32 cache) or uint16_t (F16).
+template <typename Element>
+void expect_attention_matches_scalar(const KernelTable& simd, const KernelTable& scalar) {
+  constexpr KvType kType = std::is_same_v<Element, uint16_t> ? KvType::F16 : KvType::F32;
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   constexpr int64_t kChunk = KvRows::kChunkRows;
   for (const int64_t n_heads : {1, 3, 5})
     for (const int64_t head_dim : {8, 32, 48, 64, 96, 128})
       for (const int64_t n_pos : {1, 2, 15, 16, 17, 33, 100, 300}) {
+        SCOPED_TRACE(::testing::Message() << kv_type_name(kType) << " n_heads " << n_heads << " head_dim " << head_dim
+                                          << " n_pos " << n_pos);
         const int64_t stride = 3 * head_dim;                     // three KV heads side by side
         const int64_t chunk_stride = 2 * kChunk * stride + 40;   // another layer's rows between chunks
         const int64_t n_chunks = (n_pos + kChunk - 1) / kChunk;
-        std::vector<float> q(static_cast<size_t>(n_heads * head_dim)), keys(static_cast<size_t>(n_pos * stride)),
-            values(keys.size());
+        std::vector<float> q(static_cast<size_t>(n_heads * head_dim));
+        std::vector<Element> keys(static_cast<size_t>(n_pos * stride)), values(keys.size());
         for (auto& v : q) v = 2.0f * normal(rng);  // scores spread enough for the softmax to matter
-        for (auto& v : keys) v = normal(rng);
-        for (auto& v : values) v = normal(rng);
+        for (auto& v : keys) v = kv_element<Element>(normal(rng));
+        for (auto& v : values) v = kv_element<Element>(normal(rng));
         // The same rows in chunks; the gaps hold NaN, which would show if they were read.
-        std::vector<float> chunked_keys(static_cast<size_t>(n_chunks * chunk_stride), NAN), chunked_values = chunked_keys;
+        std::vector<Element> chunked_keys(static_cast<size_t>(n_chunks * chunk_stride), kv_element<Element>(NAN)),
+            chunked_values = chunked_keys;
         for (int64_t p = 0; p < n_pos; ++p) {
           const int64_t at = p / kChunk * chunk_stride + p % kChunk * stride;
           std::copy_n(keys.begin() + p * stride, stride, chunked_keys.begin() + at);
@@ -386,19 +402,52 @@ TEST_P(SimdKernels, AttentionHeadsMatchScalarWithinRounding) {
         std::vector<float> scores_simd(static_cast<size_t>(n_heads * n_pos)), scores_scalar = scores_simd;
         std::vector<float> out_simd(q.size(), 99.0f), out_scalar = out_simd;
         const int64_t kv = head_dim;  // the middle KV head of each position
-        simd().attention_heads(q.data(), n_heads, KvRows{chunked_keys.data() + kv, stride, chunk_stride},
-                               KvRows{chunked_values.data() + kv, stride, chunk_stride}, n_pos, head_dim, scale,
-                               scores_simd.data(), out_simd.data());
-        const KvRows plain_keys{keys.data() + kv, stride, kChunk * stride};
-        const KvRows plain_values{values.data() + kv, stride, kChunk * stride};
+        simd.attention_heads(q.data(), n_heads, KvRows{chunked_keys.data() + kv, stride, chunk_stride, kType},
+                             KvRows{chunked_values.data() + kv, stride, chunk_stride, kType}, n_pos, head_dim, scale,
+                             scores_simd.data(), out_simd.data());
+        const KvRows plain_keys{keys.data() + kv, stride, kChunk * stride, kType};
+        const KvRows plain_values{values.data() + kv, stride, kChunk * stride, kType};
         for (int64_t h = 0; h < n_heads; ++h)
-          scalar().attention_heads(q.data() + h * head_dim, 1, plain_keys, plain_values, n_pos, head_dim, scale,
-                                   scores_scalar.data(), out_scalar.data() + h * head_dim);
+          scalar.attention_heads(q.data() + h * head_dim, 1, plain_keys, plain_values, n_pos, head_dim, scale,
+                                 scores_scalar.data(), out_scalar.data() + h * head_dim);
         for (size_t i = 0; i < out_simd.size(); ++i)
-          EXPECT_NEAR(out_simd[i], out_scalar[i], 1e-5f * (1.0f + std::fabs(out_scalar[i])))
-              << "n_heads " << n_heads << " head_dim " << head_dim << " n_pos " << n_pos << " i " << i;
-        if (HasFailure()) return;
+          EXPECT_NEAR(out_simd[i], out_scalar[i], 1e-5f * (1.0f + std::fabs(out_scalar[i]))) << "i " << i;
+        if (::testing::Test::HasFailure()) return;
       }
+}
+
+TEST_P(SimdKernels, AttentionHeadsMatchScalarWithinRounding) {
+  expect_attention_matches_scalar<float>(simd(), scalar());
+}
+
+TEST_P(SimdKernels, AttentionOverHalfCacheMatchesScalarWithinRounding) {
+  expect_attention_matches_scalar<uint16_t>(simd(), scalar());
+}
+
+// The F16 cache's stores: every SIMD conversion rounds like the scalar f32_to_f16
+// (nearest, ties to even), bit for bit, over normal values, exact ties between two
+// halves, subnormals, values past the half range, infinities and lengths around the
+// vector widths.
+TEST_P(SimdKernels, HalfConversionMatchesScalarBitForBit) {
+  std::mt19937 rng(12);
+  std::vector<float> x;
+  for (int e = -30; e <= 17; ++e) {
+    const float base = std::ldexp(1.0f, e);
+    x.push_back(base);
+    x.push_back(-base * 1.5f);
+    x.push_back(base * (1.0f + 1.0f / 2048));      // a tie between two halves (for normal halves)
+    x.push_back(base * (1.0f + 3.0f / 2048));      // the other tie direction
+    x.push_back(base * (1.0f + 1.0f / 4096));
+  }
+  x.insert(x.end(), {0.0f, -0.0f, 65504.0f, 65520.0f, 70000.0f, -1e9f, INFINITY, -INFINITY, 5.96e-8f, 2.9e-8f, 1e-10f});
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (int i = 0; i < 1000; ++i) x.push_back(normal(rng));
+  for (const int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{15}, int64_t{16}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+    std::vector<uint16_t> fast(static_cast<size_t>(n) + 1, 0xabcd), reference = fast;
+    simd().to_f16(x.data(), n, fast.data());
+    scalar().to_f16(x.data(), n, reference.data());
+    for (int64_t i = 0; i <= n; ++i) EXPECT_EQ(fast[i], reference[i]) << "n " << n << " x " << x[i] << " i " << i;
+  }
 }
 
 // The Q8_0 head repacked in row groups (AVX-512's VPDPBUSD layout) against the scalar

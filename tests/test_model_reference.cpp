@@ -73,6 +73,33 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"tq1_0_tied_q6_k", "--seed 10 --ternary-type tq1_0 --embd-type q6_k --sub-norms"}),
     [](const auto& info) { return info.param.name; });
 
+// An F16 KV cache against the numpy reference that rounds keys (after RoPE) and values
+// to float16 the same way: on the scalar path and on the best kernels the CPU has, with
+// 1 and 2 threads, within the tolerance above. The half cache must really be half:
+// its logits differ from the F32 cache's.
+TEST(HalfKvCache, LogitsMatchNumpyReferenceWithHalfKeysAndValues) {
+  TempDir dir;
+  for (const std::string options : {"--seed 1 --ternary-type tern2 --heads 4 --kv-heads 2 --blocks 2 --repeat 2",
+                                    "--seed 4 --dim 72 --ffn 100 --heads 3 --kv-heads 1 --repeat 3"}) {
+    SCOPED_TRACE(options);
+    const auto model = dir / "model.gguf";
+    testing::make_random_model(model, options);
+    const auto expected = testing::reference_logits(model, csv(kTokens), dir / "logits.bin", KvType::F16);
+    float scale = 0;
+    for (float v : expected) scale = std::max(scale, std::fabs(v));
+    EXPECT_GT(scale, 0.5f) << "degenerate logits";
+    for (const std::string isa : {"scalar", ""})
+      for (int threads : {1, 2}) {
+        const auto actual = testing::engine_logits(model, kTokens, isa, threads, KvType::F16);
+        ASSERT_EQ(actual.size(), expected.size());
+        float worst = 0;
+        for (size_t i = 0; i < actual.size(); ++i) worst = std::max(worst, std::fabs(actual[i] - expected[i]));
+        EXPECT_LE(worst, 2e-3f * scale) << (isa.empty() ? "best kernels" : isa) << ", " << threads << " threads";
+      }
+    EXPECT_NE(testing::engine_logits(model, kTokens, "scalar", 1, KvType::F16), engine_logits(model, kTokens));
+  }
+}
+
 // Writes the model with every shared block stored r times as separate blocks.
 void write_unshared(const std::filesystem::path& in, const std::filesystem::path& out) {
   const GgufFile file = GgufFile::open(in);

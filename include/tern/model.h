@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tern/kv_type.h"
 #include "tern/tokenizer.h"
 
 namespace tern {
@@ -88,7 +89,8 @@ class Context {
  public:
   static constexpr int64_t kDefaultBatch = 32;  // prompt tokens per forward pass
 
-  Context(const Model& model, int64_t n_ctx, int64_t max_batch = kDefaultBatch);
+  // kv_type: the element type of the KV cache (tern/kv_type.h).
+  Context(const Model& model, int64_t n_ctx, int64_t max_batch = kDefaultBatch, KvType kv_type = KvType::F32);
   ~Context();
   Context(Context&&) noexcept;
 

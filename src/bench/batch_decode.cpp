@@ -7,15 +7,15 @@
 
 namespace tern {
 
-BatchDecodeBench::BatchDecodeBench(const Model& model, int batch, int n_prompt, int max_gen)
+BatchDecodeBench::BatchDecodeBench(const Model& model, int batch, int n_prompt, int max_gen, KvType kv_type)
     : model_(model),
       batch_(batch),
       n_prompt_(n_prompt),
       max_gen_(max_gen),
-      scratch_(model.weights(), n_prompt + max_gen + 1, std::max(batch, n_prompt)) {
+      scratch_(model.weights(), n_prompt + max_gen + 1, std::max(batch, n_prompt), kv_type) {
   const ModelConfig& c = model.config();
   for (int b = 0; b < batch; ++b) {
-    caches_.push_back(std::make_unique<KvCache>(c.n_layers(), n_prompt + max_gen + 1, c.kv_dim()));
+    caches_.push_back(std::make_unique<KvCache>(c.n_layers(), n_prompt + max_gen + 1, c.kv_dim(), kv_type));
     caches_.back()->prefault();
   }
 }

@@ -18,8 +18,8 @@ namespace tern {
 // once, so no timed step pays a first-use page fault.
 class BatchDecodeBench {
  public:
-  // Room for n_prompt + max_gen positions per sequence.
-  BatchDecodeBench(const Model& model, int batch, int n_prompt, int max_gen);
+  // Room for n_prompt + max_gen positions per sequence, in caches of kv_type.
+  BatchDecodeBench(const Model& model, int batch, int n_prompt, int max_gen, KvType kv_type = KvType::F32);
   // Prefills the sequences with n_prompt tokens each (not timed), then times n_gen
   // (<= max_gen) decode steps over all of them with greedy choices; returns
   // batch * n_gen / seconds.

@@ -28,18 +28,19 @@ struct BatchRunner::Slot {
   Clock::time_point start;
 };
 
-BatchRunner::BatchRunner(const Model& model, int parallel, int64_t n_ctx)
+BatchRunner::BatchRunner(const Model& model, int parallel, int64_t n_ctx, KvType kv_type)
     : model_(model), parallel_(parallel), n_ctx_(n_ctx) {
   if (parallel <= 0) fail("--parallel must be at least 1, got {}", parallel);
   if (n_ctx <= 0) fail("context size must be positive, got {}", n_ctx);
   const ModelConfig& c = model.config();
-  scratch_ = std::make_unique<ForwardScratch>(model.weights(), n_ctx, std::max<int64_t>(parallel, Context::kDefaultBatch));
+  scratch_ = std::make_unique<ForwardScratch>(model.weights(), n_ctx, std::max<int64_t>(parallel, Context::kDefaultBatch),
+                                              kv_type);
   for (int i = 0; i < parallel; ++i) {
     auto slot = std::make_unique<Slot>();
     if (i == 0) {
       slot->cache = &scratch_->cache;  // the scratch has one cache of the right shape already
     } else {
-      slot->own_cache = std::make_unique<KvCache>(c.n_layers(), n_ctx, c.kv_dim());
+      slot->own_cache = std::make_unique<KvCache>(c.n_layers(), n_ctx, c.kv_dim(), kv_type);
       slot->cache = slot->own_cache.get();
     }
     slot->logits.resize(static_cast<size_t>(c.n_vocab));

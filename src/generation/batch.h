@@ -48,8 +48,9 @@ struct BatchStats {
 
 class BatchRunner {
  public:
-  // n_ctx: context of each sequence (tokens of prompt + generation).
-  BatchRunner(const Model& model, int parallel, int64_t n_ctx);
+  // n_ctx: context of each sequence (tokens of prompt + generation); kv_type: the
+  // element type of the sequences' KV caches.
+  BatchRunner(const Model& model, int parallel, int64_t n_ctx, KvType kv_type = KvType::F32);
   ~BatchRunner();
 
   // next(): the next request, or nullopt when there are no more.

@@ -11,30 +11,38 @@
 namespace tern {
 
 // out[0..head_dim) = sum_p softmax(q . k_p * scale)_p v_p; keys and values of position p
-// start at keys.row(p) and values.row(p); scores holds n_pos floats.
-template <typename Dot, typename Axpy>
-inline void attention_head_impl(Dot dot, Axpy axpy, const float* q, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim, float scale, float* scores,
-                                float* out) {
+// start at keys.row_as<Element>(p) and values.row_as<Element>(p); scores holds n_pos
+// floats. dot(q, row, n) and axpy(a, row, out, n) take rows of Element.
+template <typename Element, typename Dot, typename Axpy>
+inline void attention_head_impl(Dot dot, Axpy axpy, const float* q, KvRows keys, KvRows values, int64_t n_pos,
+                                int64_t head_dim, float scale, float* scores, float* out) {
   float max_score = -INFINITY;
   for (int64_t p = 0; p < n_pos; ++p) {
-    scores[p] = dot(q, keys.row(p), head_dim) * scale;
+    scores[p] = dot(q, keys.row_as<Element>(p), head_dim) * scale;
     max_score = std::max(max_score, scores[p]);
   }
   float total = 0;
   for (int64_t p = 0; p < n_pos; ++p) total += scores[p] = std::exp(scores[p] - max_score);
   std::fill(out, out + head_dim, 0.0f);
-  for (int64_t p = 0; p < n_pos; ++p) axpy(scores[p] / total, values.row(p), out, head_dim);
+  for (int64_t p = 0; p < n_pos; ++p) axpy(scores[p] / total, values.row_as<Element>(p), out, head_dim);
 }
 
 // The same for n_heads query heads sharing one KV head (grouped-query attention): q,
-// out are [n_heads, head_dim], scores [n_heads, n_pos].
+// out are [n_heads, head_dim], scores [n_heads, n_pos]. dot and axpy are overloaded for
+// float and IEEE-half (uint16_t) rows; the cache's type picks one.
 template <typename Dot, typename Axpy>
 inline void attention_heads_impl(Dot dot, Axpy axpy, const float* q, int64_t n_heads, KvRows keys, KvRows values,
                                  int64_t n_pos, int64_t head_dim, float scale,
                                  float* scores, float* out) {
-  for (int64_t h = 0; h < n_heads; ++h)
-    attention_head_impl(dot, axpy, q + h * head_dim, keys, values, n_pos, head_dim, scale, scores + h * n_pos,
-                        out + h * head_dim);
+  for (int64_t h = 0; h < n_heads; ++h) {
+    const float* qh = q + h * head_dim;
+    float* oh = out + h * head_dim;
+    float* sh = scores + h * n_pos;
+    if (keys.type == KvType::F16)
+      attention_head_impl<uint16_t>(dot, axpy, qh, keys, values, n_pos, head_dim, scale, sh, oh);
+    else
+      attention_head_impl<float>(dot, axpy, qh, keys, values, n_pos, head_dim, scale, sh, oh);
+  }
 }
 
 }  // namespace tern

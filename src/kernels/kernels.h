@@ -60,6 +60,8 @@ struct KernelTable {
   // row_begin a multiple of 16, up to float summation order.
   void (*matmul_q8_groups)(const Q8RowGroups& w, const float* x, int64_t x_stride, int64_t n_tok, int64_t row_begin,
                            int64_t row_end, float* y, int64_t y_stride);
+  // out[i] = x[i] as IEEE half, rounded to nearest even (the F16 KV cache's stores).
+  void (*to_f16)(const float* x, int64_t n, uint16_t* out);
 };
 
 const KernelTable& kernel_table(Isa isa);

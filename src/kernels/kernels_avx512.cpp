@@ -544,24 +544,45 @@ void matmul_q8_groups_avx512(const Q8RowGroups& w, const float* x, int64_t x_str
   for (; t < n_tok; ++t) q8_groups_tokens<1>(w, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
 }
 
-float dot_avx512(const float* a, const float* b, int64_t n) {
+// Sixteen elements of a float or IEEE-half row (KV caches hold either), or the first
+// lanes of m of them, zero elsewhere.
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+inline __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 load16(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+
+template <typename Element>
+float dot_avx512(const float* a, const Element* b, int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), load16(b + i), acc);
   if (i < n) {
     const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), load16(b + i, m), acc);
   }
   return _mm512_reduce_add_ps(acc);
 }
 
-void axpy_avx512(float a, const float* x, float* y, int64_t n) {
+template <typename Element>
+void axpy_avx512(float a, const Element* x, float* y, int64_t n) {
   const __m512 av = _mm512_set1_ps(a);
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, load16(x + i), _mm512_loadu_ps(y + i)));
   if (i < n) {
     const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, load16(x + i, m), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+// Round to nearest even (the scalar table's f32_to_f16).
+void to_f16_avx512(const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(out + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT));
   }
 }
 
@@ -592,10 +613,10 @@ void silu_gate_avx512(float* gate, const float* up, int64_t n) {
 // (p a multiple of 16: one chunk of rows): the block's keys come from memory once and
 // stay in L1 for the other heads; a head's 16 scores are reduced together.
 static_assert(KvRows::kChunkRows == 16, "a block of 16 positions must be one chunk of cached rows");
-template <int NV>
+template <int NV, typename Element>
 void score_block(const float* q, int64_t n_heads, KvRows keys, int64_t p, int64_t n_pos, float scale, float* scores,
                  __m512* best) {
-  const float* block = keys.row(p);
+  const Element* block = keys.row_as<Element>(p);
   const int64_t count = std::min<int64_t>(16, n_pos - p);
   const auto valid = static_cast<__mmask16>((1u << count) - 1);
   for (int64_t h = 0; h < n_heads; ++h) {
@@ -605,8 +626,8 @@ void score_block(const float* q, int64_t n_heads, KvRows keys, int64_t p, int64_
     for (int i = 0; i < 16; ++i) {
       dots[i] = _mm512_setzero_ps();
       if (i >= count) continue;
-      const float* key = block + i * keys.row_stride;
-      for (int j = 0; j < NV; ++j) dots[i] = _mm512_fmadd_ps(query[j], _mm512_loadu_ps(key + 16 * j), dots[i]);
+      const Element* key = block + i * keys.row_stride;
+      for (int j = 0; j < NV; ++j) dots[i] = _mm512_fmadd_ps(query[j], load16(key + 16 * j), dots[i]);
     }
     const __m512 s = _mm512_mul_ps(sum_lanes_of_16(dots), _mm512_set1_ps(scale));
     _mm512_mask_storeu_ps(scores + h * n_pos + p, valid, s);
@@ -635,7 +656,7 @@ void softmax_scores(float* scores, int64_t n_pos, __m512 best) {
 // Positions alternate between two sets of accumulators, so that the additions are not
 // one chain of dependent FMAs; each head sums in the same order whatever G is, so a
 // head's output does not depend on how many heads share the call.
-template <int G, int NV>
+template <int G, int NV, typename Element>
 void weigh_values(const float* weights, int64_t n_pos, KvRows values, float* out) {
   constexpr int kSets = 2;
   __m512 acc[kSets][G][NV];
@@ -644,8 +665,8 @@ void weigh_values(const float* weights, int64_t n_pos, KvRows values, float* out
       for (auto& a : head) a = _mm512_setzero_ps();
   auto add_position = [&](int set, int64_t p) {
     __m512 v[NV];
-    const float* row = values.row(p);
-    for (int j = 0; j < NV; ++j) v[j] = _mm512_loadu_ps(row + 16 * j);
+    const Element* row = values.row_as<Element>(p);
+    for (int j = 0; j < NV; ++j) v[j] = load16(row + 16 * j);
     for (int g = 0; g < G; ++g) {
       const __m512 weight = _mm512_set1_ps(weights[g * n_pos + p]);
       for (int j = 0; j < NV; ++j) acc[set][g][j] = _mm512_fmadd_ps(weight, v[j], acc[set][g][j]);
@@ -662,19 +683,19 @@ void weigh_values(const float* weights, int64_t n_pos, KvRows values, float* out
 // Query heads in tiles of 12 / NV (at most 24 accumulators in the two sets, plus the
 // value row and the weight: every register of the 32), so that a group of three heads
 // of width 64 reads each value row once.
-template <int NV>
+template <int NV, typename Element>
 void weigh_values_all_heads(const float* weights, int64_t n_heads, int64_t n_pos, KvRows values, float* out) {
   constexpr int64_t kTile = std::max(1, 12 / NV);
   for (int64_t h = 0; h < n_heads; h += kTile) {
     const float* w = weights + h * n_pos;
     float* o = out + h * 16 * NV;
     switch (std::min(kTile, n_heads - h)) {
-      case 6: if constexpr (kTile >= 6) weigh_values<6, NV>(w, n_pos, values, o); break;
-      case 5: if constexpr (kTile >= 5) weigh_values<5, NV>(w, n_pos, values, o); break;
-      case 4: if constexpr (kTile >= 4) weigh_values<4, NV>(w, n_pos, values, o); break;
-      case 3: if constexpr (kTile >= 3) weigh_values<3, NV>(w, n_pos, values, o); break;
-      case 2: if constexpr (kTile >= 2) weigh_values<2, NV>(w, n_pos, values, o); break;
-      default: weigh_values<1, NV>(w, n_pos, values, o); break;
+      case 6: if constexpr (kTile >= 6) weigh_values<6, NV, Element>(w, n_pos, values, o); break;
+      case 5: if constexpr (kTile >= 5) weigh_values<5, NV, Element>(w, n_pos, values, o); break;
+      case 4: if constexpr (kTile >= 4) weigh_values<4, NV, Element>(w, n_pos, values, o); break;
+      case 3: if constexpr (kTile >= 3) weigh_values<3, NV, Element>(w, n_pos, values, o); break;
+      case 2: if constexpr (kTile >= 2) weigh_values<2, NV, Element>(w, n_pos, values, o); break;
+      default: weigh_values<1, NV, Element>(w, n_pos, values, o); break;
     }
   }
 }
@@ -683,7 +704,7 @@ void weigh_values_all_heads(const float* weights, int64_t n_heads, int64_t n_pos
 // values are read once for the whole group (grouped-query attention).
 constexpr int64_t kMaxGroupHeads = 64;
 
-template <int NV>
+template <int NV, typename Element>
 void attention_heads_registers(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
                                float scale, float* scores, float* out) {
   __m512 best[kMaxGroupHeads];
@@ -693,25 +714,35 @@ void attention_heads_registers(const float* q, int64_t n_heads, KvRows keys, KvR
     // meets cold: ask for the next block's keys and this block's values, the first cache
     // line of each row (asking for every line measured slower: too many instructions).
     for (int64_t i = p + 16; i < std::min(n_pos, p + 32); ++i)
-      _mm_prefetch(reinterpret_cast<const char*>(keys.row(i)), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(keys.row_as<Element>(i)), _MM_HINT_T0);
     for (int64_t i = p; i < std::min(n_pos, p + 16); ++i)
-      _mm_prefetch(reinterpret_cast<const char*>(values.row(i)), _MM_HINT_T0);
-    score_block<NV>(q, n_heads, keys, p, n_pos, scale, scores, best);
+      _mm_prefetch(reinterpret_cast<const char*>(values.row_as<Element>(i)), _MM_HINT_T0);
+    score_block<NV, Element>(q, n_heads, keys, p, n_pos, scale, scores, best);
   }
   for (int64_t h = 0; h < n_heads; ++h) softmax_scores(scores + h * n_pos, n_pos, best[h]);
-  weigh_values_all_heads<NV>(scores, n_heads, n_pos, values, out);
+  weigh_values_all_heads<NV, Element>(scores, n_heads, n_pos, values, out);
+}
+
+template <typename Element>
+void attention_heads_typed(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
+                           int64_t head_dim, float scale, float* scores, float* out) {
+  if (n_heads <= kMaxGroupHeads) switch (head_dim) {
+      case 32: return attention_heads_registers<2, Element>(q, n_heads, keys, values, n_pos, scale, scores, out);
+      case 64: return attention_heads_registers<4, Element>(q, n_heads, keys, values, n_pos, scale, scores, out);
+      case 96: return attention_heads_registers<6, Element>(q, n_heads, keys, values, n_pos, scale, scores, out);
+      case 128: return attention_heads_registers<8, Element>(q, n_heads, keys, values, n_pos, scale, scores, out);
+      default: break;
+    }
+  attention_heads_impl([](const float* a, const auto* b, int64_t n) { return dot_avx512(a, b, n); },
+                       [](float a, const auto* x, float* y, int64_t n) { axpy_avx512(a, x, y, n); }, q, n_heads, keys,
+                       values, n_pos, head_dim, scale, scores, out);
 }
 
 void attention_heads_avx512(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
                             int64_t head_dim, float scale, float* scores, float* out) {
-  if (n_heads <= kMaxGroupHeads) switch (head_dim) {
-      case 32: return attention_heads_registers<2>(q, n_heads, keys, values, n_pos, scale, scores, out);
-      case 64: return attention_heads_registers<4>(q, n_heads, keys, values, n_pos, scale, scores, out);
-      case 96: return attention_heads_registers<6>(q, n_heads, keys, values, n_pos, scale, scores, out);
-      case 128: return attention_heads_registers<8>(q, n_heads, keys, values, n_pos, scale, scores, out);
-      default: break;
-    }
-  attention_heads_impl(dot_avx512, axpy_avx512, q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
+  if (keys.type == KvType::F16)
+    return attention_heads_typed<uint16_t>(q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
+  attention_heads_typed<float>(q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
 }
 
 float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
@@ -743,7 +774,8 @@ float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table{Isa::Avx512, TernaryLayout::TritTriples, kMaxExactInput, prepared_bytes_avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
-                                 dot_avx512,  axpy_avx512, attention_heads_avx512,            quantize_row_avx512, silu_gate_avx512, matmul_q8_groups_avx512};
+                                 dot_avx512<float>,  axpy_avx512<float>, attention_heads_avx512, quantize_row_avx512, silu_gate_avx512, matmul_q8_groups_avx512,
+                                 to_f16_avx512};
   return table;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/dequantize.h"
+#include "kernels/float16.h"
 #include "kernels/attention_head.h"
 #include "kernels/kernels.h"
 #include "kernels/matvec_ref.h"
@@ -42,19 +43,32 @@ void matmul_dense_scalar(TensorType type, const uint8_t* data, int64_t n_in, con
   }
 }
 
-float dot_scalar(const float* a, const float* b, int64_t n) {
+// Rows of the KV cache may be floats or IEEE halves (kv_rows.h): element e as float.
+inline float element(float e) { return e; }
+inline float element(uint16_t e) { return f16_to_f32(e); }
+
+template <typename Element>
+float dot_scalar(const float* a, const Element* b, int64_t n) {
   float sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  for (int64_t i = 0; i < n; ++i) sum += a[i] * element(b[i]);
   return sum;
 }
 
-void axpy_scalar(float a, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+template <typename Element>
+void axpy_scalar(float a, const Element* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * element(x[i]);
 }
 
 void attention_heads_scalar(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim,
                             float scale, float* scores, float* out) {
-  attention_heads_impl(dot_scalar, axpy_scalar, q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
+  attention_heads_impl([](const float* a, const auto* b, int64_t n) { return dot_scalar(a, b, n); },
+                       [](float a, const auto* x, float* y, int64_t n) { axpy_scalar(a, x, y, n); }, q, n_heads, keys,
+                       values, n_pos, head_dim, scale, scores, out);
+}
+
+// Round to nearest even, like F16C's conversion.
+void to_f16_scalar(const float* x, int64_t n, uint16_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = f32_to_f16(x[i]);
 }
 
 float quantize_row_scalar(const float* x, int64_t n, int8_t* q) {
@@ -77,7 +91,8 @@ void silu_gate_scalar(float* gate, const float* up, int64_t n) {
 
 const KernelTable& scalar_kernels() {
   static const KernelTable table{Isa::Scalar, TernaryLayout::BitPlanes, kMaxExactInputInt32, prepared_bytes_identity, prepare_identity, matmul_ternary_scalar, matmul_dense_scalar,
-                                 dot_scalar,         axpy_scalar, attention_heads_scalar,      quantize_row_scalar, silu_gate_scalar, nullptr};
+                                 dot_scalar<float>,  axpy_scalar<float>, attention_heads_scalar, quantize_row_scalar, silu_gate_scalar, nullptr,
+                                 to_f16_scalar};
   return table;
 }
 

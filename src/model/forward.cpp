@@ -247,8 +247,8 @@ void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScr
                   const float* v = s.v.data() + t * c.kv_dim();
                   rope_rows(s.q.data() + t * c.q_dim(), q_rows.begin, q_rows.end, c.head_dim, cos_pos, sin_pos);
                   rope_rows(k, k_rows.begin, k_rows.end, c.head_dim, cos_pos, sin_pos);
-                  std::copy(k + k_rows.begin, k + k_rows.end, rows.cache[t]->key(layer, pos) + k_rows.begin);
-                  std::copy(v + v_rows.begin, v + v_rows.end, rows.cache[t]->value(layer, pos) + v_rows.begin);
+                  rows.cache[t]->store_key(layer, pos, k, k_rows.begin, k_rows.end, w.kernels->to_f16);
+                  rows.cache[t]->store_value(layer, pos, v, v_rows.begin, v_rows.end, w.kernels->to_f16);
                 }
               });
   attention_rows(w, s, ex, layer, rows);
@@ -330,12 +330,12 @@ bool runs_data_parallel(const ModelWeights& w, std::span<KvCache* const> caches)
 
 }  // namespace
 
-ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t batch)
+ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t batch, KvType kv_type)
     : max_batch(batch),
       max_in(max_linear_input(w.config)),
       max_in_padded(padded_to_chunks(max_linear_input(w.config))),
       prepared_stride(w.kernels->prepared_bytes(max_linear_input(w.config))),
-      cache(w.config.n_layers(), n_ctx, w.config.kv_dim()),
+      cache(w.config.n_layers(), n_ctx, w.config.kv_dim(), kv_type),
       x(batch * w.config.dim),
       normed(batch * max_in),
       q(batch * w.config.q_dim()),

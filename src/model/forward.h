@@ -15,7 +15,7 @@ namespace tern {
 
 // Every buffer a forward pass needs, allocated once per Context.
 struct ForwardScratch {
-  ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t max_batch);
+  ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t max_batch, KvType kv_type = KvType::F32);
 
   int64_t max_batch;
   int64_t max_in;         // widest linear input

@@ -57,11 +57,11 @@ ModelSummary Model::summary() const {
   return s;
 }
 
-Context::Context(const Model& model, int64_t n_ctx, int64_t max_batch)
+Context::Context(const Model& model, int64_t n_ctx, int64_t max_batch, KvType kv_type)
     : model_(&model), n_ctx_(n_ctx), max_batch_(max_batch) {
   if (n_ctx <= 0) fail("context size must be positive, got {}", n_ctx);
   if (max_batch <= 0) fail("batch size must be positive, got {}", max_batch);
-  scratch_ = std::make_unique<ForwardScratch>(model.weights(), n_ctx, max_batch);
+  scratch_ = std::make_unique<ForwardScratch>(model.weights(), n_ctx, max_batch, kv_type);
 }
 Context::~Context() = default;
 Context::Context(Context&&) noexcept = default;

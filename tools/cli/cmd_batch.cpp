@@ -35,6 +35,7 @@ struct BatchOptions {
   int32_t n_predict = 128;
   int64_t n_ctx = 0;  // 0: min(model's context, 2048)
   int32_t threads = 0;
+  KvType kv_type = KvType::F32;
   SamplerParams sampling;
   std::vector<std::string> stop;
   bool text = false;
@@ -199,7 +200,7 @@ int run_batch(BatchOptions o) {
     todo.push_back(k);
   }
 
-  BatchRunner runner(model, o.parallel, n_ctx);
+  BatchRunner runner(model, o.parallel, n_ctx, o.kv_type);
   // First SIGINT/SIGTERM: take no new prompts, finish the live ones. Second: stop now.
   const SignalCounter signals({SIGINT, SIGTERM});
   const bool progress = !o.quiet && ::isatty(2);
@@ -268,6 +269,7 @@ Command add_batch_command(CLI::App& parent) {
   app->add_option("-c,--ctx-size", o->n_ctx, "Context per sequence (default: the model's, at most 2048)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app->add_option("-t,--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+  add_kv_type_option(*app, o->kv_type);
   add_sampler_options(*app, o->sampling);  // defaults for requests that do not set their own
   app->add_option("--seed", o->sampling.seed, "Default seed of every prompt (default 0: runs are reproducible)");
   app->add_option("--stop", o->stop, "Default stop string (repeatable)");

@@ -33,6 +33,7 @@ struct BenchOptions {
   std::vector<int> threads = {1, 2};
   std::vector<int> batch;  // --batch: aggregate generation of B sequences decoded together
   int repetitions = 3;
+  KvType kv_type = KvType::F32;
   std::string ternary_type = "tern2";
   std::string embd_type = "q8_0";
   std::string compare;        // "", "f16" or "q8_0"
@@ -209,7 +210,7 @@ void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& pro
     const ModelSummary summary = model.summary();
     uint64_t weights = 0;
     for (const auto& u : summary.by_type) weights += u.n_weights;
-    Context ctx(model, std::max(o.n_prompt, o.n_gen) + 1);
+    Context ctx(model, std::max(o.n_prompt, o.n_gen) + 1, Context::kDefaultBatch, o.kv_type);
     const int32_t token = model.tokenizer().bos();
     auto add_row = [&](const std::string& test, int tokens, auto&& once) {
       once(std::min(tokens, 16));  // warm-up: page in weights, wake threads
@@ -235,7 +236,7 @@ void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& pro
     if (o.n_prompt > 0) add_row(fmt::format("pp{}", o.n_prompt), o.n_prompt, [&](int n) { return time_prompt(ctx, n, token); });
     if (o.n_gen > 0) add_row(fmt::format("tg{}", o.n_gen), o.n_gen, [&](int n) { return time_generation(ctx, n, token); });
     for (int b : o.batch) {
-      BatchDecodeBench batch(model, b, kBatchPromptTokens, o.n_gen);
+      BatchDecodeBench batch(model, b, kBatchPromptTokens, o.n_gen, o.kv_type);
       add_row(fmt::format("tg{} x B{}", o.n_gen, b), o.n_gen * b,
               [&](int n) { return batch.tokens_per_second(std::max(1, n / b)); });
     }
@@ -356,6 +357,7 @@ Command add_bench_command(CLI::App& parent) {
   app->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens (0: skip the prompt test)");
   app->add_option("-n,--n-gen", o->n_gen, "Generated tokens (0: skip the generation test)");
   app->add_option("-t,--threads", o->threads, "Thread counts to run, e.g. -t 1,2")->delimiter(',')->check(CLI::Range(1, 1024));
+  add_kv_type_option(*app, o->kv_type);
   app->add_option("-r,--repetitions", o->repetitions, "Repetitions per test");
   app->add_option("--batch", o->batch,
                   "Also time generation of B sequences decoded together (aggregate tokens/s, 16-token prompts), "

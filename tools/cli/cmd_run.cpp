@@ -25,6 +25,7 @@ struct RunOptions {
   int32_t n_predict = 128;
   int64_t n_ctx = 0;  // 0: the model's context, at most kDefaultMaxContext
   int32_t threads = 0;
+  KvType kv_type = KvType::F32;
   std::vector<std::string> stop;
   bool interactive = false;
   bool seed_given = false;
@@ -92,7 +93,7 @@ int run_generation(RunOptions o) {
   load.threads = o.threads;
   const Model model = Model::load(resolve_model_path(o.model), load);
   spdlog::info("kernels {}, {} threads", model.isa(), model.threads());
-  Context context(model, context_size(o, model));
+  Context context(model, context_size(o, model), Context::kDefaultBatch, o.kv_type);
   Generator generator(context, o.sampling);
   GenerationParams params;
   params.n_predict = o.n_predict;
@@ -112,6 +113,7 @@ Command add_run_command(CLI::App& parent) {
   app->add_option("-c,--ctx-size", o->n_ctx, "Context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app->add_option("-t,--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+  add_kv_type_option(*app, o->kv_type);
   add_sampler_options(*app, o->sampling);
   app->add_option("--seed", o->sampling.seed, "Random seed (same seed, same text)")
       ->each([o](const std::string&) { o->seed_given = true; });

@@ -25,6 +25,18 @@ void apply_log_options(const LogOptions& options) {
   spdlog::set_level(options.verbose ? spdlog::level::info : spdlog::level::from_str(options.level));
 }
 
+void add_kv_type_option(CLI::App& app, KvType& type) {
+  app.add_option_function<std::string>(
+         "--kv-type",
+         [&type](const std::string& name) {
+           const auto parsed = parse_kv_type(name);
+           if (!parsed) throw CLI::ValidationError("--kv-type", "expected f32 or f16, got '" + name + "'");
+           type = *parsed;
+         },
+         "KV cache element type: f32 (exact) or f16 (half the memory and attention reads; llama.cpp's default)")
+      ->default_str("f32");
+}
+
 void add_sampler_options(CLI::App& app, SamplerParams& p) {
   app.add_option("--temp,--temperature", p.temperature, "Sampling temperature; 0 is greedy");
   app.add_option("--top-k", p.top_k, "Keep the k most likely tokens (0: off)");

@@ -52,6 +52,9 @@ std::string read_prompt(const std::string& prompt, const std::string& prompt_fil
 void add_prompt_options(CLI::App& app, std::string& prompt, std::string& prompt_file, const std::string& text_help,
                         const std::string& file_help);
 
+// Adds --kv-type f32|f16 (the KV cache's element type; f32 by default).
+void add_kv_type_option(CLI::App& app, KvType& type);
+
 // The model a command runs on: -m, or the model shipped in models/ when omitted.
 std::string resolve_model_path(const std::string& given);
 

@@ -233,14 +233,19 @@ def _maybe_norm(x, w, eps):
     return x if w is None else rmsnorm(x, w, eps)
 
 
-def layer(m, blk, x, positions):
-    """One executed layer (FORMAT.md section 4 loop body) on the whole sequence x: [T, dim]."""
+def layer(m, blk, x, positions, kv_f16=False):
+    """One executed layer (FORMAT.md section 4 loop body) on the whole sequence x: [T, dim].
+
+    kv_f16: keys (after RoPE) and values are stored as IEEE half, as in an F16 KV cache."""
     T = x.shape[0]
     h = _maybe_norm(x, blk["attn_norm"], m.eps)
     q = blk["q"](h).reshape(T, m.n_heads, m.head_dim)
     k = blk["k"](h).reshape(T, m.n_kv, m.head_dim)
     v = blk["v"](h).reshape(T, m.n_kv, m.head_dim)
     q, k = rope(q, positions, m.rope_base), rope(k, positions, m.rope_base)
+    if kv_f16:
+        k = k.astype(np.float32).astype(np.float16).astype(np.float64)
+        v = v.astype(np.float32).astype(np.float16).astype(np.float64)
     o = attention(q, k, v, m.n_heads, m.n_kv)
     o = _maybe_norm(o, blk["attn_sub_norm"], m.eps)
     x = x + blk["o"](o)
@@ -250,7 +255,7 @@ def layer(m, blk, x, positions):
     return x + blk["down"](mm)
 
 
-def forward(model, tokens):
+def forward(model, tokens, kv_f16=False):
     """Logits [n_tokens, n_vocab] (float64) for every position of the causal sequence."""
     tokens = np.asarray(tokens, dtype=np.int64)
     if tokens.size == 0:
@@ -260,7 +265,7 @@ def forward(model, tokens):
     x = model.embd[tokens]
     positions = np.arange(len(tokens), dtype=np.float64)
     for l in range(model.n_blocks * model.repeat):
-        x = layer(model, model.blocks[l // model.repeat], x, positions)
+        x = layer(model, model.blocks[l // model.repeat], x, positions, kv_f16)
     x = rmsnorm(x, model.output_norm, model.eps)
     return x @ model.head.T
 
@@ -272,9 +277,10 @@ def main(argv=None):
     ap.add_argument("model")
     ap.add_argument("--tokens", required=True, help="comma-separated token ids")
     ap.add_argument("--out", required=True, help="raw little-endian float32 [n_tokens, n_vocab]")
+    ap.add_argument("--kv-f16", action="store_true", help="round keys and values to float16 (an F16 KV cache)")
     args = ap.parse_args(argv)
     tokens = [int(t) for t in args.tokens.split(",") if t.strip()]
-    logits = forward(load_model(args.model), tokens)
+    logits = forward(load_model(args.model), tokens, args.kv_f16)
     logits.astype("<f4").tofile(args.out)
     print(f"wrote {args.out}: {logits.shape[0]} x {logits.shape[1]} float32", file=sys.stderr)
 
