@@ -517,7 +517,7 @@ void q8_groups_tile(const Q8RowGroups& w, const Q8Signed* const (&a)[T], int64_t
           dots[t] = _mm512_dpbusd_epi32(dots[t], weights, _mm512_set1_epi32(four));
         }
       }
-      const __m512 scale = _mm512_loadu_ps(w.scales.data() + (g * blocks + b) * 16);
+      const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.scales.data() + (g * blocks + b) * 16)));
       for (int t = 0; t < T; ++t)
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dots[t], _mm512_set1_epi32(a[t]->offset[b]))),
                                  _mm512_mul_ps(scale, _mm512_set1_ps(a[t]->scale[b])), acc[t]);

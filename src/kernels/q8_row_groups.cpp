@@ -2,8 +2,6 @@
 
 #include <cstring>
 
-#include "kernels/float16.h"
-
 namespace tern {
 
 Q8RowGroups Q8RowGroups::allocate(int64_t n_in, int64_t n_rows) {
@@ -11,7 +9,7 @@ Q8RowGroups Q8RowGroups::allocate(int64_t n_in, int64_t n_rows) {
   p.n_in = n_in;
   p.n_rows = n_rows;
   p.weights.assign(static_cast<size_t>(p.groups() * n_in * kGroupRows), 128);  // rows past n_rows: w = 0
-  p.scales.assign(static_cast<size_t>(p.groups() * p.blocks() * kGroupRows), 0.0f);
+  p.scales.assign(static_cast<size_t>(p.groups() * p.blocks() * kGroupRows), uint16_t{0});
   return p;
 }
 
@@ -32,7 +30,7 @@ void Q8RowGroups::pack_rows(const uint8_t* data, int64_t row_begin, int64_t row_
         four ^= 0x80808080u;
         std::memcpy(out + k4 * kGroupRows * 4, &four, 4);
       }
-      scales[static_cast<size_t>((g * n_blocks + b) * kGroupRows + lane)] = f16_to_f32(scale_bits);
+      scales[static_cast<size_t>((g * n_blocks + b) * kGroupRows + lane)] = scale_bits;
     }
   }
 }

@@ -22,7 +22,9 @@ struct Q8RowGroups {
   int64_t n_in = 0;    // a multiple of 32
   int64_t n_rows = 0;
   AlignedBuffer<uint8_t> weights;  // [groups, n_in / 4, 16 rows, 4] w + 128
-  std::vector<float> scales;       // [groups, n_in / 32, 16] each block's scale (0 past n_rows)
+  // [groups, n_in / 32, 16] each block's scale as the Q8_0 block stores it (IEEE half,
+  // 0 past n_rows): half the bytes of floats, and the head is read once per token.
+  std::vector<uint16_t> scales;
 
   int64_t groups() const { return (n_rows + kGroupRows - 1) / kGroupRows; }
   int64_t blocks() const { return n_in / kBlock; }
