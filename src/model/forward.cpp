@@ -87,41 +87,6 @@ struct Executor {
   int slot(int index) const { return pool ? index : thread; }
 };
 
-// A sub-layer's input, per token: the optional norm (absent from the file: the input
-// passes through), then, when a linear reading it is ternary, the int8 activations
-// (BitNet: per token, absmax) in the kernel's format. The optional weightless
-// in-linear norm divides x by its RMS, which does not change the int8 values, only
-// their scale: it is folded into the scale. Tokens are split between the threads, so a
-// prompt or batch has no serial step between its products.
-struct SubLayerInput {
-  const float* x;           // [n_tok, n] what dense linears read
-  PreparedActivations qx;   // what ternary linears read (empty when none is ternary)
-};
-
-SubLayerInput prepare_input(const ModelWeights& w, ForwardScratch& s, const Executor& ex, const float* x,
-                            const std::vector<float>& norm, int64_t n, bool ternary) {
-  const KernelTable& k = *w.kernels;
-  const ModelConfig& c = w.config;
-  const float* in = norm.empty() ? x : s.normed.data();
-  const int64_t n_pad = padded_to_chunks(n);
-  auto prepare_tokens = [&](int index, int count) {
-    const Range tokens = ex.part(index, count);
-    for (int64_t t = tokens.begin; t < tokens.end; ++t) {
-      if (!norm.empty()) rmsnorm_row(x + t * n, norm, c.rms_eps, n, s.normed.data() + t * n);
-      if (!ternary) continue;
-      int8_t* q = s.act_q.data() + t * s.max_in_padded;
-      s.act_scale[t] = k.quantize_row(in + t * n, n, q);
-      std::memset(q + n, 0, static_cast<size_t>(n_pad - n));
-      if (c.linear_norm) s.act_scale[t] /= root_mean_square(in + t * n, n, c.linear_norm_eps);
-      k.prepare_ternary(q, n, s.act_prepared.data() + t * s.prepared_stride);
-    }
-  };
-  if (ex.tokens.end - ex.tokens.begin > 1) ex.run(prepare_tokens);
-  else prepare_tokens(0, 1);
-  if (!ternary) return {in, {}};
-  return {in, {s.act_prepared.data(), s.act_scale.data(), s.prepared_stride, ex.tokens.end}};
-}
-
 // What one thread computes of a group of linears. Few tokens (generation, a small
 // batch): its slice of the rows for every token, so that each weight is read by one core
 // only. At least four tokens per thread (a prompt chunk, a batch of 8): every row for its
@@ -141,21 +106,87 @@ struct Share {
   }
 };
 
+bool splits_tokens(const Executor& ex, int count) {
+  return count > 1 && ex.tokens.end - ex.tokens.begin >= kMinTokensPerThreadToSplitTokens * count;
+}
+
 Share share_of(const Executor& ex, int index, int count) {
-  if (count > 1 && ex.tokens.end - ex.tokens.begin >= kMinTokensPerThreadToSplitTokens * count)
-    return {ex.part(index, count), true, index, count};
+  if (splits_tokens(ex, count)) return {ex.part(index, count), true, index, count};
   return {ex.tokens, false, index, count};
 }
 
-// One linear's share: rows share.rows(l) of tokens share.tokens, into out[t * n_out + r].
-void linear_share(const KernelTable& k, const Linear& l, const float* x, const PreparedActivations& qx,
+// A row split over several threads (generation, batches of a few tokens): every thread
+// reads every token's tables. Each thread builds its own copy, in its own scratch, at
+// the start of the product: tables one core wrote and the other read went back and forth
+// between their caches at every product (the writes waited on the other core's copies:
+// 57% of the building time on 2 threads), and the building ran on one thread while the
+// others waited. Up to ForwardScratch::kOwnTableTokens tokens.
+bool tables_per_thread(const Executor& ex) {
+  const int count = ex.pool ? ex.pool->size() : 1;
+  return count > 1 && !splits_tokens(ex, count) && ex.tokens.end - ex.tokens.begin <= ForwardScratch::kOwnTableTokens;
+}
+
+// A sub-layer's input, per token: the optional norm (absent from the file: the input
+// passes through), then, when a linear reading it is ternary, the int8 activations
+// (BitNet: per token, absmax) in the kernel's format. The optional weightless
+// in-linear norm divides x by its RMS, which does not change the int8 values, only
+// their scale: it is folded into the scale. Tokens are split between the threads, so a
+// prompt or batch has no serial step between its products.
+struct SubLayerInput {
+  const float* x;           // [n_tok, n] what dense linears read
+  int64_t n;                // input width
+  bool ternary;             // some linear reading it is ternary: int8 rows in act_q
+  bool own_tables;          // each thread builds its tables itself (tables_per_thread)
+  PreparedActivations qx;   // the shared tables ternary linears read (empty otherwise)
+};
+
+SubLayerInput prepare_input(const ModelWeights& w, ForwardScratch& s, const Executor& ex, const float* x,
+                            const std::vector<float>& norm, int64_t n, bool ternary) {
+  const KernelTable& k = *w.kernels;
+  const ModelConfig& c = w.config;
+  const float* in = norm.empty() ? x : s.normed.data();
+  const int64_t n_pad = padded_to_chunks(n);
+  const bool own_tables = ternary && tables_per_thread(ex);
+  auto prepare_tokens = [&](int index, int count) {
+    const Range tokens = ex.part(index, count);
+    for (int64_t t = tokens.begin; t < tokens.end; ++t) {
+      if (!norm.empty()) rmsnorm_row(x + t * n, norm, c.rms_eps, n, s.normed.data() + t * n);
+      if (!ternary) continue;
+      int8_t* q = s.act_q.data() + t * s.max_in_padded;
+      s.act_scale[t] = k.quantize_row(in + t * n, n, q);
+      std::memset(q + n, 0, static_cast<size_t>(n_pad - n));
+      if (c.linear_norm) s.act_scale[t] /= root_mean_square(in + t * n, n, c.linear_norm_eps);
+      if (!own_tables) k.prepare_ternary(q, n, s.act_prepared.data() + t * s.prepared_stride);
+    }
+  };
+  if (ex.tokens.end - ex.tokens.begin > 1) ex.run(prepare_tokens);
+  else prepare_tokens(0, 1);
+  if (!ternary || own_tables) return {in, n, ternary, own_tables, {}};
+  return {in, n, true, false, {s.act_prepared.data(), s.act_scale.data(), s.prepared_stride, ex.tokens.end}};
+}
+
+// The tables of the share's tokens that thread `index` reads: the shared ones, or its
+// own copy built now from the int8 rows.
+PreparedActivations tables_of_share(const ModelWeights& w, ForwardScratch& s, const SubLayerInput& in,
+                                    const Share& share, int index) {
+  const int64_t t0 = share.tokens.begin, n_tok = share.tokens.end - share.tokens.begin;
+  if (!in.ternary || n_tok <= 0) return {};
+  if (!in.own_tables) return {in.qx.q + t0 * in.qx.stride, in.qx.scale + t0, in.qx.stride, n_tok};
+  int8_t* own = s.thread_tables.data() + index * ForwardScratch::kOwnTableTokens * s.prepared_stride;
+  for (int64_t t = 0; t < n_tok; ++t)
+    w.kernels->prepare_ternary(s.act_q.data() + (t0 + t) * s.max_in_padded, in.n, own + t * s.prepared_stride);
+  return {own, s.act_scale.data() + t0, s.prepared_stride, n_tok};
+}
+
+// One linear's share: rows share.rows(l) of tokens share.tokens, into out[t * n_out + r];
+// tables: those tokens' tables (tables_of_share).
+void linear_share(const KernelTable& k, const Linear& l, const float* x, const PreparedActivations& tables,
                   const Share& share, float* out) {
   const Range rows = share.rows(l);
   const int64_t t0 = share.tokens.begin, n_tok = share.tokens.end - share.tokens.begin;
   if (rows.begin >= rows.end || n_tok <= 0) return;
   if (l.ternary) {
-    const PreparedActivations tokens{qx.q + t0 * qx.stride, qx.scale + t0, qx.stride, n_tok};
-    k.matmul_ternary(l.packed, tokens, rows.begin, rows.end, out + t0 * l.n_out, l.n_out);
+    k.matmul_ternary(l.packed, tables, rows.begin, rows.end, out + t0 * l.n_out, l.n_out);
   } else {
     k.matmul_dense(l.dense.type, l.dense.data, l.n_in, x + t0 * l.n_in, l.n_in, n_tok, rows.begin, rows.end,
                    out + t0 * l.n_out, l.n_out);
@@ -171,11 +202,12 @@ struct LinearJob {
 // takes the same share of every linear, so there is one synchronization. `after(share)`
 // runs on each thread's share once its products are done.
 template <typename After>
-void run_linears(const ModelWeights& w, const Executor& ex, std::initializer_list<LinearJob> jobs, const float* x,
-                 const PreparedActivations& qx, After after) {
+void run_linears(const ModelWeights& w, ForwardScratch& s, const Executor& ex, std::initializer_list<LinearJob> jobs,
+                 const SubLayerInput& in, After after) {
   ex.run([&](int index, int count) {
     const Share share = share_of(ex, index, count);
-    for (const LinearJob& job : jobs) linear_share(*w.kernels, *job.linear, x, qx, share, job.out);
+    const PreparedActivations tables = tables_of_share(w, s, in, share, ex.slot(index));
+    for (const LinearJob& job : jobs) linear_share(*w.kernels, *job.linear, in.x, tables, share, job.out);
     after(share);
   });
 }
@@ -236,7 +268,7 @@ void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScr
       prepare_input(w, s, ex, s.x.data(), b.attn_norm, c.dim, any_ternary({&b.attn_q, &b.attn_k, &b.attn_v}));
   // Each thread rotates its share of q and k and stores its share of k and v in the
   // caches (a row split keeps RoPE's pairs together: slices start at even rows).
-  run_linears(w, ex, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h.x, h.qx,
+  run_linears(w, s, ex, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h,
               [&](const Share& share) {
                 const Range q_rows = share.rows(b.attn_q), k_rows = share.rows(b.attn_k), v_rows = share.rows(b.attn_v);
                 for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t) {
@@ -253,7 +285,7 @@ void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScr
               });
   attention_rows(w, s, ex, layer, rows);
   const SubLayerInput o = prepare_input(w, s, ex, s.attn_out.data(), b.attn_sub_norm, c.q_dim(), b.attn_output.ternary);
-  run_linears(w, ex, {{&b.attn_output, s.proj.data()}}, o.x, o.qx,
+  run_linears(w, s, ex, {{&b.attn_output, s.proj.data()}}, o,
               [&](const Share& share) { add_residual(s, b.attn_output, share); });
 }
 
@@ -274,12 +306,12 @@ void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& 
   const ModelConfig& c = w.config;
   const SubLayerInput h = prepare_input(w, s, ex, s.x.data(), b.ffn_norm, c.dim, any_ternary({&b.ffn_gate, &b.ffn_up}));
   // Each thread gates what it computed itself, so no extra synchronization.
-  run_linears(w, ex, {{&b.ffn_gate, s.gate.data()}, {&b.ffn_up, s.up.data()}}, h.x, h.qx, [&](const Share& share) {
+  run_linears(w, s, ex, {{&b.ffn_gate, s.gate.data()}, {&b.ffn_up, s.up.data()}}, h, [&](const Share& share) {
     for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t)
       gate_rows(w, s.gate.data() + t * c.ffn, s.up.data() + t * c.ffn, share.rows(b.ffn_gate));
   });
   const SubLayerInput m = prepare_input(w, s, ex, s.gate.data(), b.ffn_sub_norm, c.ffn, b.ffn_down.ternary);
-  run_linears(w, ex, {{&b.ffn_down, s.proj.data()}}, m.x, m.qx,
+  run_linears(w, s, ex, {{&b.ffn_down, s.proj.data()}}, m,
               [&](const Share& share) { add_residual(s, b.ffn_down, share); });
 }
 
@@ -349,6 +381,7 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
       scores(static_cast<size_t>(w.pool->size() * w.config.n_heads / w.config.n_kv_heads * n_ctx)),
       act_q(batch * max_in_padded),
       act_prepared(batch * prepared_stride),
+      thread_tables(w.pool->size() > 1 ? w.pool->size() * kOwnTableTokens * prepared_stride : 0),
       act_scale(batch) {
   fill_rope_tables(w.config, n_ctx, rope_cos, rope_sin);
   row_positions.reserve(static_cast<size_t>(batch));

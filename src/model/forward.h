@@ -39,6 +39,9 @@ struct ForwardScratch {
   std::vector<float> rope_sin;  // [n_ctx, head_dim / 2]
   AlignedBuffer<int8_t> act_q;         // [max_batch, max_in_padded] int8 activations, zero padded
   AlignedBuffer<int8_t> act_prepared;  // [max_batch, prepared_stride] in the kernel's format
+  // Each thread's own tables for row-split products of up to kOwnTableTokens tokens.
+  static constexpr int64_t kOwnTableTokens = 4;
+  AlignedBuffer<int8_t> thread_tables;  // [n_threads, kOwnTableTokens, prepared_stride] (empty for 1 thread)
   std::vector<float> act_scale;        // [max_batch]
   std::vector<int64_t> row_positions;  // [max_batch] forward_batch's per-row places, reused
   std::vector<KvCache*> row_caches;    // [max_batch]
