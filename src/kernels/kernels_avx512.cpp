@@ -709,14 +709,20 @@ void attention_heads_registers(const float* q, int64_t n_heads, KvRows keys, KvR
                                float scale, float* scores, float* out) {
   __m512 best[kMaxGroupHeads];
   for (int64_t h = 0; h < n_heads; ++h) best[h] = _mm512_set1_ps(-INFINITY);
+  // Each call walks another layer's or sequence's cache, which the hardware prefetcher
+  // meets cold: ask for every line of the first block's keys, then of the next block's
+  // keys and this block's values (with an F16 cache a head's row is two lines; asking
+  // for the first only left half the block to demand misses: batches of 8 ran 5% slower).
+  constexpr int64_t kRowBytes = 16 * NV * sizeof(Element);
+  auto prefetch_rows = [](KvRows rows, int64_t first, int64_t end) {
+    for (int64_t i = first; i < end; ++i)
+      for (int64_t line = 0; line < kRowBytes; line += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(rows.row_as<Element>(i)) + line, _MM_HINT_T0);
+  };
+  prefetch_rows(keys, 0, std::min<int64_t>(n_pos, 16));
   for (int64_t p = 0; p < n_pos; p += 16) {
-    // Each call walks another layer's or sequence's cache, which the hardware prefetcher
-    // meets cold: ask for the next block's keys and this block's values, the first cache
-    // line of each row (asking for every line measured slower: too many instructions).
-    for (int64_t i = p + 16; i < std::min(n_pos, p + 32); ++i)
-      _mm_prefetch(reinterpret_cast<const char*>(keys.row_as<Element>(i)), _MM_HINT_T0);
-    for (int64_t i = p; i < std::min(n_pos, p + 16); ++i)
-      _mm_prefetch(reinterpret_cast<const char*>(values.row_as<Element>(i)), _MM_HINT_T0);
+    prefetch_rows(keys, p + 16, std::min(n_pos, p + 32));
+    prefetch_rows(values, p, std::min(n_pos, p + 16));
     score_block<NV, Element>(q, n_heads, keys, p, n_pos, scale, scores, best);
   }
   for (int64_t h = 0; h < n_heads; ++h) softmax_scores(scores + h * n_pos, n_pos, best[h]);
