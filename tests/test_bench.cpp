@@ -31,8 +31,10 @@ TEST(Bench, JsonRowsCarryEveryField) {
   ASSERT_EQ(rows.size(), 4u);  // pp and tg for 1 and 2 threads
   for (const auto& row : rows) {
     for (const char* key : {"model", "bytes", "bits_per_weight", "threads", "isa", "cpu", "commit", "test",
-                            "tokens_per_second", "tokens_per_second_sd", "peak_rss_bytes", "cpu_seconds_per_token"})
+                            "tokens_per_second", "tokens_per_second_sd", "peak_rss_bytes", "cpu_seconds_per_token",
+                            "kv_type"})
       EXPECT_TRUE(row.contains(key)) << key;
+    EXPECT_EQ(row["kv_type"], "f32");
     EXPECT_GT(row["tokens_per_second"].get<double>(), 0);
     EXPECT_EQ(row["energy_source"], "none");
     EXPECT_FALSE(row.contains("joules"));
@@ -72,7 +74,8 @@ TEST(Bench, ReadsAFakePowercapTreeAndFlagsAStuckCounter) {
 TEST(Bench, BadFlagsAreOneLineErrors) {
   TERN_REQUIRE_SHARED(model, "models/stories260K.gguf");
   for (const std::string args : {"-m " + model.string() + " --compare f16", std::string("--shape nosuchshape"),
-                                 "-m " + model.string() + " --watts -3", std::string("")}) {
+                                 "-m " + model.string() + " --watts -3", "-m " + model.string() + " --kv-type f64",
+                                 std::string("")}) {
     const auto r = testing::run_command(testing::tern_cli() + " bench " + args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_EQ(r.err.rfind("tern: error:", 0), 0u) << args << ": " << r.err;

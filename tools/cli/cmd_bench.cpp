@@ -243,9 +243,10 @@ void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& pro
   }
 }
 
-nlohmann::json row_json(const Row& r, const std::string& cpu, int repetitions) {
+nlohmann::json row_json(const Row& r, const std::string& cpu, int repetitions, KvType kv_type) {
   nlohmann::json j = {{"model", r.model}, {"weights", r.linear_type}, {"bytes", r.bytes}, {"params", r.params},
                       {"bits_per_weight", r.bits_per_weight}, {"isa", r.isa}, {"cpu", cpu}, {"commit", TERN_GIT_COMMIT},
+                      {"kv_type", kv_type_name(kv_type)},
                       {"threads", r.threads}, {"test", r.test}, {"tokens_per_second", r.tokens_per_second.mean},
                       {"tokens_per_second_sd", r.tokens_per_second.sd}, {"peak_rss_bytes", r.rss},
                       {"cpu_seconds_per_token", r.energy.cpu_seconds_per_token}, {"energy_source", r.energy.source}};
@@ -275,7 +276,7 @@ void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
   if (format == "json" || format == "jsonl") {
     nlohmann::json all = nlohmann::json::array();
     for (const auto& r : rows) {
-      const nlohmann::json j = row_json(r, cpu, o.repetitions);
+      const nlohmann::json j = row_json(r, cpu, o.repetitions, o.kv_type);
       if (format == "jsonl") fmt::print("{}\n", j.dump());
       else all.push_back(j);
     }
@@ -283,12 +284,13 @@ void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
     return;
   }
   if (format == "csv") {
-    fmt::print("model,weights,bytes,params,bits_per_weight,isa,cpu,commit,threads,test,tokens_per_second,sd,peak_rss_bytes,cpu_seconds_per_token,energy_source,joules_per_token\n");
+    fmt::print("model,weights,bytes,params,bits_per_weight,isa,cpu,commit,threads,test,tokens_per_second,sd,peak_rss_bytes,cpu_seconds_per_token,energy_source,joules_per_token,kv_type\n");
     for (const auto& r : rows)
-      fmt::print("{},{},{},{},{:.4f},{},\"{}\",{},{},{},{:.2f},{:.2f},{},{:.6f},{},{}\n", r.model, r.linear_type, r.bytes,
+      fmt::print("{},{},{},{},{:.4f},{},\"{}\",{},{},{},{:.2f},{:.2f},{},{:.6f},{},{},{}\n", r.model, r.linear_type, r.bytes,
                  r.params, r.bits_per_weight, r.isa, cpu, TERN_GIT_COMMIT, r.threads, r.test, r.tokens_per_second.mean,
                  r.tokens_per_second.sd, r.rss, r.energy.cpu_seconds_per_token, r.energy.source,
-                 r.energy.joules >= 0 ? fmt::format("{:.6f}", r.energy.joules / (r.tokens * o.repetitions)) : "");
+                 r.energy.joules >= 0 ? fmt::format("{:.6f}", r.energy.joules / (r.tokens * o.repetitions)) : "",
+                 kv_type_name(o.kv_type));
     return;
   }
   fmt::print("| model | weights | size | params | bits/w | isa | threads | test | t/s | peak RSS | energy |\n");
@@ -297,7 +299,7 @@ void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
     fmt::print("| {} | {} | {:.1f} MiB | {:.1f} M | {:.2f} | {} | {} | {} | {:.1f} ± {:.1f} | {:.1f} MiB | {} |\n", r.model,
                r.linear_type, r.bytes / 1048576.0, r.params / 1e6, r.bits_per_weight, r.isa, r.threads, r.test,
                r.tokens_per_second.mean, r.tokens_per_second.sd, r.rss / 1048576.0, energy_cell(r, o.repetitions));
-  fmt::print("\nCPU: {}, commit {}\n", cpu, TERN_GIT_COMMIT);
+  fmt::print("\nCPU: {}, commit {}, KV cache {}\n", cpu, TERN_GIT_COMMIT, kv_type_name(o.kv_type));
 }
 
 // "ternary vs multiplication": speed, memory and energy ratios per test and thread count.
