@@ -1,7 +1,9 @@
 #pragma once
 // Attention of one query head over positions 0..n_pos-1 of its key/value head: the
 // algorithm once, instantiated by each instruction-set file with its own inlined dot and
-// axpy, so the per-position work is not a function call through the kernel table.
+// axpy (Rows::dot(q, row, n), Rows::axpy(a, row, out, n), templates over the row's
+// element: float or IEEE half, as the KV cache stores it), so the per-position work is
+// not a function call through the kernel table.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -12,36 +14,35 @@ namespace tern {
 
 // out[0..head_dim) = sum_p softmax(q . k_p * scale)_p v_p; keys and values of position p
 // start at keys.row_as<Element>(p) and values.row_as<Element>(p); scores holds n_pos
-// floats. dot(q, row, n) and axpy(a, row, out, n) take rows of Element.
-template <typename Element, typename Dot, typename Axpy>
-inline void attention_head_impl(Dot dot, Axpy axpy, const float* q, KvRows keys, KvRows values, int64_t n_pos,
-                                int64_t head_dim, float scale, float* scores, float* out) {
+// floats.
+template <typename Rows, typename Element>
+inline void attention_head_impl(const float* q, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim,
+                                float scale, float* scores, float* out) {
   float max_score = -INFINITY;
   for (int64_t p = 0; p < n_pos; ++p) {
-    scores[p] = dot(q, keys.row_as<Element>(p), head_dim) * scale;
+    scores[p] = Rows::dot(q, keys.row_as<Element>(p), head_dim) * scale;
     max_score = std::max(max_score, scores[p]);
   }
   float total = 0;
   for (int64_t p = 0; p < n_pos; ++p) total += scores[p] = std::exp(scores[p] - max_score);
   std::fill(out, out + head_dim, 0.0f);
-  for (int64_t p = 0; p < n_pos; ++p) axpy(scores[p] / total, values.row_as<Element>(p), out, head_dim);
+  for (int64_t p = 0; p < n_pos; ++p) Rows::axpy(scores[p] / total, values.row_as<Element>(p), out, head_dim);
 }
 
 // The same for n_heads query heads sharing one KV head (grouped-query attention): q,
-// out are [n_heads, head_dim], scores [n_heads, n_pos]. dot and axpy are overloaded for
-// float and IEEE-half (uint16_t) rows; the cache's type picks one.
-template <typename Dot, typename Axpy>
-inline void attention_heads_impl(Dot dot, Axpy axpy, const float* q, int64_t n_heads, KvRows keys, KvRows values,
-                                 int64_t n_pos, int64_t head_dim, float scale,
-                                 float* scores, float* out) {
+// out are [n_heads, head_dim], scores [n_heads, n_pos]. The cache's type picks the rows'
+// element type.
+template <typename Rows>
+inline void attention_heads_impl(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
+                                 int64_t head_dim, float scale, float* scores, float* out) {
   for (int64_t h = 0; h < n_heads; ++h) {
     const float* qh = q + h * head_dim;
     float* oh = out + h * head_dim;
     float* sh = scores + h * n_pos;
     if (keys.type == KvType::F16)
-      attention_head_impl<uint16_t>(dot, axpy, qh, keys, values, n_pos, head_dim, scale, sh, oh);
+      attention_head_impl<Rows, uint16_t>(qh, keys, values, n_pos, head_dim, scale, sh, oh);
     else
-      attention_head_impl<float>(dot, axpy, qh, keys, values, n_pos, head_dim, scale, sh, oh);
+      attention_head_impl<Rows, float>(qh, keys, values, n_pos, head_dim, scale, sh, oh);
   }
 }
 

@@ -410,28 +410,30 @@ inline __m256 load_tail(const uint16_t* p, int64_t n) {
   return load8(part);
 }
 
-template <typename Element>
-float dot_avx2(const float* a, const Element* b, int64_t n) {
-  // Four independent chains: one FMA chain would wait on its latency every step.
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), load8(b + i + 8 * k), acc[k]);
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), acc[0]);
-  if (i < n) acc[1] = _mm256_fmadd_ps(load_tail(a + i, n - i), load_tail(b + i, n - i), acc[1]);
-  return hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-}
-
-template <typename Element>
-void axpy_avx2(float a, const Element* x, float* y, int64_t n) {
-  const __m256 av = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, load8(x + i), _mm256_loadu_ps(y + i)));
-  if (i < n) {
-    const __m256i m = tail_mask(n - i);
-    _mm256_maskstore_ps(y + i, m, _mm256_fmadd_ps(av, load_tail(x + i, n - i), _mm256_maskload_ps(y + i, m)));
+// dot and axpy over float or IEEE-half rows (attention_head.h).
+struct Avx2Rows {
+  template <typename Element>
+  static float dot(const float* a, const Element* b, int64_t n) {
+    // Four independent chains: one FMA chain would wait on its latency every step.
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+      for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), load8(b + i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), acc[0]);
+    if (i < n) acc[1] = _mm256_fmadd_ps(load_tail(a + i, n - i), load_tail(b + i, n - i), acc[1]);
+    return hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
   }
-}
+  template <typename Element>
+  static void axpy(float a, const Element* x, float* y, int64_t n) {
+    const __m256 av = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, load8(x + i), _mm256_loadu_ps(y + i)));
+    if (i < n) {
+      const __m256i m = tail_mask(n - i);
+      _mm256_maskstore_ps(y + i, m, _mm256_fmadd_ps(av, load_tail(x + i, n - i), _mm256_maskload_ps(y + i, m)));
+    }
+  }
+};
 
 // Round to nearest even (the scalar table's f32_to_f16).
 void to_f16_avx2(const float* x, int64_t n, uint16_t* out) {
@@ -443,9 +445,7 @@ void to_f16_avx2(const float* x, int64_t n, uint16_t* out) {
 
 void attention_heads_avx2(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim,
                           float scale, float* scores, float* out) {
-  attention_heads_impl([](const float* a, const auto* b, int64_t n) { return dot_avx2(a, b, n); },
-                       [](float a, const auto* x, float* y, int64_t n) { axpy_avx2(a, x, y, n); }, q, n_heads, keys,
-                       values, n_pos, head_dim, scale, scores, out);
+  attention_heads_impl<Avx2Rows>(q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
 }
 
 float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
@@ -482,7 +482,7 @@ float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& avx2_kernels() {
   static const KernelTable table{Isa::Avx2, TernaryLayout::BitPlanes, kMaxExactInputInt32, prepared_bytes_avx2, prepare_ternary_avx2, matmul_ternary_avx2, matmul_dense_avx2,
-                                 dot_avx2<float>,  axpy_avx2<float>, attention_heads_avx2, quantize_row_avx2, silu_gate_scalar, nullptr,
+                                 Avx2Rows::dot<float>, Avx2Rows::axpy<float>, attention_heads_avx2, quantize_row_avx2, silu_gate_scalar, nullptr,
                                  to_f16_avx2};
   return table;
 }

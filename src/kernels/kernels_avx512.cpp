@@ -551,28 +551,30 @@ inline __m512 load16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si
 inline __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 inline __m512 load16(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
 
-template <typename Element>
-float dot_avx512(const float* a, const Element* b, int64_t n) {
-  __m512 acc = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), load16(b + i), acc);
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), load16(b + i, m), acc);
+// dot and axpy over float or IEEE-half rows (attention_head.h).
+struct Avx512Rows {
+  template <typename Element>
+  static float dot(const float* a, const Element* b, int64_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), load16(b + i), acc);
+    if (i < n) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), load16(b + i, m), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
   }
-  return _mm512_reduce_add_ps(acc);
-}
-
-template <typename Element>
-void axpy_avx512(float a, const Element* x, float* y, int64_t n) {
-  const __m512 av = _mm512_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, load16(x + i), _mm512_loadu_ps(y + i)));
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, load16(x + i, m), _mm512_maskz_loadu_ps(m, y + i)));
+  template <typename Element>
+  static void axpy(float a, const Element* x, float* y, int64_t n) {
+    const __m512 av = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, load16(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+      _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, load16(x + i, m), _mm512_maskz_loadu_ps(m, y + i)));
+    }
   }
-}
+};
 
 // Round to nearest even (the scalar table's f32_to_f16).
 void to_f16_avx512(const float* x, int64_t n, uint16_t* out) {
@@ -739,9 +741,7 @@ void attention_heads_typed(const float* q, int64_t n_heads, KvRows keys, KvRows 
       case 128: return attention_heads_registers<8, Element>(q, n_heads, keys, values, n_pos, scale, scores, out);
       default: break;
     }
-  attention_heads_impl([](const float* a, const auto* b, int64_t n) { return dot_avx512(a, b, n); },
-                       [](float a, const auto* x, float* y, int64_t n) { axpy_avx512(a, x, y, n); }, q, n_heads, keys,
-                       values, n_pos, head_dim, scale, scores, out);
+  attention_heads_impl<Avx512Rows>(q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
 }
 
 void attention_heads_avx512(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
@@ -780,7 +780,7 @@ float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table{Isa::Avx512, TernaryLayout::TritTriples, kMaxExactInput, prepared_bytes_avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
-                                 dot_avx512<float>,  axpy_avx512<float>, attention_heads_avx512, quantize_row_avx512, silu_gate_avx512, matmul_q8_groups_avx512,
+                                 Avx512Rows::dot<float>, Avx512Rows::axpy<float>, attention_heads_avx512, quantize_row_avx512, silu_gate_avx512, matmul_q8_groups_avx512,
                                  to_f16_avx512};
   return table;
 }

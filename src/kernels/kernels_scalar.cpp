@@ -47,23 +47,23 @@ void matmul_dense_scalar(TensorType type, const uint8_t* data, int64_t n_in, con
 inline float element(float e) { return e; }
 inline float element(uint16_t e) { return f16_to_f32(e); }
 
-template <typename Element>
-float dot_scalar(const float* a, const Element* b, int64_t n) {
-  float sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += a[i] * element(b[i]);
-  return sum;
-}
-
-template <typename Element>
-void axpy_scalar(float a, const Element* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * element(x[i]);
-}
+// dot and axpy over float or IEEE-half rows (attention_head.h).
+struct ScalarRows {
+  template <typename Element>
+  static float dot(const float* a, const Element* b, int64_t n) {
+    float sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += a[i] * element(b[i]);
+    return sum;
+  }
+  template <typename Element>
+  static void axpy(float a, const Element* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += a * element(x[i]);
+  }
+};
 
 void attention_heads_scalar(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim,
                             float scale, float* scores, float* out) {
-  attention_heads_impl([](const float* a, const auto* b, int64_t n) { return dot_scalar(a, b, n); },
-                       [](float a, const auto* x, float* y, int64_t n) { axpy_scalar(a, x, y, n); }, q, n_heads, keys,
-                       values, n_pos, head_dim, scale, scores, out);
+  attention_heads_impl<ScalarRows>(q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
 }
 
 // Round to nearest even, like F16C's conversion.
@@ -91,7 +91,7 @@ void silu_gate_scalar(float* gate, const float* up, int64_t n) {
 
 const KernelTable& scalar_kernels() {
   static const KernelTable table{Isa::Scalar, TernaryLayout::BitPlanes, kMaxExactInputInt32, prepared_bytes_identity, prepare_identity, matmul_ternary_scalar, matmul_dense_scalar,
-                                 dot_scalar<float>,  axpy_scalar<float>, attention_heads_scalar, quantize_row_scalar, silu_gate_scalar, nullptr,
+                                 ScalarRows::dot<float>, ScalarRows::axpy<float>, attention_heads_scalar, quantize_row_scalar, silu_gate_scalar, nullptr,
                                  to_f16_scalar};
   return table;
 }
