@@ -25,15 +25,22 @@ TEST(Perplexity, MatchesNumpyReferenceOnSlidingWindows) {
   LoadOptions options;
   options.isa = "scalar";
   const Model model = Model::load(path, options);
-  for (auto [context, stride] : {std::pair<int64_t, int64_t>{16, 8}, {16, 16}, {24, 5}, {64, 32}}) {
+  struct Case {
+    int64_t context, stride;
+    KvType kv_type;
+  };
+  for (auto [context, stride, kv_type] : {Case{16, 8, KvType::F32}, Case{16, 16, KvType::F32}, Case{24, 5, KvType::F32},
+                                          Case{64, 32, KvType::F32}, Case{24, 5, KvType::F16}}) {
+    SCOPED_TRACE(kv_type_name(kv_type));
     const auto r = testing::run_command(testing::python() + " " + testing::reference_tool("perplexity.py") + " " +
                                         path.string() + " --tokens " + csv.str() + " -c " + std::to_string(context) +
-                                        " --stride " + std::to_string(stride));
+                                        " --stride " + std::to_string(stride) +
+                                        (kv_type == KvType::F16 ? " --kv-f16" : ""));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     double expected = 0;
     int64_t expected_scored = 0;
     std::istringstream(r.out) >> expected >> expected_scored;
-    const auto result = compute_perplexity(model, tokens, context, stride);
+    const auto result = compute_perplexity(model, tokens, context, stride, kv_type);
     // Overlapping windows score every target once; back-to-back windows (stride = context)
     // cannot score each window's first token, which has no context inside its window.
     if (stride < context) EXPECT_EQ(result.n_scored, static_cast<int64_t>(tokens.size()) - 1);

@@ -28,14 +28,15 @@ int64_t count_windows(int64_t n, int64_t context, int64_t stride) {
 }  // namespace
 
 PerplexityResult compute_perplexity(const Model& model, std::span<const int32_t> tokens, int64_t context,
-                                    int64_t stride, const std::function<void(int64_t, int64_t)>& progress) {
+                                    int64_t stride, KvType kv_type,
+                                    const std::function<void(int64_t, int64_t)>& progress) {
   const auto n = static_cast<int64_t>(tokens.size());
   if (n < 2) fail("perplexity needs at least 2 tokens, the text has {}", n);
   if (context < 2) fail("-c must be at least 2, got {}", context);
   if (stride < 1 || stride > context) fail("--stride must be in 1..{} (the context), got {}", context, stride);
   const auto start = std::chrono::steady_clock::now();
   const int64_t vocab = model.config().n_vocab;
-  Context ctx(model, context);
+  Context ctx(model, context, Context::kDefaultBatch, kv_type);
   PerplexityResult r;
   const int64_t total_windows = count_windows(n, context, stride);
   double nll_sum = 0;

@@ -22,8 +22,10 @@ struct PerplexityResult {
   double seconds = 0;
 };
 
-// `progress(done, total)` is called after each window (may be empty).
+// `progress(done, total)` is called after each window (may be empty); kv_type: the
+// element type of the windows' KV cache.
 PerplexityResult compute_perplexity(const Model& model, std::span<const int32_t> tokens, int64_t context,
-                                    int64_t stride, const std::function<void(int64_t, int64_t)>& progress = {});
+                                    int64_t stride, KvType kv_type = KvType::F32,
+                                    const std::function<void(int64_t, int64_t)>& progress = {});
 
 }  // namespace tern

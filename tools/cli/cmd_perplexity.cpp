@@ -17,6 +17,7 @@ struct PerplexityOptions {
   int64_t context = 0;  // 0: the model's, at most 512
   int64_t stride = 0;   // 0: half the context
   int threads = 0;
+  KvType kv_type = KvType::F32;
   LogOptions log;
 };
 
@@ -30,7 +31,7 @@ int run_perplexity(const PerplexityOptions& o) {
   const int64_t context = o.context > 0 ? o.context : std::min<int64_t>(model.config().context_length, 512);
   const int64_t stride = o.stride > 0 ? o.stride : std::max<int64_t>(1, context / 2);
   const bool show = ::isatty(STDERR_FILENO) != 0;
-  const auto r = compute_perplexity(model, tokens, context, stride, [&](int64_t done, int64_t total) {
+  const auto r = compute_perplexity(model, tokens, context, stride, o.kv_type, [&](int64_t done, int64_t total) {
     if (show) fmt::print(stderr, "\rtern: window {}/{}", done, total);
   });
   if (show) fmt::print(stderr, "\n");
@@ -53,6 +54,7 @@ Command add_perplexity_command(CLI::App& parent) {
   app->add_option("--stride", o->stride, "Tokens between window starts (default: half the window)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   app->add_option("-t,--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+  add_kv_type_option(*app, o->kv_type);
   add_log_options(*app, o->log);
   return {app, [o] { return run_perplexity(*o); }};
 }

@@ -19,12 +19,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import forward  # noqa: E402
 
 
-def perplexity(model, tokens, context, stride):
+def perplexity(model, tokens, context, stride, kv_f16=False):
     n = len(tokens)
     nll, scored, scored_until, begin = 0.0, 0, 1, 0
     while True:
         end = min(begin + context, n)
-        logits = forward.forward(model, tokens[begin:end]).astype(np.float64)
+        logits = forward.forward(model, tokens[begin:end], kv_f16).astype(np.float64)
         for target in range(max(begin + 1, scored_until), end):
             row = logits[target - 1 - begin]
             m = row.max()
@@ -43,9 +43,10 @@ def main():
     p.add_argument("--tokens", required=True)
     p.add_argument("-c", "--context", type=int, required=True)
     p.add_argument("--stride", type=int, required=True)
+    p.add_argument("--kv-f16", action="store_true", help="round keys and values to float16 (an F16 KV cache)")
     a = p.parse_args()
     tokens = [int(t) for t in a.tokens.split(",")]
-    ppl, scored = perplexity(forward.load_model(a.model), tokens, a.context, a.stride)
+    ppl, scored = perplexity(forward.load_model(a.model), tokens, a.context, a.stride, a.kv_f16)
     print(f"{ppl:.10f} {scored}")
 
 
