@@ -545,10 +545,9 @@ void q8_groups_tokens(const Q8RowGroups& w, const float* x, int64_t x_stride, in
 
 void matmul_q8_groups_avx512(const Q8RowGroups& w, const float* x, int64_t x_stride, int64_t n_tok, int64_t row_begin,
                              int64_t row_end, float* y, int64_t y_stride) {
-  int64_t t = 0;
-  for (; t + 8 <= n_tok; t += 8) q8_groups_tokens<8>(w, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
-  for (; t + 4 <= n_tok; t += 4) q8_groups_tokens<4>(w, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
-  for (; t < n_tok; ++t) q8_groups_tokens<1>(w, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
+  for_token_tiles<8, 4, 1>(n_tok, [&]<int T>(int64_t t) {
+    q8_groups_tokens<T>(w, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
+  });
 }
 
 // Sixteen elements of a float or IEEE-half row (KV caches hold either), or the first

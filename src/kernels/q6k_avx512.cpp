@@ -121,10 +121,9 @@ void q6k_tile(const uint8_t* data, int64_t n_in, const float* x, int64_t x_strid
 
 void matmul_q6k_avx512(const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride, int64_t n_tok,
                        int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
-  int64_t t = 0;
-  for (; t + 8 <= n_tok; t += 8) q6k_tile<8>(data, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
-  for (; t + 4 <= n_tok; t += 4) q6k_tile<4>(data, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
-  for (; t < n_tok; ++t) q6k_tile<1>(data, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
+  for_token_tiles<8, 4, 1>(n_tok, [&]<int T>(int64_t t) {
+    q6k_tile<T>(data, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
+  });
 }
 
 }  // namespace tern

@@ -20,4 +20,17 @@ inline void run_quantized_tile(const float* x, int64_t x_stride, Quantize quanti
   rows(views);
 }
 
+// Tokens [0, n_tok) in tiles of the sizes given, largest first down to 1:
+// tile.template operator()<T>(t) runs tokens t .. t + T - 1, each size as long as it fits.
+template <int... kSizes, typename Tile>
+inline void for_token_tiles(int64_t n_tok, Tile tile) {
+  constexpr int kSizeList[] = {kSizes...};
+  static_assert(kSizeList[sizeof...(kSizes) - 1] == 1, "the last tile size must be 1, so every token gets a tile");
+  int64_t t = 0;
+  auto tiles_of = [&]<int T>() {
+    for (; t + T <= n_tok; t += T) tile.template operator()<T>(t);
+  };
+  (tiles_of.template operator()<kSizes>(), ...);
+}
+
 }  // namespace tern
