@@ -15,7 +15,7 @@ BatchDecodeBench::BatchDecodeBench(const Model& model, int batch, int n_prompt, 
       scratch_(model.weights(), n_prompt + max_gen + 1, std::max(batch, n_prompt), kv_type) {
   const ModelConfig& c = model.config();
   for (int b = 0; b < batch; ++b) {
-    caches_.push_back(std::make_unique<KvCache>(c.n_layers(), n_prompt + max_gen + 1, c.kv_dim(), kv_type));
+    caches_.push_back(std::make_unique<KvCache>(c.n_layers(), scratch_.cache.n_ctx, c.kv_dim(), kv_type));
     caches_.back()->prefault();
   }
 }

@@ -243,6 +243,7 @@ void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x,
   const int64_t end_block = (row_end + Words::kBlockRows - 1) / Words::kBlockRows;
   for (int64_t t0 = 0; t0 < x.n_tok; t0 += kTokensPerPass) {
     const PreparedActivations pass = token_range(x, t0, kTokensPerPass);
+    const bool one_tile = pass.n_tok <= kTokensPerTile;  // each word is used once
     for (int64_t segment = 0; segment < w.segments(); ++segment) {
       const bool last = segment + 1 == w.segments();
       const WordStream stream{reinterpret_cast<const char*>(w.segment_words(end_block, segment)),
@@ -252,7 +253,7 @@ void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x,
         float* y_tile = y + (t0 + tile) * y_stride;
         for (int64_t block = first_block; block < end_block; ++block) {
           const __mmask32 keep = rows_kept(block, row_begin, row_end);
-          if (pass.n_tok <= kTokensPerTile)  // one tile: each word is used once
+          if (one_tile)
             triple_segment_tile<_MM_HINT_NTA>(w, tokens, block, segment, stream, keep, y_tile, y_stride);
           else
             triple_segment_tile<_MM_HINT_T0>(w, tokens, block, segment, stream, keep, y_tile, y_stride);

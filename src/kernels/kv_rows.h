@@ -24,7 +24,6 @@ struct KvRows {
   const Element* row_as(int64_t p) const {
     return static_cast<const Element*>(data) + (p / kChunkRows) * chunk_stride + (p % kChunkRows) * row_stride;
   }
-  const float* row(int64_t p) const { return row_as<float>(p); }  // F32 rows
   KvRows offset(int64_t elements) const {
     const auto* bytes = static_cast<const char*>(data) + elements * kv_type_bytes(type);
     return {bytes, row_stride, chunk_stride, type};
