@@ -139,7 +139,8 @@ TEST_P(SimdKernels, TernaryMatchesScalarOnAwkwardShapes) {
   std::mt19937 rng(1234);
   const int64_t n_ins[] = {1, 3, 16, 63, 64, 65, 100, 127, 128, 129, 191, 192, 255, 256, 257, 576, 960, 1000, 1536};
   const int64_t n_rows_list[] = {1, 2, 3, 4, 5, 7, 9, 33};
-  const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9};
+  // Token counts around the kernels' tiles (4), first tiles (one token from 3 up) and passes (32).
+  const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9, 34};
   std::uniform_real_distribution<float> act_scale(0.001f, 0.1f);
   for (const int64_t n_in : n_ins)
     for (const int64_t n_rows : n_rows_list) {

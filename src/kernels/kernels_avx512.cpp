@@ -42,7 +42,7 @@ constexpr int64_t kWordTableBytes = 3 * kTableBytes;
 // far ahead keeps enough cache misses in flight for one core to reach the memory
 // bandwidth (the hardware prefetcher alone reached about half of it).
 constexpr int64_t kPrefetchBytes = 4096;
-// A pass of one tile (generation, or a thread's 4 sequences of a data-parallel batch)
+// A pass of one tile (generation, or a thread's 2 sequences of a data-parallel batch)
 // uses each weight word once: a non-temporal prefetch keeps the stream from evicting the
 // tokens' tables from L1 (and the caches from holding words that will not come back),
 // 15-35% more from-memory throughput for one token, 1-5% for batches of 4 and 8 on 2
@@ -229,12 +229,27 @@ PreparedActivations token_range(const PreparedActivations& x, int64_t first, int
 // The order of a product's work follows the segment-major layout: segment by segment,
 // every block of the row range, so the weights are read as one forward stream and a
 // token's table for one segment (5.6 KB) stays in L1 while all the blocks use it.
-// Tokens go in tiles of four, which share each load of a weight word (their tables for
-// a segment, 22 KB, still fit L1); the first tile of a pass reads a segment's words from
-// memory, later tiles find them in L2 (a segment of 4096 rows is 238 KB), so a pass of
-// up to 32 tokens reads each weight from memory once.
+// Tokens go in tiles of up to four, which share each load of a weight word (their tables
+// for a segment, 22 KB, still fit L1). The first tile of a pass reads a segment's words
+// from memory, later tiles find them in L2 (a segment of 4096 rows is 238 KB), so a pass
+// of up to 32 tokens reads each weight from memory once.
+//
+// A pass of more than two tokens starts with a tile of one: on the 2-core VM measured, a
+// core overlapped its reads from memory with the work of a one-token tile but hardly
+// with that of a wider one (a four-token tile from memory took about as long as the
+// same tile from cache plus the bare reads). The one-token tile streams the words in at
+// close to the bandwidth and the wider tiles after it find them in L2. Interleaved
+// (tools/microbench, BM_TernaryFromMemory, one thread): 4 tokens as 1 + 3 took 16-20%
+// less time than as one tile, 8 as 1 + 4 + 3 1-12% less than as 4 + 4, 16 tokens 4-12%
+// less. Two tokens stay one tile: as 1 + 1 they were slower on 2 threads.
 constexpr int64_t kTokensPerTile = 4;
 constexpr int64_t kTokensPerPass = 32;
+constexpr int64_t kMaxTokensInOneTile = 2;
+
+// Tokens of the tile that starts at `tile` in a pass of n_tok tokens.
+int64_t tile_tokens(int64_t n_tok, int64_t tile) {
+  return tile == 0 && n_tok > kMaxTokensInOneTile ? 1 : kTokensPerTile;
+}
 
 void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                            float* y, int64_t y_stride) {
@@ -243,13 +258,13 @@ void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x,
   const int64_t end_block = (row_end + Words::kBlockRows - 1) / Words::kBlockRows;
   for (int64_t t0 = 0; t0 < x.n_tok; t0 += kTokensPerPass) {
     const PreparedActivations pass = token_range(x, t0, kTokensPerPass);
-    const bool one_tile = pass.n_tok <= kTokensPerTile;  // each word is used once
+    const bool one_tile = pass.n_tok <= kMaxTokensInOneTile;  // each word is used once
     for (int64_t segment = 0; segment < w.segments(); ++segment) {
       const bool last = segment + 1 == w.segments();
       const WordStream stream{reinterpret_cast<const char*>(w.segment_words(end_block, segment)),
                               last ? nullptr : reinterpret_cast<const char*>(w.segment_words(first_block, segment + 1))};
-      for (int64_t tile = 0; tile < pass.n_tok; tile += kTokensPerTile) {
-        const PreparedActivations tokens = token_range(pass, tile, kTokensPerTile);
+      for (int64_t tile = 0; tile < pass.n_tok; tile += tile_tokens(pass.n_tok, tile)) {
+        const PreparedActivations tokens = token_range(pass, tile, tile_tokens(pass.n_tok, tile));
         float* y_tile = y + (t0 + tile) * y_stride;
         for (int64_t block = first_block; block < end_block; ++block) {
           const __mmask32 keep = rows_kept(block, row_begin, row_end);
