@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 
 #include "shared_data.h"
 #include "test_support.h"
@@ -41,6 +42,33 @@ TEST(Bench, JsonRowsCarryEveryField) {
   }
   EXPECT_NE(r.err.find("no energy counters"), std::string::npos) << "says plainly that there are none";
   EXPECT_NE(r.err.find("/nonexistent"), std::string::npos);
+}
+
+// Batch rows (--batch): aggregate tokens/s of B sequences decoded together, each with
+// its speed-up over the B = 1 row of the same threads, in every output format.
+TEST(Bench, BatchRowsCarryTheirSpeedupOverOneSequence) {
+  TERN_REQUIRE_SHARED(model, "models/stories260K.gguf");
+  const std::string args = " bench -m " + model.string() + " -p 0 -n 8 -r 1 -t 1,2 --batch 1,4 --powercap-root /nonexistent";
+  const auto r = testing::run_command(testing::tern_cli() + args + " --output json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rows = nlohmann::json::parse(r.out);
+  ASSERT_EQ(rows.size(), 6u);  // tg8, tg8 x B1, tg8 x B4 for 1 and 2 threads
+  for (int threads : {1, 2}) {
+    std::map<int, nlohmann::json> by_batch;
+    for (const auto& row : rows)
+      if (row["threads"] == threads && row.contains("batch")) by_batch[row["batch"].get<int>()] = row;
+    ASSERT_EQ(by_batch.size(), 2u) << "threads " << threads;
+    EXPECT_EQ(by_batch[4]["test"], "tg8 x B4");
+    EXPECT_FALSE(by_batch[1].contains("speedup_vs_b1"));
+    EXPECT_NEAR(by_batch[4]["speedup_vs_b1"].get<double>(),
+                by_batch[4]["tokens_per_second"].get<double>() / by_batch[1]["tokens_per_second"].get<double>(), 1e-9);
+  }
+  const auto md = testing::run_command(testing::tern_cli() + args);
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("x B1)"), std::string::npos) << md.out;
+  const auto csv = testing::run_command(testing::tern_cli() + args + " --output csv");
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_NE(csv.out.find(",speedup_vs_b1\n"), std::string::npos) << csv.out;
 }
 
 TEST(Bench, WattsGiveAnEstimateLabelledEverywhere) {

@@ -75,6 +75,7 @@ struct Row {
   double bits_per_weight = 0;
   int threads = 0;
   int tokens = 0;
+  int batch = 0;  // batch rows: sequences decoded together (0: the pp / tg rows)
   Stats tokens_per_second;
   Energy energy;
 };
@@ -212,7 +213,7 @@ void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& pro
     for (const auto& u : summary.by_type) weights += u.n_weights;
     Context ctx(model, std::max(o.n_prompt, o.n_gen) + 1, Context::kDefaultBatch, o.kv_type);
     const int32_t token = model.tokenizer().bos();
-    auto add_row = [&](const std::string& test, int tokens, auto&& once) {
+    auto add_row = [&](const std::string& test, int tokens, int batch, auto&& once) {
       once(std::min(tokens, 16));  // warm-up: page in weights, wake threads
       std::vector<double> runs;
       const Energy energy = probe.measure(tokens * o.repetitions, [&] {
@@ -228,28 +229,42 @@ void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& pro
       row.bits_per_weight = 8.0 * static_cast<double>(summary.file_bytes) / static_cast<double>(weights);
       row.threads = model.threads();
       row.tokens = tokens;
+      row.batch = batch;
       row.tokens_per_second = stats_of(runs);
       row.rss = peak_rss_bytes();
       row.energy = energy;
       rows.push_back(row);
     };
-    if (o.n_prompt > 0) add_row(fmt::format("pp{}", o.n_prompt), o.n_prompt, [&](int n) { return time_prompt(ctx, n, token); });
-    if (o.n_gen > 0) add_row(fmt::format("tg{}", o.n_gen), o.n_gen, [&](int n) { return time_generation(ctx, n, token); });
+    if (o.n_prompt > 0) add_row(fmt::format("pp{}", o.n_prompt), o.n_prompt, 0, [&](int n) { return time_prompt(ctx, n, token); });
+    if (o.n_gen > 0) add_row(fmt::format("tg{}", o.n_gen), o.n_gen, 0, [&](int n) { return time_generation(ctx, n, token); });
     for (int b : o.batch) {
       BatchDecodeBench batch(model, b, kBatchPromptTokens, o.n_gen, o.kv_type);
-      add_row(fmt::format("tg{} x B{}", o.n_gen, b), o.n_gen * b,
+      add_row(fmt::format("tg{} x B{}", o.n_gen, b), o.n_gen * b, b,
               [&](int n) { return batch.tokens_per_second(std::max(1, n / b)); });
     }
   }
 }
 
-nlohmann::json row_json(const Row& r, const std::string& cpu, int repetitions, KvType kv_type) {
+// A batch row's aggregate speed over the B = 1 row of the same model and threads (the
+// batch target is stated that way), or nothing when there is no such row.
+std::optional<double> speedup_over_one_sequence(const Row& r, const std::vector<Row>& rows) {
+  if (r.batch <= 1) return std::nullopt;
+  for (const Row& one : rows)
+    if (one.batch == 1 && one.model == r.model && one.linear_type == r.linear_type && one.threads == r.threads)
+      return r.tokens_per_second.mean / one.tokens_per_second.mean;
+  return std::nullopt;
+}
+
+nlohmann::json row_json(const Row& r, const std::vector<Row>& rows, const std::string& cpu, int repetitions,
+                        KvType kv_type) {
   nlohmann::json j = {{"model", r.model}, {"weights", r.linear_type}, {"bytes", r.bytes}, {"params", r.params},
                       {"bits_per_weight", r.bits_per_weight}, {"isa", r.isa}, {"cpu", cpu}, {"commit", TERN_GIT_COMMIT},
                       {"kv_type", kv_type_name(kv_type)},
                       {"threads", r.threads}, {"test", r.test}, {"tokens_per_second", r.tokens_per_second.mean},
                       {"tokens_per_second_sd", r.tokens_per_second.sd}, {"peak_rss_bytes", r.rss},
                       {"cpu_seconds_per_token", r.energy.cpu_seconds_per_token}, {"energy_source", r.energy.source}};
+  if (r.batch > 0) j["batch"] = r.batch;
+  if (const auto speedup = speedup_over_one_sequence(r, rows)) j["speedup_vs_b1"] = *speedup;
   if (r.energy.joules >= 0) {
     j["joules"] = r.energy.joules;
     j["watts"] = r.energy.watts;
@@ -276,7 +291,7 @@ void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
   if (format == "json" || format == "jsonl") {
     nlohmann::json all = nlohmann::json::array();
     for (const auto& r : rows) {
-      const nlohmann::json j = row_json(r, cpu, o.repetitions, o.kv_type);
+      const nlohmann::json j = row_json(r, rows, cpu, o.repetitions, o.kv_type);
       if (format == "jsonl") fmt::print("{}\n", j.dump());
       else all.push_back(j);
     }
@@ -284,21 +299,26 @@ void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
     return;
   }
   if (format == "csv") {
-    fmt::print("model,weights,bytes,params,bits_per_weight,isa,cpu,commit,threads,test,tokens_per_second,sd,peak_rss_bytes,cpu_seconds_per_token,energy_source,joules_per_token,kv_type\n");
-    for (const auto& r : rows)
-      fmt::print("{},{},{},{},{:.4f},{},\"{}\",{},{},{},{:.2f},{:.2f},{},{:.6f},{},{},{}\n", r.model, r.linear_type, r.bytes,
+    fmt::print("model,weights,bytes,params,bits_per_weight,isa,cpu,commit,threads,test,tokens_per_second,sd,peak_rss_bytes,cpu_seconds_per_token,energy_source,joules_per_token,kv_type,speedup_vs_b1\n");
+    for (const auto& r : rows) {
+      const auto speedup = speedup_over_one_sequence(r, rows);
+      fmt::print("{},{},{},{},{:.4f},{},\"{}\",{},{},{},{:.2f},{:.2f},{},{:.6f},{},{},{},{}\n", r.model, r.linear_type, r.bytes,
                  r.params, r.bits_per_weight, r.isa, cpu, TERN_GIT_COMMIT, r.threads, r.test, r.tokens_per_second.mean,
                  r.tokens_per_second.sd, r.rss, r.energy.cpu_seconds_per_token, r.energy.source,
                  r.energy.joules >= 0 ? fmt::format("{:.6f}", r.energy.joules / (r.tokens * o.repetitions)) : "",
-                 kv_type_name(o.kv_type));
+                 kv_type_name(o.kv_type), speedup ? fmt::format("{:.3f}", *speedup) : "");
+    }
     return;
   }
   fmt::print("| model | weights | size | params | bits/w | isa | threads | test | t/s | peak RSS | energy |\n");
   fmt::print("| --- | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |\n");
-  for (const auto& r : rows)
-    fmt::print("| {} | {} | {:.1f} MiB | {:.1f} M | {:.2f} | {} | {} | {} | {:.1f} ± {:.1f} | {:.1f} MiB | {} |\n", r.model,
+  for (const auto& r : rows) {
+    const auto speedup = speedup_over_one_sequence(r, rows);
+    fmt::print("| {} | {} | {:.1f} MiB | {:.1f} M | {:.2f} | {} | {} | {} | {:.1f} ± {:.1f}{} | {:.1f} MiB | {} |\n", r.model,
                r.linear_type, r.bytes / 1048576.0, r.params / 1e6, r.bits_per_weight, r.isa, r.threads, r.test,
-               r.tokens_per_second.mean, r.tokens_per_second.sd, r.rss / 1048576.0, energy_cell(r, o.repetitions));
+               r.tokens_per_second.mean, r.tokens_per_second.sd,
+               speedup ? fmt::format(" ({:.2f}x B1)", *speedup) : "", r.rss / 1048576.0, energy_cell(r, o.repetitions));
+  }
   fmt::print("\nCPU: {}, commit {}, KV cache {}\n", cpu, TERN_GIT_COMMIT, kv_type_name(o.kv_type));
 }
 
