@@ -25,5 +25,8 @@ scripts/build.sh >/dev/null
     ./build/tern bench --shape mobilellm-125m -p 0 -n 128 -t 1,2 -r 2 --batch 1,4,8,16 --kv-type "$kv"
     ./build/tern bench -m models/tern-kjv.gguf -p 0 -n 64 -t 1,2 -r 2 --batch 1,4,8,16 --kv-type "$kv"
   done
+  # Issue 7's ratio, B = 8 over B = 1 with the same threads, over five runs each.
+  scripts/batch-speedup.sh 5 --shape mobilellm-125m -n 128 --kv-type f16
+  scripts/batch-speedup.sh 5 -m models/tern-kjv.gguf -n 64
 } | tee "$out/tern-bench.md"
 ./build/tern_microbench --benchmark_min_time=0.2 --benchmark_format=console | tee "$out/microbench.txt"
