@@ -217,9 +217,13 @@ TEST(BatchCli, KilledRunResumesToTheSameResults) {
   const auto full = records(dir / "full.jsonl");
   ASSERT_EQ(full.size(), 200u);
 
+  // Killed as soon as a few results are out (polled, not after a fixed sleep: the whole
+  // run takes a few tenths of a second and its speed varies).
   const auto out = dir / "out.jsonl";
-  run_command("sh -c " + shell_quote(batch_cmd(shipped_model(), dir / "in.jsonl", out, flags) +
-                                     " & pid=$!; sleep 0.3; kill -9 $pid; wait $pid"));
+  const std::string lines = "$(cat " + shell_quote(out.string()) + " 2>/dev/null | wc -l)";
+  run_command("sh -c " + shell_quote(batch_cmd(shipped_model(), dir / "in.jsonl", out, flags) + " & pid=$!; " +
+                                     "while kill -0 $pid 2>/dev/null && [ " + lines + " -lt 5 ]; do sleep 0.005; done; " +
+                                     "kill -9 $pid; wait $pid"));
   const std::string partial = slurp(out);
   EXPECT_TRUE(partial.empty() || partial.back() == '\n');
   const auto before = records(out);  // every line parses: only whole lines

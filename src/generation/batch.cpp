@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "generation/stop_strings.h"
+#include "kernels/thread_pool.h"
 #include "model/multi_forward.h"
 #include "tern/error.h"
 
@@ -101,15 +102,20 @@ bool BatchRunner::admit(Slot& slot, BatchRequest request, const Callbacks& callb
   return true;
 }
 
-bool BatchRunner::advance(Slot& slot) {
+std::optional<int32_t> BatchRunner::draw(Slot& slot) {
+  const int32_t n_predict = slot.request.n_predict;
+  if (n_predict >= 0 && slot.result.tokens_generated >= n_predict) return std::nullopt;
+  return slot.sampler->sample(slot.logits, slot.history);
+}
+
+bool BatchRunner::advance(Slot& slot, std::optional<int32_t> drawn) {
   const Tokenizer& tok = model_.tokenizer();
   BatchResult& r = slot.result;
-  const int32_t n_predict = slot.request.n_predict;
-  if (n_predict >= 0 && r.tokens_generated >= n_predict) {
+  if (!drawn) {
     r.finish = FinishReason::Length;
     return false;
   }
-  const int32_t token = slot.sampler->sample(slot.logits, slot.history);
+  const int32_t token = *drawn;
   if (token == tok.eos()) {
     r.finish = FinishReason::Eos;
     return false;
@@ -150,6 +156,7 @@ void BatchRunner::run(const Callbacks& cb) {
   std::vector<int64_t> positions, logit_rows;
   std::vector<KvCache*> caches;
   std::vector<Slot*> rows;
+  std::vector<std::optional<int32_t>> drawn;  // [rows] this pass's tokens
   while (true) {
     if (cb.abandon()) return;
     // Free slots take new requests (prefill and first token).
@@ -162,7 +169,7 @@ void BatchRunner::run(const Callbacks& cb) {
           break;
         }
         if (!admit(slot, std::move(*request), cb)) continue;
-        if (!advance(slot)) cb.on_result(finish(slot));
+        if (!advance(slot, draw(slot))) cb.on_result(finish(slot));
       }
     }
     if (cb.abandon()) return;
@@ -181,13 +188,24 @@ void BatchRunner::run(const Callbacks& cb) {
       continue;
     }
     forward_rows(w, *scratch_, tokens, positions, caches, logit_rows);
-    for (size_t i = 0; i < rows.size(); ++i) {
-      Slot& slot = *rows[i];
-      std::memcpy(slot.logits.data(), scratch_->logits.get() + i * n_vocab, n_vocab * sizeof(float));
-      slot.history.push_back(slot.pending);
-      ++slot.n_past;
-      if (!advance(slot)) cb.on_result(finish(slot));
-    }
+    // Each row draws with its own sampler and seed, so the rows draw in parallel (the
+    // other threads would otherwise wait through B samplings of the whole vocabulary);
+    // text, stop strings and results then follow in row order.
+    drawn.assign(rows.size(), std::nullopt);
+    auto draw_rows = [&](int index, int count) {
+      const Range part = split_range(static_cast<int64_t>(rows.size()), index, count);
+      for (int64_t i = part.begin; i < part.end; ++i) {
+        Slot& slot = *rows[i];
+        std::memcpy(slot.logits.data(), scratch_->logits.get() + i * n_vocab, n_vocab * sizeof(float));
+        slot.history.push_back(slot.pending);
+        ++slot.n_past;
+        drawn[i] = draw(slot);
+      }
+    };
+    if (rows.size() > 1) w.pool->run(draw_rows);
+    else draw_rows(0, 1);
+    for (size_t i = 0; i < rows.size(); ++i)
+      if (!advance(*rows[i], drawn[i])) cb.on_result(finish(*rows[i]));
   }
 }
 

@@ -72,8 +72,11 @@ class BatchRunner {
  private:
   struct Slot;
   bool admit(Slot& slot, BatchRequest request, const Callbacks& callbacks);
-  // Samples the slot's next token from its logits; false once the slot finished.
-  bool advance(Slot& slot);
+  // The slot's next token drawn from its logits by its own sampler, or nothing once it
+  // has generated its n_predict tokens. Touches only the slot: slots draw in parallel.
+  static std::optional<int32_t> draw(Slot& slot);
+  // Takes the drawn token (text, stop strings, limits); false once the slot finished.
+  bool advance(Slot& slot, std::optional<int32_t> drawn);
   BatchResult finish(Slot& slot);
 
   const Model& model_;
