@@ -263,8 +263,9 @@ void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x,
       const bool last = segment + 1 == w.segments();
       const WordStream stream{reinterpret_cast<const char*>(w.segment_words(end_block, segment)),
                               last ? nullptr : reinterpret_cast<const char*>(w.segment_words(first_block, segment + 1))};
-      for (int64_t tile = 0; tile < pass.n_tok; tile += tile_tokens(pass.n_tok, tile)) {
-        const PreparedActivations tokens = token_range(pass, tile, tile_tokens(pass.n_tok, tile));
+      for (int64_t tile = 0, size = 0; tile < pass.n_tok; tile += size) {
+        size = tile_tokens(pass.n_tok, tile);
+        const PreparedActivations tokens = token_range(pass, tile, size);
         float* y_tile = y + (t0 + tile) * y_stride;
         for (int64_t block = first_block; block < end_block; ++block) {
           const __mmask32 keep = rows_kept(block, row_begin, row_end);
@@ -472,19 +473,9 @@ void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, con
                          int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
   const uint64_t stride = row_bytes(type, static_cast<uint64_t>(n_in));
   if (type == TensorType::Q8_0 && n_in <= kMaxQ8Input) {
-    int64_t t = 0;
-    for (; t + 8 <= n_tok; t += 8)
-      q8_tile<8>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
-    if (n_tok - t >= 4) {
-      q8_tile<4>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
-      t += 4;
-    }
-    switch (n_tok - t) {
-      case 3: q8_tile<3>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride); break;
-      case 2: q8_tile<2>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride); break;
-      case 1: q8_tile<1>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride); break;
-      default: break;
-    }
+    for_token_tiles<8, 4, 3, 2, 1>(n_tok, [&]<int T>(int64_t t) {
+      q8_tile<T>(data, stride, n_in, x + t * x_stride, x_stride, row_begin, row_end, y + t * y_stride, y_stride);
+    });
     return;
   }
   if (type == TensorType::Q6_K && n_in <= kMaxQ6KInput)
@@ -492,10 +483,9 @@ void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, con
   if (type == TensorType::Q4_K || type == TensorType::Q6_K)
     return matmul_dense_via_f32(matmul_dense_avx512, type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y,
                                 y_stride);
-  int64_t t = 0;
-  for (; t + 8 <= n_tok; t += 8) dense_rows<8>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);
-  for (; t + 4 <= n_tok; t += 4) dense_rows<4>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);
-  for (; t < n_tok; ++t) dense_rows<1>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);
+  for_token_tiles<8, 4, 1>(n_tok, [&]<int T>(int64_t t) {
+    dense_rows<T>(type, data, stride, n_in, x, x_stride, t, row_begin, row_end, y, y_stride);
+  });
 }
 
 // The Q8_0 head in row groups. Per token the activations are quantized like the Q8_0

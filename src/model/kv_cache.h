@@ -48,8 +48,8 @@ struct KvCache {
         n_ctx(ctx),
         kv_dim(kv_width),
         type(element_type),
-        k(storage_elements() * kv_type_bytes(type)),
-        v(storage_elements() * kv_type_bytes(type)) {}
+        k(storage_bytes()),
+        v(storage_bytes()) {}
 
   // Elements [begin, end) of the key and value rows of (layer, pos), from floats
   // (to_f16 rounds them for an F16 cache: the kernel table's conversion).
@@ -65,14 +65,14 @@ struct KvCache {
   uint64_t bytes() const { return static_cast<uint64_t>(2 * n_layers * n_ctx * kv_dim * kv_type_bytes(type)); }
   // Makes every page resident now (zeros), for benchmarks that time steady-state steps.
   void prefault() {
-    const auto n = static_cast<size_t>(storage_elements() * kv_type_bytes(type));
+    const auto n = static_cast<size_t>(storage_bytes());
     std::fill_n(k.data(), n, char{0});
     std::fill_n(v.data(), n, char{0});
   }
 
  private:
   static constexpr int64_t kChunk = KvRows::kChunkRows;
-  int64_t storage_elements() const { return (n_ctx + kChunk - 1) / kChunk * chunk_elements(); }
+  int64_t storage_bytes() const { return (n_ctx + kChunk - 1) / kChunk * chunk_elements() * kv_type_bytes(type); }
   // One 64-byte line more when a chunk would be an even number of lines: chunks a power
   // of two apart in memory (the 125M shape's are 90 * 4 KiB) put one layer's rows of every
   // chunk in the same L1 set, and attention reads them all.
