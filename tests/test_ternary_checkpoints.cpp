@@ -241,6 +241,13 @@ TEST(TernaryFormatRoundTrip, LlamaExportRefusesRowsThatAreNotWholeBlocks) {
                {"blk.0.attn_q.weight", "rows of 96", "multiple of 256"});
 }
 
+TEST(TernaryFormatRoundTrip, BitNet2B4TStyleCannotBeALlamaFile) {
+  TempDir dir, outdir;
+  make_fixture("bitnet_auto", dir / "src");  // sub-norms and relu2: tern-only in a llama file
+  expect_error("convert " + quote(dir / "src") + " --to llama -o " + quote(outdir / "x.gguf"), outdir.path(),
+               {"cannot be written as a llama GGUF", "relu2"});
+}
+
 // ------------------------------------------------------------------ bad input
 
 struct BadCase {
