@@ -1,13 +1,16 @@
 #include "convert/hf_checkpoint.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "convert/hf_ternary_formats.h"
 #include "convert/tokenizer_source.h"
 #include "io/json_number.h"
 #include "io/safetensors_reader.h"
@@ -205,6 +208,68 @@ DraftTensor float_tensor(const Shards& shards, const std::string& hf, const std:
   return d;
 }
 
+// n_out x n_in of a block linear, or nullopt for a norm.
+struct LinearShape {
+  int64_t n_out;
+  int64_t n_in;
+};
+std::optional<LinearShape> linear_shape(const std::string& tern_suffix, const ModelConfig& c) {
+  if (tern_suffix == "attn_q.weight") return LinearShape{c.q_dim(), c.dim};
+  if (tern_suffix == "attn_k.weight" || tern_suffix == "attn_v.weight") return LinearShape{c.kv_dim(), c.dim};
+  if (tern_suffix == "attn_output.weight") return LinearShape{c.dim, c.q_dim()};
+  if (tern_suffix == "ffn_gate.weight" || tern_suffix == "ffn_up.weight") return LinearShape{c.ffn, c.dim};
+  if (tern_suffix == "ffn_down.weight") return LinearShape{c.dim, c.ffn};
+  return std::nullopt;
+}
+
+struct LinearCounts {
+  int total = 0;
+  int exact_per_row = 0;     // float weights that were ternary x one scale per row
+  int exact_per_tensor = 0;  // ... x one scale per tensor
+  int absmean = 0;           // ternarized by absmean here
+  int quantized = 0;         // read in the folder's quantized format (ParetoQ, packed BitNet)
+};
+
+bool one_scale(const TernaryWeights& w) {
+  return std::all_of(w.scales.begin(), w.scales.end(), [&](float s) { return s == w.scales.front(); });
+}
+
+// A block linear as ternary weights: read in the folder's quantized format, or from
+// floats (kept exactly when they already are ternary times a scale and the family does
+// not define its own quantizer, else ternarized by absmean as BitNet b1.58 does).
+DraftTensor ternary_linear(const Shards& shards, const HfTensorLookup& lookup, const HfLinearFormat& format,
+                           const std::string& hf, const std::string& name, LinearShape shape, const ModelConfig& c,
+                           bool trained_ternary, std::set<std::string>& used, LinearCounts& counts) {
+  ++counts.total;
+  DraftTensor t;
+  t.name = name;
+  t.ne = {static_cast<uint64_t>(shape.n_in), static_cast<uint64_t>(shape.n_out)};
+  if (auto q = read_quantized_linear(format, lookup, hf, shape.n_out, shape.n_in, used)) {
+    t.ternary = std::move(q);
+    ++counts.quantized;
+    if (name.ends_with("attn_q.weight")) permute_ternary_rows_for_rope(*t.ternary, c.n_heads, c.head_dim);
+    if (name.ends_with("attn_k.weight")) permute_ternary_rows_for_rope(*t.ternary, c.n_kv_heads, c.head_dim);
+  } else {
+    DraftTensor f = float_tensor(shards, hf, name, c);  // shape checked against config.json before reading
+    if (name.ends_with("attn_q.weight")) f.values = permute_for_rope(f.values, c.n_heads, c.head_dim, shape.n_in);
+    if (name.ends_with("attn_k.weight")) f.values = permute_for_rope(f.values, c.n_kv_heads, c.head_dim, shape.n_in);
+    std::optional<TernaryWeights> exact;
+    if (!trained_ternary) exact = exact_ternary(f.values, shape.n_in, shape.n_out);
+    if (exact) ++(one_scale(*exact) ? counts.exact_per_tensor : counts.exact_per_row);
+    else ++counts.absmean;
+    t.ternary = exact ? std::move(exact) : ternarize_absmean(f.values, shape.n_in, shape.n_out);
+  }
+  return t;
+}
+
+std::string source_format(const HfLinearFormat& format, Family family, const LinearCounts& counts) {
+  if (counts.quantized > 0) return format.description;
+  if (family == Family::BitNet || format.kind != HfLinearFormat::Float) return "BitNet b1.58 latent weights (absmean per tensor)";
+  if (counts.absmean == 0 && counts.exact_per_row > 0) return "exact ternary float weights, one scale per row (TriLM style)";
+  if (counts.absmean == 0) return "exact ternary float weights, one scale per tensor (TriLM style)";
+  return "";
+}
+
 }  // namespace
 
 HfReadResult read_hf_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& tokenizer) {
@@ -214,16 +279,13 @@ HfReadResult read_hf_checkpoint(const std::filesystem::path& dir, const std::fil
   ModelDraft& d = result.draft;
   d.source = dir.string();
   Family family{};
-  bool tied = false, trained_ternary = false;
+  bool tied = false;
+  HfLinearFormat format;
   try {  // a key of the wrong JSON type (e.g. "architectures": 3)
     family = family_of(j, config_path.string());
     d.config = read_config(j, config_path.string());
     tied = j.value("tie_word_embeddings", false) || j.value("share_embedding", false);
-    // Trained ternary: the BitNet families, or any folder whose quantization_config says
-    // its linears were BitNet b1.58 during training (tools/train writes that).
-    trained_ternary = family == Family::BitNet ||
-                      (j.contains("quantization_config") && j["quantization_config"].is_object() &&
-                       j["quantization_config"].value("quant_method", "") == "bitnet");
+    format = read_linear_format(j, config_path.string());
   } catch (const json::exception& e) {
     fail("{}: {}", config_path.string(), e.what());
   }
@@ -241,22 +303,24 @@ HfReadResult read_hf_checkpoint(const std::filesystem::path& dir, const std::fil
   if (!tied) d.tensors.push_back(float_tensor(shards, require("lm_head.weight"), "output.weight", c));
   else if (shards.find("lm_head.weight")) used.insert("lm_head.weight");
 
+  // Trained ternary: the BitNet families, or any folder whose quantization_config says
+  // its linears were BitNet b1.58 during training (tools/train writes that), or ParetoQ.
+  const bool trained_ternary = family == Family::BitNet || format.kind != HfLinearFormat::Float;
+  const HfTensorLookup lookup{[&](const std::string& name) { return shards.find(name); },
+                              [&](const std::string& name) { return shards.find(name) ? shards.file_of(name) : dir.string(); }};
+  LinearCounts counts;
   for (int64_t b = 0; b < c.n_blocks; ++b) {
     const std::string prefix = fmt::format("model.layers.{}.", b);
     for (const auto& [hf_suffix, tern_suffix] : kBlockNames) {
       const std::string hf = prefix + hf_suffix;
       if (shards.find(hf) == nullptr) continue;
       used.insert(hf);
-      DraftTensor t = float_tensor(shards, hf, fmt::format("blk.{}.{}", b, tern_suffix), c);
-      if (t.ne.size() == 2) {
-        const auto n_in = static_cast<int64_t>(t.ne[0]);
-        const auto rows = static_cast<int64_t>(t.ne[1]);
-        if (std::string(tern_suffix) == "attn_q.weight") t.values = permute_for_rope(t.values, c.n_heads, c.head_dim, n_in);
-        if (std::string(tern_suffix) == "attn_k.weight") t.values = permute_for_rope(t.values, c.n_kv_heads, c.head_dim, n_in);
-        t.ternary = ternarize_absmean(t.values, n_in, rows);
-        t.values.clear();
+      const std::string name = fmt::format("blk.{}.{}", b, tern_suffix);
+      if (auto shape = linear_shape(tern_suffix, c)) {
+        d.tensors.push_back(ternary_linear(shards, lookup, format, hf, name, *shape, c, trained_ternary, used, counts));
+        continue;
       }
-      d.tensors.push_back(std::move(t));
+      d.tensors.push_back(float_tensor(shards, hf, name, c));
     }
     for (const char* needed : {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
                                "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
@@ -267,7 +331,13 @@ HfReadResult read_hf_checkpoint(const std::filesystem::path& dir, const std::fil
     if (!used.count(name) && name.find("rotary_emb") == std::string::npos)
       fail("{}: unexpected tensor '{}' in {} (is num_hidden_layers right?)", dir.string(), name, shards.file_of(name));
 
-  result.post_training_quantized = !trained_ternary;
+  result.post_training_quantized = counts.absmean > 0 && !trained_ternary;
+  d.config.source_format = source_format(format, family, counts);
+  if (counts.quantized > 0) result.notes.push_back("source format: " + format.description);
+  if (counts.exact_per_row + counts.exact_per_tensor > 0)
+    result.notes.push_back(fmt::format(
+        "{} of {} linears hold exact ternary weights ({} with one scale per row, {} per tensor), kept exactly",
+        counts.exact_per_row + counts.exact_per_tensor, counts.total, counts.exact_per_row, counts.exact_per_tensor));
   std::filesystem::path tok = tokenizer;
   if (tok.empty()) tok = std::filesystem::exists(dir / "tokenizer.model") ? dir / "tokenizer.model" : dir / "tokenizer.json";
   d.vocab = load_vocab_file(tok, c.n_vocab);
