@@ -8,5 +8,6 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   libsentencepiece-dev
   python3 python3-numpy python3-sentencepiece
+  clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer targets (issue 15)
 )
 "$(dirname "$0")/apt-install-missing.sh" "${PACKAGES[@]}"
