@@ -9,5 +9,6 @@ PACKAGES=(
   libsentencepiece-dev
   python3 python3-numpy python3-sentencepiece
   g++-aarch64-linux-gnu qemu-user  # the ARM64 cross build (scripts/test-arm64.sh adds its arm64 libraries)
+  clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer targets (issue 15)
 )
 "$(dirname "$0")/apt-install-missing.sh" "${PACKAGES[@]}"
