@@ -22,6 +22,7 @@
 #include "kernels/float16.h"
 #include "kernels/ternary_formats.h"
 #include "model_files.h"
+#include "reference_texts.h"
 #include "shared_data.h"
 #include "tern/model.h"
 #include "test_support.h"
@@ -101,11 +102,8 @@ std::string greedy(const fs::path& model, const std::string& prompt, int n) {
   return r.out;
 }
 
-// What bitllama2.c's own C implementation prints for bitllama2c-3M (temperature 0).
-constexpr const char* kReference3MEmpty =
-    "Once upon a time, there was a little girl named Lily. She loved to play outside and explore the world around "
-    "her. One day, she saw a big, red ball.";
-constexpr const char* kReference3MPark = "Tom and Sue went to the park. They saw a big tree with a hole in it.";
+using testing::kReference3MEmpty;  // what bitllama2.c's own C implementation prints
+using testing::kReference3MPark;
 
 TEST(ConvertBitllama2c, Model3MGeneratesTheReferenceText) {
   TERN_REQUIRE_SHARED(bin, "models/bitllama2c-3M.bin");

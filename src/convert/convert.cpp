@@ -66,6 +66,9 @@ std::string_view source_kind_name(SourceKind kind) {
 
 ConvertReport convert_model(const ConvertOptions& o) {
   ConvertReport report;
+  // Refused before the (possibly long) conversion, not when the file is written.
+  if (!o.output.empty() && std::filesystem::is_directory(o.output))
+    fail("{}: is a directory; -o needs a file name", o.output.string());
   report.kind = detect_source(o.source);
   ModelDraft draft = read_source(o, report.kind, report);
   if (o.write.architecture == "llama" && draft.config.block_repeat > 1) draft = unshare_blocks(draft);

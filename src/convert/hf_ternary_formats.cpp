@@ -1,5 +1,7 @@
 #include "convert/hf_ternary_formats.h"
 
+#include "io/json_number.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -120,8 +122,8 @@ TernaryWeights bitnet_packed_linear(const HfLinearFormat& format, const HfTensor
 HfLinearFormat read_linear_format(const json& j, const std::string& file) {
   HfLinearFormat f;
   if (j.contains("w_bits")) {
-    if (!j["w_bits"].is_number_integer()) fail("{}: key 'w_bits' is not an integer", file);
-    f.w_bits = j["w_bits"].get<int>();
+    // Any integer is read exactly (no wrap-around), so only 0 and 1 pass the check below.
+    f.w_bits = static_cast<int>(require_integer(j["w_bits"], -(1 << 30), 1 << 30, fmt::format("{}: key 'w_bits'", file)));
     if (f.w_bits != 0 && f.w_bits != 1)
       fail("{}: key 'w_bits' is {}, expected 0 (1.58-bit) or 1 (1-bit): MobileLLM-ParetoQ with {} bits is not ternary",
            file, f.w_bits, f.w_bits);

@@ -1,5 +1,6 @@
 #include "model/config.h"
 
+#include "model/limits.h"
 #include "tern/error.h"
 
 namespace tern {
@@ -72,6 +73,7 @@ ModelConfig read_model_config(const GgufFile& f) {
     c.linear_norm = f.get_bool("mobilellm.linear_norm", false);
     c.linear_norm_eps = f.get_f32("mobilellm.linear_norm_epsilon", 0.0f);
   }
+  check_layer_limits(c, f.name(), "mobilellm.block_repeat");
   return c;
 }
 
