@@ -6,7 +6,7 @@ PACKAGES=(
   cmake g++ make pkg-config
   libeigen3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
-  libsentencepiece-dev
-  python3 python3-numpy python3-sentencepiece
+  libsentencepiece-dev libpcre2-dev libutf8proc-dev
+  python3 python3-numpy python3-sentencepiece python3-jinja2
 )
 "$(dirname "$0")/apt-install-missing.sh" "${PACKAGES[@]}"

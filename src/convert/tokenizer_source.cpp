@@ -9,6 +9,7 @@
 #include "io/mapped_file.h"
 #include "tern/error.h"
 #include "tokenizer/gguf_vocab.h"
+#include "tokenizer/hf_config.h"
 
 namespace tern {
 namespace {
@@ -77,10 +78,11 @@ Vocab load_tokenizer_json(const std::filesystem::path& path) {
     fail("{}: not valid JSON: {}", path.string(), e.what());
   }
   const auto& model = j.value("model", nlohmann::json::object());
-  if (model.value("type", "") != "BPE" || !model.value("byte_fallback", false))
-    fail("{}: only SentencePiece-style BPE tokenizers (type BPE with byte_fallback) are supported; "
-         "byte-level BPE (e.g. LLaMA-3) is not yet",
-         path.string());
+  if (model.value("type", "") == "BPE" && !model.value("byte_fallback", false))
+    return load_byte_level_tokenizer_json(path);
+  if (model.value("type", "") != "BPE")
+    fail("{}: model.type is '{}'; only BPE tokenizers (SentencePiece-style or byte-level) are supported", path.string(),
+         model.value("type", ""));
   const auto& vocab = model.at("vocab");
   Vocab v;
   v.pieces.resize(vocab.size());
@@ -112,6 +114,10 @@ Vocab load_vocab_file(const std::filesystem::path& path, int64_t vocab_size) {
   else if (ext == ".json") v = load_tokenizer_json(path);
   else if (ext == ".gguf") v = read_gguf_vocab(GgufFile::open(path));
   else fail("{}: unknown tokenizer format (expected .model, tokenizer.bin, tokenizer.json or .gguf)", path.string());
+  // A Hugging Face folder's chat template travels with the tokenizer.
+  if (const auto config = path.parent_path() / "tokenizer_config.json";
+      v.chat_template.empty() && ext != ".gguf" && std::filesystem::is_regular_file(config))
+    v.chat_template = read_chat_template(config);
   v.validate(path.string());
   if (vocab_size > 0 && v.size() != vocab_size)
     fail("{}: tokenizer has {} tokens but the model has {}", path.string(), v.size(), vocab_size);
