@@ -10,6 +10,7 @@
 #include "tern/error.h"
 #include "tokenizer/gguf_vocab.h"
 #include "tokenizer/hf_config.h"
+#include "tokenizer/hf_tokenizer_json.h"
 
 namespace tern {
 namespace {
@@ -77,9 +78,10 @@ Vocab load_tokenizer_json(const std::filesystem::path& path) {
   } catch (const nlohmann::json::exception& e) {
     fail("{}: not valid JSON: {}", path.string(), e.what());
   }
-  const auto& model = j.value("model", nlohmann::json::object());
+  static const nlohmann::json no_model = nlohmann::json::object();
+  const auto& model = j.contains("model") ? j.at("model") : no_model;  // by reference: it holds the whole vocabulary
   if (model.value("type", "") == "BPE" && !model.value("byte_fallback", false))
-    return load_byte_level_tokenizer_json(path);
+    return byte_level_vocab_from_json(j, path);
   if (model.value("type", "") != "BPE")
     fail("{}: model.type is '{}'; only BPE tokenizers (SentencePiece-style or byte-level) are supported", path.string(),
          model.value("type", ""));

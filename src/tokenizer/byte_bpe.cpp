@@ -34,14 +34,14 @@ ByteLevelBpe::ByteLevelBpe(const Vocab& vocab, std::string_view source)
   for (int32_t id = 0; id < vocab.size(); ++id)
     if (!vocab.pieces[id].empty()) piece_ids_.emplace(vocab.pieces[id], id);  // the first of duplicates wins
   merges_.reserve(vocab.merges.size());
+  std::string joined;  // reused: one allocation for all merges
   for (std::size_t rank = 0; rank < vocab.merges.size(); ++rank) {
     const std::string_view merge = vocab.merges[rank];
     const std::size_t space = merge.find(' ', 1);  // a piece is never empty; the first may be a space itself
     if (space == std::string_view::npos)
       fail("{}: merge {} is '{}', expected two pieces separated by a space", source, rank, merge);
     const std::string_view left = merge.substr(0, space), right = merge.substr(space + 1);
-    std::string joined(left);
-    joined += right;
+    joined.assign(left).append(right);
     const int32_t l = find(left), r = find(right), m = find(joined);
     if (l < 0 || r < 0 || m < 0)
       fail("{}: merge {} '{}' names a piece the vocabulary lacks ('{}')", source, rank, merge,

@@ -8,6 +8,7 @@
 #include "tern/error.h"
 #include "tern/tokenizer.h"
 #include "tokenizer/hf_config.h"
+#include "tokenizer/hf_tokenizer_json.h"
 #include "tokenizer/pre_tokenizer.h"
 
 namespace tern {
@@ -23,6 +24,14 @@ json read_json(const std::filesystem::path& path) {
   } catch (const json::exception& e) {
     fail("{}: not valid JSON: {}", path.string(), e.what());
   }
+}
+
+// The member `key` of an object by reference (json::value would copy it), or null.
+const json& member(const json& object, const char* key) {
+  static const json null;
+  if (!object.is_object()) return null;
+  const auto it = object.find(key);
+  return it == object.end() ? null : *it;
 }
 
 PreTokenizeStep::Behavior parse_behavior(const std::string& file, const std::string& name) {
@@ -86,7 +95,7 @@ bool uses_nfc(const std::string& file, const json& normalizer) {
   if (normalizer.is_null()) return false;
   const std::string type = normalizer.value("type", "");
   if (type == "NFC") return true;
-  if (type == "Sequence" && normalizer.value("normalizers", json::array()).size() == 1)
+  if (type == "Sequence" && member(normalizer, "normalizers").size() == 1)
     return uses_nfc(file, normalizer["normalizers"][0]);
   fail("{}: normalizer '{}' is not supported (byte-level BPE files have none, or NFC)", file, type);
 }
@@ -125,32 +134,37 @@ int32_t first_present(const Vocab& v, std::initializer_list<const char*> names) 
 
 void read_pieces(const std::string& file, const json& model, const json& added, Vocab& v) {
   const json& vocab = model.at("vocab");
-  int64_t n = 0;
-  for (const auto& [piece, id] : vocab.items()) n = std::max<int64_t>(n, id.get<int64_t>() + 1);
-  for (const json& a : added) n = std::max<int64_t>(n, a.at("id").get<int64_t>() + 1);
-  if (n <= 0 || n > (int64_t{1} << 24)) fail("{}: vocabulary size {} is out of range", file, n);
-  v.pieces.assign(static_cast<std::size_t>(n), "");
-  v.types.assign(v.pieces.size(), TokenType::Unused);  // ids no piece claims stay unused
+  // Ids are normally 0..n-1; holes (ids no piece claims) stay empty and unused.
+  const auto place = [&](int64_t id, std::string_view piece) -> std::size_t {
+    if (id < 0 || id >= (int64_t{1} << 24)) fail("{}: piece '{}' has the id {}, out of range", file, piece, id);
+    const auto i = static_cast<std::size_t>(id);
+    if (i >= v.pieces.size()) {
+      v.pieces.resize(i + 1);
+      v.types.resize(i + 1, TokenType::Unused);
+    }
+    return i;
+  };
+  v.pieces.reserve(vocab.size() + added.size());
   for (const auto& [piece, id] : vocab.items()) {
-    const auto i = id.get<int64_t>();
-    if (i < 0) fail("{}: model.vocab gives '{}' the id {}", file, piece, i);
-    v.pieces[static_cast<std::size_t>(i)] = piece;
-    v.types[static_cast<std::size_t>(i)] = TokenType::Normal;
+    const std::size_t i = place(id.get<int64_t>(), piece);
+    v.pieces[i] = piece;
+    v.types[i] = TokenType::Normal;
   }
   for (const json& a : added) {
-    const auto i = static_cast<std::size_t>(a.at("id").get<int64_t>());
+    const std::size_t i = place(a.at("id").get<int64_t>(), a.value("content", ""));
     v.pieces[i] = a.at("content").get<std::string>();
     v.types[i] = a.value("special", false) ? TokenType::Control : TokenType::UserDefined;
     if (a.value("lstrip", false)) v.lstrip_ids.push_back(static_cast<int32_t>(i));
     if (a.value("rstrip", false)) v.rstrip_ids.push_back(static_cast<int32_t>(i));
   }
+  if (v.pieces.empty()) fail("{}: model.vocab is empty", file);
   v.scores.assign(v.pieces.size(), 0.0f);
 }
 
 // BOS from a TemplateProcessing post-processor that starts with a special token.
 void read_post_processor(const json& post, Vocab& v) {
   if (!post.is_object() || post.value("type", "") != "TemplateProcessing") return;
-  const json& single = post.value("single", json::array());
+  const json& single = member(post, "single");
   if (single.empty() || !single[0].contains("SpecialToken")) return;
   const std::string bos = single[0]["SpecialToken"].value("id", "");
   v.bos_id = id_of(v, bos);
@@ -158,7 +172,7 @@ void read_post_processor(const json& post, Vocab& v) {
 }
 
 std::string chat_template_of(const json& config) {
-  const json& tmpl = config.value("chat_template", json());
+  const json& tmpl = member(config, "chat_template");
   if (tmpl.is_string()) return tmpl.get<std::string>();
   if (tmpl.is_array())  // [{"name": "default", "template": ...}, ...]
     for (const json& t : tmpl)
@@ -182,16 +196,15 @@ std::string read_chat_template(const std::filesystem::path& tokenizer_config) {
   return chat_template_of(read_json(tokenizer_config));
 }
 
-Vocab load_byte_level_tokenizer_json(const std::filesystem::path& path) {
+Vocab byte_level_vocab_from_json(const json& j, const std::filesystem::path& path) {
   const std::string file = path.string();
-  const json j = read_json(path);
-  const json& model = j.value("model", json::object());
+  const json& model = member(j, "model");
   if (model.value("type", "") != "BPE")
     fail("{}: model.type is '{}', expected BPE", file, model.value("type", ""));
   if (model.value("byte_fallback", false))
     fail("{}: model.byte_fallback is true: a SentencePiece-style BPE, not byte-level", file);
-  const bool nfc = uses_nfc(file, j.value("normalizer", json()));
-  if (const json& d = j.value("decoder", json()); !d.is_null() && d.value("type", "") != "ByteLevel")
+  const bool nfc = uses_nfc(file, member(j, "normalizer"));
+  if (const json& d = member(j, "decoder"); !d.is_null() && d.value("type", "") != "ByteLevel")
     fail("{}: decoder '{}' is not ByteLevel", file, d.value("type", "?"));
 
   Vocab v;
@@ -199,19 +212,24 @@ Vocab load_byte_level_tokenizer_json(const std::filesystem::path& path) {
   v.add_space_prefix = false;
   v.bos_id = v.eos_id = v.unk_id = v.pad_id = -1;
   v.add_bos = false;
-  read_pieces(file, model, j.value("added_tokens", json::array()), v);
-  v.merges = parse_merges(file, model.value("merges", json::array()));
+  const json& added = member(j, "added_tokens");
+  read_pieces(file, model, added.is_array() ? added : json::array(), v);
+  v.merges = parse_merges(file, member(model, "merges"));
   v.ignore_merges = model.value("ignore_merges", false);
   v.normalize_nfc = nfc;
-  parse_pre_tokenizer(file, j.value("pre_tokenizer", json()), v.pre_tokenizer);
+  parse_pre_tokenizer(file, member(j, "pre_tokenizer"), v.pre_tokenizer);
   v.pre = pre_name_of(v.pre_tokenizer);
-  if (model.contains("unk_token") && model["unk_token"].is_string()) v.unk_id = id_of(v, model["unk_token"]);
-  read_post_processor(j.value("post_processor", json()), v);
+  if (const json& unk = member(model, "unk_token"); unk.is_string()) v.unk_id = id_of(v, unk.get<std::string>());
+  read_post_processor(member(j, "post_processor"), v);
   if (const auto config = path.parent_path() / "tokenizer_config.json"; std::filesystem::is_regular_file(config))
     read_tokenizer_config(config, v);
   if (v.eos_id < 0) v.eos_id = first_present(v, {"<|end_of_text|>", "<|endoftext|>", "</s>"});
   v.validate(file);
   return v;
+}
+
+Vocab load_byte_level_tokenizer_json(const std::filesystem::path& path) {
+  return byte_level_vocab_from_json(read_json(path), path);
 }
 
 }  // namespace tern

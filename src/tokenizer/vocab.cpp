@@ -77,6 +77,7 @@ void Vocab::validate(std::string_view source) const {
 
 VocabIndex::VocabIndex(const Vocab& vocab) {
   byte_ids.fill(-1);
+  if (vocab.model == TokenizerModel::ByteLevelBpe) return;  // ByteLevelBpe has its own tables
   int n_bytes = 0;
   for (int32_t id = 0; id < vocab.size(); ++id) {
     const std::string_view piece = vocab.pieces[id];
