@@ -8,5 +8,6 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   libsentencepiece-dev libpcre2-dev libutf8proc-dev
   python3 python3-numpy python3-sentencepiece python3-jinja2
+  g++-aarch64-linux-gnu qemu-user  # the ARM64 cross build (scripts/test-arm64.sh adds its arm64 libraries)
 )
 "$(dirname "$0")/apt-install-missing.sh" "${PACKAGES[@]}"

@@ -229,7 +229,12 @@ Vocab byte_level_vocab_from_json(const json& j, const std::filesystem::path& pat
 }
 
 Vocab load_byte_level_tokenizer_json(const std::filesystem::path& path) {
-  return byte_level_vocab_from_json(read_json(path), path);
+  const json j = read_json(path);
+  try {
+    return byte_level_vocab_from_json(j, path);
+  } catch (const json::exception& e) {  // a key of the wrong type
+    fail("{}: {}", path.string(), e.what());
+  }
 }
 
 }  // namespace tern
