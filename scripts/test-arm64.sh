@@ -20,7 +20,7 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   $SUDO apt-get update -qq
 fi
 scripts/apt-install-missing.sh g++-aarch64-linux-gnu qemu-user libsentencepiece-dev libcli11-dev nlohmann-json3-dev \
-  libfmt-dev:arm64 libspdlog-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64
+  libfmt-dev:arm64 libspdlog-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libpcre2-dev:arm64 libutf8proc-dev:arm64
 
 deps="$root/build-arm64/deps"
 libdir="$deps/root/usr/lib/aarch64-linux-gnu"
