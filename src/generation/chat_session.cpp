@@ -5,6 +5,7 @@
 // first, stays in the context untouched.
 #include <algorithm>
 
+#include "generation/prompt_bound.h"
 #include "tern/chat.h"
 #include "tern/error.h"
 
@@ -50,6 +51,8 @@ void ChatSession::clear() {
 
 ChatTurn ChatSession::send(std::string_view user_text, const GenerationParams& params, const TextSink& sink) {
   ChatTurn turn;
+  // Refused before the whole conversation is rendered and tokenized (a 10 MB line).
+  check_prompt_bytes(context_.model().tokenizer(), user_text, context_.n_ctx());
   messages_.push_back({"user", std::string(user_text)});
   const std::size_t first_turn = !messages_.empty() && messages_.front().role == "system" ? 1 : 0;
   std::vector<int32_t> prompt = prompt_tokens(messages_);
