@@ -6,7 +6,7 @@ PACKAGES=(
   cmake g++ make pkg-config
   libeigen3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
-  libsentencepiece-dev
+  libsentencepiece-dev libcpp-httplib-dev
   python3 python3-numpy python3-sentencepiece
 )
 "$(dirname "$0")/apt-install-missing.sh" "${PACKAGES[@]}"

@@ -108,7 +108,7 @@ std::optional<int32_t> BatchRunner::draw(Slot& slot) {
   return slot.sampler->sample(slot.logits, slot.history);
 }
 
-bool BatchRunner::advance(Slot& slot, std::optional<int32_t> drawn) {
+bool BatchRunner::advance(Slot& slot, std::optional<int32_t> drawn, const Callbacks& callbacks) {
   const Tokenizer& tok = model_.tokenizer();
   BatchResult& r = slot.result;
   if (!drawn) {
@@ -122,7 +122,12 @@ bool BatchRunner::advance(Slot& slot, std::optional<int32_t> drawn) {
   }
   ++r.tokens_generated;
   ++stats_.generated_tokens;
-  r.text += slot.stops->push(slot.decoder->push(token));
+  const std::string piece = slot.stops->push(slot.decoder->push(token));
+  r.text += piece;
+  if (callbacks.on_text && !callbacks.on_text(r, piece)) {
+    r.finish = FinishReason::Cancelled;
+    return false;
+  }
   if (slot.stops->stopped()) {
     r.finish = FinishReason::Stop;
     return false;
@@ -135,12 +140,14 @@ bool BatchRunner::advance(Slot& slot, std::optional<int32_t> drawn) {
   return true;
 }
 
-BatchResult BatchRunner::finish(Slot& slot) {
+BatchResult BatchRunner::finish(Slot& slot, const Callbacks& callbacks) {
   BatchResult& r = slot.result;
-  if (!slot.stops->stopped()) {
-    r.text += slot.stops->push(slot.decoder->flush());
+  if (!slot.stops->stopped() && r.finish != FinishReason::Cancelled) {
+    std::string rest = slot.stops->push(slot.decoder->flush());
     if (slot.stops->stopped()) r.finish = FinishReason::Stop;
-    else r.text += slot.stops->flush();
+    else rest += slot.stops->flush();
+    r.text += rest;
+    if (callbacks.on_text && !rest.empty()) callbacks.on_text(r, rest);
   }
   r.ms = std::chrono::duration<double, std::milli>(Clock::now() - slot.start).count();
   slot.live = false;
@@ -159,6 +166,7 @@ void BatchRunner::run(const Callbacks& cb) {
   std::vector<std::optional<int32_t>> drawn;  // [rows] this pass's tokens
   while (true) {
     if (cb.abandon()) return;
+    if (cb.wait_for_requests) exhausted = false;  // a server's queue refills
     // Free slots take new requests (prefill and first token).
     for (auto& slot_ptr : slots_) {
       Slot& slot = *slot_ptr;
@@ -169,7 +177,7 @@ void BatchRunner::run(const Callbacks& cb) {
           break;
         }
         if (!admit(slot, std::move(*request), cb)) continue;
-        if (!advance(slot, draw(slot))) cb.on_result(finish(slot));
+        if (!advance(slot, draw(slot), cb)) cb.on_result(finish(slot, cb));
       }
     }
     if (cb.abandon()) return;
@@ -184,7 +192,12 @@ void BatchRunner::run(const Callbacks& cb) {
         rows.push_back(slot_ptr.get());
       }
     if (rows.empty()) {
-      if (exhausted || !cb.take_more()) return;
+      if (!cb.take_more()) return;
+      if (cb.wait_for_requests) {
+        if (!cb.wait_for_requests()) return;
+      } else if (exhausted) {
+        return;
+      }
       continue;
     }
     forward_rows(w, *scratch_, tokens, positions, caches, logit_rows);
@@ -205,7 +218,7 @@ void BatchRunner::run(const Callbacks& cb) {
     if (rows.size() > 1) w.pool->run(draw_rows);
     else draw_rows(0, 1);
     for (size_t i = 0; i < rows.size(); ++i)
-      if (!advance(*rows[i], drawn[i])) cb.on_result(finish(*rows[i]));
+      if (!advance(*rows[i], drawn[i], cb)) cb.on_result(finish(*rows[i], cb));
   }
 }
 

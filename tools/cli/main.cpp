@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
       tern::cli::add_bench_command(app),
       tern::cli::add_perplexity_command(app),
       tern::cli::add_batch_command(app),
+      tern::cli::add_serve_command(app),
+      tern::cli::add_bench_serve_command(app),
   };
 
   try {
