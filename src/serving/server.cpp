@@ -1,6 +1,7 @@
 #include "serving/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -11,6 +12,15 @@
 #include "tern/error.h"
 
 namespace tern {
+
+// Debian's cpp-httplib is built to listen with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG):
+// a burst of clients overflows it, and the connections that overflow stall for a SYN
+// retransmit and then fail. listen() again on the bound socket raises it (Linux).
+class HttpServer : public httplib::Server {
+ public:
+  void widen_backlog(int backlog) { ::listen(svr_sock_, backlog); }
+};
+
 namespace {
 
 using json = nlohmann::json;
@@ -34,7 +44,7 @@ ApiError status_error(int status) {
 }  // namespace
 
 Server::Server(const Model& model, ServerOptions options)
-    : model_(model), options_(std::move(options)), created_(unix_seconds()), http_(std::make_unique<httplib::Server>()),
+    : model_(model), options_(std::move(options)), created_(unix_seconds()), http_(std::make_unique<HttpServer>()),
       seeds_(std::random_device{}()) {
   model_id_ = model_.path().stem().string();
   // Every connection holds an HTTP thread while it waits for its answer.
@@ -47,6 +57,7 @@ Server::Server(const Model& model, ServerOptions options)
   port_ = options_.port == 0 ? http_->bind_to_any_port(options_.host)
                              : (http_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
   if (port_ <= 0) fail("cannot listen on {}:{} (address in use or not local?)", options_.host, options_.port);
+  http_->widen_backlog(static_cast<int>(threads));
   engine_ = std::make_unique<Engine>(model_, options_.parallel, options_.n_ctx, options_.kv_type, options_.max_queue);
 }
 

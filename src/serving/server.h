@@ -22,6 +22,8 @@ class Response;
 
 namespace tern {
 
+class HttpServer;  // httplib::Server with a wider listen backlog
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (see Server::port())
@@ -61,7 +63,7 @@ class Server {
   const ServerOptions options_;
   std::string model_id_;
   int64_t created_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Engine> engine_;
   int port_ = 0;
   std::atomic<int64_t> requests_{0};         // completion requests received

@@ -104,8 +104,12 @@ void expect_api_error(const httplib::Result& r, int status, const std::string& p
   ASSERT_TRUE(body.is_object() && body.contains("error")) << r->body;
   EXPECT_TRUE(body["error"]["message"].is_string());
   EXPECT_TRUE(body["error"]["type"].is_string());
-  if (!param.empty()) EXPECT_EQ(body["error"]["param"], param) << r->body;
-  if (!code.empty()) EXPECT_EQ(body["error"]["code"], code) << r->body;
+  if (!param.empty()) {
+    EXPECT_EQ(body["error"]["param"], param) << r->body;
+  }
+  if (!code.empty()) {
+    EXPECT_EQ(body["error"]["code"], code) << r->body;
+  }
 }
 
 double metric(const RunningServer& s, const std::string& name) {
@@ -229,8 +233,9 @@ TEST(Server, ConcurrentStreamsGiveTheTextsTheyGiveAlone) {
   std::vector<std::future<std::string>> texts;
   for (int i = 0; i < n; ++i)
     texts.push_back(std::async(std::launch::async, [&, i] {
+      const auto t0 = std::chrono::steady_clock::now();
       const auto r = post(s, "/v1/completions", request(i));
-      if (!r) return "failed: " + httplib::to_string(r.error());
+      if (!r) return "failed: " + httplib::to_string(r.error()) + " after " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       if (r->status != 200) return "failed: status " + std::to_string(r->status) + " " + r->body;
       return streamed_text(sse_events(r->body));
     }));
@@ -384,7 +389,9 @@ TEST(Server, ShutdownDrainsStreamsInFlight) {
   httplib::Client late("127.0.0.1", server.port());
   late.set_connection_timeout(2, 0);
   const auto refused = late.Post("/v1/completions", json{{"prompt", "a"}}.dump(), "application/json");
-  if (refused) EXPECT_EQ(refused->status, 503);  // or no connection at all, once stopped
+  if (refused) {
+    EXPECT_EQ(refused->status, 503);  // or no connection at all, once stopped
+  }
   EXPECT_EQ(in_flight.get(), 200);
   stopper.join();
   serving.join();
