@@ -32,6 +32,7 @@ struct ModelConfig {
   FfnActivation activation = FfnActivation::Silu;
   bool linear_norm = false;        // weightless RMSNorm inside each ternary linear
   float linear_norm_eps = 0.0f;
+  std::string source_format;       // how the weights were produced (tern.source_format); may be empty
 
   int64_t n_layers() const { return n_blocks * block_repeat; }  // executed layers
   int64_t q_dim() const { return n_heads * head_dim; }

@@ -138,7 +138,11 @@ std::string InMemoryFile::path() const { return fmt::format("/proc/self/fd/{}", 
 
 InMemoryFile build_synthetic_model(const ModelShape& shape, const SyntheticOptions& o) {
   const bool ternary = traits(o.linear_type).ternary;
-  const ModelDraft draft = synthetic_draft(shape, ternary, o.seed);
+  ModelDraft draft = synthetic_draft(shape, ternary, o.seed);
+  if (o.linear_type == TensorType::TERN2R)  // per-row scales that really differ
+    for (auto& t : draft.tensors)
+      if (t.is_ternary())
+        for (size_t r = 0; r < t.ternary->scales.size(); ++r) t.ternary->scales[r] *= 1.0f + static_cast<float>(r % 17) / 64;
   DraftWriteOptions write;
   write.ternary_type = ternary ? o.linear_type : TensorType::TERN2;
   write.dense_type = ternary ? TensorType::F32 : o.linear_type;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "generation/prompt_bound.h"
 #include "generation/stop_strings.h"
 #include "kernels/thread_pool.h"
 #include "model/multi_forward.h"
@@ -57,6 +58,7 @@ bool BatchRunner::admit(Slot& slot, BatchRequest request, const Callbacks& callb
   try {
     if (request.n_predict < -1) fail("n_predict must be -1 (until the context is full) or >= 0, got {}", request.n_predict);
     request.sampling.validate();
+    check_prompt_bytes(tok, request.prompt, n_ctx_);
     tokens = tok.encode(request.prompt, tok.vocab().add_bos);
     if (tokens.empty()) tokens.push_back(tok.bos());
     if (static_cast<int64_t>(tokens.size()) > n_ctx_)

@@ -1,5 +1,6 @@
 #include "tern/generator.h"
 
+#include "generation/prompt_bound.h"
 #include "generation/stop_strings.h"
 #include "tern/error.h"
 
@@ -64,6 +65,7 @@ Generator::Generator(Context& context, const SamplerParams& sampling) : context_
 std::vector<int32_t> Generator::tokenize_prompt(std::string_view prompt) const {
   const Tokenizer& tok = context_.model().tokenizer();
   const bool first_turn = context_.n_past() == 0;
+  check_prompt_bytes(tok, prompt, context_.n_ctx() - context_.n_past());
   auto tokens = tok.encode(prompt, first_turn && tok.vocab().add_bos);
   if (tokens.empty()) {
     if (!first_turn) fail("empty prompt: a turn needs some text");

@@ -11,12 +11,12 @@ namespace {
 
 Isa choose_isa(const std::string& name) {
   if (name.empty()) return select_isa();
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+  for (Isa isa : kAllIsas) {
     if (isa_name(isa) != name) continue;
     if (!isa_supported(isa, detect_cpu_features())) fail("instruction set {} is not supported by this CPU", name);
     return isa;
   }
-  fail("unknown instruction set '{}' (expected scalar, avx2 or avx512)", name);
+  fail("unknown instruction set '{}' (expected scalar, avx2, avx512, neon, dotprod or i8mm)", name);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "common.h"
 #include "generation/batch.h"
+#include "generation/batch_request.h"
 #include "generation/shard.h"
 #include "serving/openai_batch.h"
 #include "tern/error.h"
@@ -96,50 +97,6 @@ std::set<std::string> done_ids(const std::string& path, const std::string& key) 
   return ids;
 }
 
-template <typename T>
-void read_param(const json& j, const char* key, T& value) {
-  if (!j.contains(key)) return;
-  try {
-    value = j.at(key).get<T>();
-  } catch (const json::exception&) {
-    fail("\"{}\" has the wrong type", key);
-  }
-}
-
-// One input line -> a request; throws tern::Error naming what is wrong.
-BatchRequest parse_request(const std::string& line, size_t line_number, const BatchOptions& o, json& id) {
-  BatchRequest r;
-  r.n_predict = o.n_predict;
-  r.sampling = o.sampling;
-  r.stop = o.stop;
-  id = static_cast<int64_t>(line_number);
-  if (o.text) {
-    r.id = id;
-    r.prompt = line;
-    return r;
-  }
-  const json j = json::parse(line, nullptr, false);
-  if (j.is_discarded()) fail("line {} is not JSON", line_number);
-  if (!j.is_object()) fail("line {} is not a JSON object", line_number);
-  if (j.contains("id")) id = j["id"];
-  r.id = id;
-  if (!j.contains("prompt") || !j["prompt"].is_string()) fail("line {} has no \"prompt\" string", line_number);
-  r.prompt = j["prompt"].get<std::string>();
-  read_param(j, "n_predict", r.n_predict);
-  read_param(j, "temperature", r.sampling.temperature);
-  read_param(j, "top_k", r.sampling.top_k);
-  read_param(j, "top_p", r.sampling.top_p);
-  read_param(j, "min_p", r.sampling.min_p);
-  read_param(j, "repeat_penalty", r.sampling.repeat_penalty);
-  read_param(j, "seed", r.sampling.seed);
-  if (j.contains("stop")) {
-    if (j["stop"].is_string()) r.stop = {j["stop"].get<std::string>()};
-    else read_param(j, "stop", r.stop);
-  }
-  r.sampling.validate();
-  return r;
-}
-
 std::string result_line(const BatchResult& r) {
   nlohmann::ordered_json j;  // keys in the documented order: id first
   j["id"] = nlohmann::ordered_json::parse(r.id.dump());
@@ -160,6 +117,11 @@ int run_batch(BatchOptions o) {
   o.sampling.validate();
   const Shard shard = o.shard.empty() ? Shard{} : parse_shard(o.shard);
   if (o.resume && o.output == "-") fail("--resume needs an output file (-o), not standard output");
+  // By identity, not name: "x" and "./x" (or a link to x) are one file, and opening the
+  // output truncates it before the input is read.
+  std::error_code same_error;
+  if (o.input != "-" && o.output != "-" && std::filesystem::equivalent(o.input, o.output, same_error))
+    fail("the output {} is the input file {}: results would overwrite the prompts", o.output, o.input);
 
   const std::vector<std::string> lines = read_lines(o.input);
   // OpenAI Batch API files are told apart by their first line; ids are then "custom_id".
@@ -197,6 +159,7 @@ int run_batch(BatchOptions o) {
     todo.push_back(k);
   }
 
+  const BatchDefaults defaults{o.n_predict, o.sampling, o.stop, o.text};
   BatchRunner runner(model, o.parallel, n_ctx, o.kv_type);
   // First SIGINT/SIGTERM: take no new prompts, finish the live ones. Second: stop now.
   const SignalCounter signals({SIGINT, SIGTERM});
@@ -204,7 +167,7 @@ int run_batch(BatchOptions o) {
   const auto start = std::chrono::steady_clock::now();
   auto last_progress = start;
   size_t next_line = 0, done = 0;
-  bool any_error = false;
+  size_t n_errors = 0;
 
   auto show_progress = [&](bool final) {
     if (!progress) return;
@@ -231,7 +194,7 @@ int run_batch(BatchOptions o) {
     const int64_t line_number = static_cast<int64_t>(k + 1);
     OpenAiBatchInput in = parse_openai_batch_line(lines[k], model.tokenizer(), api_defaults);
     if (in.error) {
-      any_error = true;
+      ++n_errors;
       write_line(fd, openai_batch_error_line(in.custom_id, std::to_string(line_number), *in.error, in.line_error));
       ++done;
       return std::nullopt;
@@ -250,7 +213,7 @@ int run_batch(BatchOptions o) {
       }
       json id;
       try {
-        return parse_request(lines[k], k + 1, o, id);
+        return parse_batch_line(lines[k], k + 1, defaults, id);
       } catch (const Error& e) {
         BatchResult failed;
         failed.id = id;
@@ -261,7 +224,7 @@ int run_batch(BatchOptions o) {
     return std::nullopt;
   };
   cb.on_result = [&](BatchResult r) {
-    if (!r.error.empty()) any_error = true;
+    if (!r.error.empty()) ++n_errors;
     if (openai) {
       const auto live = live_api_requests.find(r.id.get<int64_t>());
       write_line(fd, openai_batch_output_line(live->second.first, r.id.dump(), live->second.second, model_name, r, created));
@@ -279,7 +242,11 @@ int run_batch(BatchOptions o) {
   if (fd != 1) ::close(fd);
   if (SignalCounter::received() > 0) fmt::print(stderr, "tern: interrupted: {} of {} prompts done; --resume finishes the rest\n", done,
                                 todo.size());
-  return any_error ? 1 : 0;
+  if (n_errors == 0) return 0;
+  // One summary line, so a failed prompt shows on the terminal and in the exit code.
+  fmt::print(stderr, "tern: error: {} of {} prompts failed; their records in {} carry an \"error\"\n", n_errors,
+             todo.size(), o.output == "-" ? "the output" : o.output);
+  return 1;
 }
 
 }  // namespace

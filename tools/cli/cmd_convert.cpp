@@ -25,8 +25,8 @@ struct ConvertCliOptions {
 
 TensorType parse_type(const std::string& flag, const std::string& name, bool ternary) {
   const auto type = tensor_type_from_name(name);
-  if (!type || traits(*type).ternary != ternary || *type == TensorType::Q4_K)
-    fail("{} '{}' is not one of {}", flag, name, ternary ? "tern2, tq2_0, tq1_0" : "f32, f16, bf16, q8_0, q6_k");
+  if (!type || traits(*type).ternary != ternary || *type == TensorType::Q4_K || *type == TensorType::I2_S)
+    fail("{} '{}' is not one of {}", flag, name, ternary ? "tern2, tern2r, tq2_0, tq1_0" : "f32, f16, bf16, q8_0, q6_k");
   return *type;
 }
 
@@ -70,6 +70,7 @@ int run_convert(const ConvertCliOptions& o) {
                "tern: WARNING: {} holds full-precision weights; they were ternarized here by absmean "
                "(post-training quantization). Expect a large quality drop unless the model was trained ternary.\n",
                o.source);
+  for (const auto& note : r.notes) fmt::print(stderr, "tern: {}\n", note);
   if (o.dry_run) {
     fmt::print("{} -> {} ({} layers, dim {}, vocab {})\n", source_kind_name(r.kind), o.to, r.config.n_layers(),
                r.config.dim, r.config.n_vocab);
@@ -88,7 +89,7 @@ Command add_convert_command(CLI::App& parent) {
   app->add_option("source", o->source, "bitllama2.c .bin, Hugging Face folder, or GGUF file")->required();
   app->add_option("-o,--output", o->output, "Output GGUF file (written atomically)");
   app->add_option("--tokenizer", o->tokenizer, "Tokenizer: SentencePiece .model, llama2.c tokenizer.bin, tokenizer.json or GGUF");
-  app->add_option("--type", o->ternary_type, "Ternary packing: tern2 (any width; default), tq2_0, tq1_0");
+  app->add_option("--type", o->ternary_type, "Ternary packing: tern2 (any width, one scale per tensor, or per row as TERN2R where rows differ; default), tern2r, tq2_0, tq1_0");
   app->add_option("--embd-type", o->embd_type, "Embedding / LM head type: f32 (default), f16, bf16, q8_0");
   app->add_option("--dense-type", o->dense_type, "Type of non-ternary matrices: f32 (default), f16, bf16, q8_0, q6_k (widths multiple of 256)");
   app->add_option("--to", o->to, "Target architecture: mobilellm (tern, default) or llama (standard, shared blocks written out)")
