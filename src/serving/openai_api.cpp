@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "generation/prompt_bound.h"
+#include "tern/error.h"
+
 namespace tern {
 namespace {
 
@@ -188,11 +191,17 @@ ApiRequest parse_api_request(Endpoint endpoint, const json& body, const Tokenize
     r.include_usage = boolean(*options, "include_usage", false);
   }
 
+  const char* prompt_key = endpoint == Endpoint::Completions ? "prompt" : "messages";
+  try {
+    check_prompt_bytes(tokenizer, g.prompt, defaults.n_ctx);  // a huge prompt is refused before tokenizing it
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), prompt_key, "context_length_exceeded");
+  }
   const std::vector<int32_t> tokens = tokenizer.encode(g.prompt, tokenizer.vocab().add_bos);
   r.prompt_tokens = std::max<int64_t>(1, static_cast<int64_t>(tokens.size()));  // an empty prompt runs from BOS
   if (r.prompt_tokens > defaults.n_ctx)
     throw ApiError(400, fmt::format("the prompt is {} tokens but the context is {}", r.prompt_tokens, defaults.n_ctx),
-                   endpoint == Endpoint::Completions ? "prompt" : "messages", "context_length_exceeded");
+                   prompt_key, "context_length_exceeded");
   const char* limit_key = endpoint == Endpoint::ChatCompletions && field(body, "max_completion_tokens") != nullptr
                               ? "max_completion_tokens"
                               : "max_tokens";
