@@ -1,5 +1,7 @@
 #include "tern/generator.h"
 
+#include <algorithm>
+
 #include "generation/prompt_bound.h"
 #include "generation/stop_strings.h"
 #include "tern/error.h"
@@ -78,6 +80,13 @@ std::vector<int32_t> Generator::tokenize_prompt(std::string_view prompt) const {
   return tokens;
 }
 
+void Generator::rewind(int64_t n) {
+  if (n < 0 || n > static_cast<int64_t>(history_.size()))
+    fail("cannot rewind to {} tokens: the context holds {}", n, history_.size());
+  context_.truncate(n);
+  history_.resize(static_cast<std::size_t>(n));
+}
+
 GenerationResult Generator::generate(std::string_view prompt, const GenerationParams& params, const TextSink& sink) {
   return generate(tokenize_prompt(prompt), params, sink);
 }
@@ -103,7 +112,8 @@ GenerationResult Generator::generate(const std::vector<int32_t>& prompt_tokens, 
   result.finish = FinishReason::Length;
   for (int64_t i = 0; params.n_predict < 0 || i < params.n_predict; ++i) {
     const int32_t token = sampler_.sample(logits, history_);
-    if (params.stop_at_eos && token == tok.eos()) {
+    if ((params.stop_at_eos && token == tok.eos()) ||
+        std::find(params.stop_tokens.begin(), params.stop_tokens.end(), token) != params.stop_tokens.end()) {
       result.finish = FinishReason::Eos;
       break;
     }
