@@ -62,7 +62,8 @@ TEST(OpenAiApi, CompletionDefaultsToSixteenTokens) {
   EXPECT_EQ(parse(Endpoint::Completions, R"({"prompt": "In the beginning"})").generation.n_predict, 16);
 }
 
-// The API reference's chat example, with a system ("developer") message.
+// The API reference's chat example, with a system ("developer") message, in the plain
+// format tern-kjv's template is (include/tern/chat.h: "SYSTEM\n\nUser: ...\nAssistant:").
 TEST(OpenAiApi, DocumentedChatRequest) {
   const ApiRequest r = parse(Endpoint::ChatCompletions, R"({
     "model": "gpt-4o",
@@ -72,7 +73,9 @@ TEST(OpenAiApi, DocumentedChatRequest) {
     ],
     "stream": true, "stream_options": {"include_usage": true}, "seed": 42, "stop": ["\n\n"], "top_p": 0.9
   })");
-  EXPECT_EQ(r.generation.prompt, "System: You are a helpful assistant.\nUser: Hello!\nAssistant:");
+  EXPECT_EQ(r.generation.prompt, "You are a helpful assistant.\n\nUser: Hello!\nAssistant:");
+  EXPECT_EQ(r.generation.prompt_tokens, shipped().tokenizer().encode(r.generation.prompt, true));
+  EXPECT_EQ(r.prompt_tokens, static_cast<int64_t>(r.generation.prompt_tokens.size()));
   EXPECT_EQ(r.generation.stop, (std::vector<std::string>{"\n\n", "\nUser:"}));
   EXPECT_EQ(r.generation.n_predict, -1);  // a chat runs until the context is full
   EXPECT_EQ(r.generation.sampling.seed, 42u);
@@ -85,6 +88,7 @@ TEST(OpenAiApi, ChatContentPartsAndMaxCompletionTokens) {
   const ApiRequest r = parse(Endpoint::ChatCompletions, R"({"messages": [{"role": "user", "content":
       [{"type": "text", "text": "Hello "}, {"type": "text", "text": "there"}]}], "max_completion_tokens": 5})");
   EXPECT_EQ(r.generation.prompt, "User: Hello there\nAssistant:");
+  EXPECT_EQ(r.generation.stop, (std::vector<std::string>{"\nUser:"}));
   EXPECT_EQ(r.generation.n_predict, 5);
 }
 
@@ -213,7 +217,7 @@ TEST(OpenAiBatch, DocumentedLineParsesAndItsMaxTokensIsPastTheContext) {
   EXPECT_EQ(in.custom_id, "request-1");
   EXPECT_EQ(in.request->endpoint, Endpoint::ChatCompletions);
   EXPECT_EQ(in.request->generation.n_predict, 1000);
-  EXPECT_EQ(in.request->generation.prompt, "System: You are a helpful assistant.\nUser: Hello world!\nAssistant:");
+  EXPECT_EQ(in.request->generation.prompt, "You are a helpful assistant.\n\nUser: Hello world!\nAssistant:");
   // tern-kjv's 256-token context cannot take 1000 tokens: a 400 in the response.
   in = parse_openai_batch_line(kDocumentedBatchLine, shipped().tokenizer(), RequestDefaults{0, 256});
   ASSERT_TRUE(in.error);

@@ -59,7 +59,7 @@ bool BatchRunner::admit(Slot& slot, BatchRequest request, const Callbacks& callb
     if (request.n_predict < -1) fail("n_predict must be -1 (until the context is full) or >= 0, got {}", request.n_predict);
     request.sampling.validate();
     check_prompt_bytes(tok, request.prompt, n_ctx_);
-    tokens = tok.encode(request.prompt, tok.vocab().add_bos);
+    tokens = request.prompt_tokens.empty() ? tok.encode(request.prompt, tok.vocab().add_bos) : request.prompt_tokens;
     if (tokens.empty()) tokens.push_back(tok.bos());
     if (static_cast<int64_t>(tokens.size()) > n_ctx_)
       fail("prompt is {} tokens but the context is {} (raise -c or shorten the prompt)", tokens.size(), n_ctx_);
@@ -118,7 +118,8 @@ bool BatchRunner::advance(Slot& slot, std::optional<int32_t> drawn, const Callba
     return false;
   }
   const int32_t token = *drawn;
-  if (token == tok.eos()) {
+  const auto& ends = slot.request.end_tokens;
+  if (token == tok.eos() || std::find(ends.begin(), ends.end(), token) != ends.end()) {
     r.finish = FinishReason::Eos;
     return false;
   }

@@ -27,6 +27,8 @@ namespace tern {
 struct BatchRequest {
   nlohmann::json id;
   std::string prompt;
+  std::vector<int32_t> prompt_tokens;  // not empty: the prompt already tokenized (e.g. a chat template's)
+  std::vector<int32_t> end_tokens;     // besides EOS, tokens that end the text (a template's end of turn)
   int32_t n_predict = 128;  // -1: until the sequence's context is full
   SamplerParams sampling;
   std::vector<std::string> stop;

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "generation/prompt_bound.h"
 #include "tern/error.h"
@@ -118,12 +119,25 @@ std::string message_text(const json& content) {
   return text;
 }
 
-std::string_view role_label(const std::string& role) {
-  if (role == "system" || role == "developer") return "System";
-  if (role == "user") return "User";
-  if (role == "assistant") return "Assistant";
-  if (role == "tool") return "Tool";
-  throw bad_field("messages", fmt::format("unknown message role '{}'", role));
+// The roles chat templates know; "developer" is OpenAI's newer name for "system".
+std::string template_role(const std::string& role) {
+  if (role == "system" || role == "developer") return "system";
+  if (role == "user" || role == "assistant") return role;
+  throw bad_field("messages", fmt::format("message role '{}' is not supported (system, developer, user, assistant)", role));
+}
+
+std::string_view piece_text(const Tokenizer& tok, int32_t id) {
+  return id >= 0 && id < tok.n_vocab() ? std::string_view(tok.vocab().pieces[id]) : std::string_view();
+}
+
+// The prompt tokens of a chat, as `tern chat` makes them: the template's text with
+// special tokens parsed, BOS first unless the template writes it.
+std::vector<int32_t> chat_prompt_tokens(const std::vector<ChatMessage>& messages, const ChatTemplate& chat_template,
+                                        const Tokenizer& tok, std::string& text) {
+  const std::string_view bos = piece_text(tok, tok.bos()), eos = piece_text(tok, tok.eos());
+  text = chat_template.render(messages, /*add_generation_prompt=*/true, bos, eos);
+  const bool add_bos = tok.vocab().add_bos && !(!bos.empty() && std::string_view(text).starts_with(bos));
+  return tok.encode(text, add_bos, /*parse_special=*/true);
 }
 
 ordered_json usage_of(const BatchResult& r) {
@@ -152,15 +166,24 @@ ordered_json error_body(const ApiError& e) {
                         {"code", e.code.empty() ? json() : json(e.code)}}}};
 }
 
-std::string render_chat(const json& messages) {
+ChatTemplate model_chat_template(const Tokenizer& tokenizer) {
+  try {
+    return ChatTemplate::recognize(tokenizer.vocab().chat_template);
+  } catch (const Error& e) {
+    spdlog::warn("chat completions use the plain format: {}", e.what());
+    return ChatTemplate(ChatTemplate::Kind::Plain);
+  }
+}
+
+std::vector<ChatMessage> chat_messages(const json& messages) {
   if (!messages.is_array() || messages.empty()) throw bad_field("messages", "'messages' must be a non-empty array");
-  std::string prompt;
+  std::vector<ChatMessage> out;
   for (const json& m : messages) {
     if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
       throw bad_field("messages", "each message must be an object with a 'role' string");
-    prompt += fmt::format("{}: {}\n", role_label(m["role"].get<std::string>()), message_text(m.value("content", json())));
+    out.push_back({template_role(m["role"].get<std::string>()), message_text(m.value("content", json()))});
   }
-  return prompt + "Assistant:";
+  return out;
 }
 
 ApiRequest parse_api_request(Endpoint endpoint, const json& body, const Tokenizer& tokenizer,
@@ -174,9 +197,10 @@ ApiRequest parse_api_request(Endpoint endpoint, const json& body, const Tokenize
   }
   refuse_unsupported(body);
   BatchRequest& g = r.generation;
-  g.prompt = endpoint == Endpoint::Completions ? completion_prompt(body) : render_chat(body.value("messages", json()));
+  std::vector<ChatMessage> messages;
+  if (endpoint == Endpoint::Completions) g.prompt = completion_prompt(body);
+  else messages = chat_messages(body.value("messages", json()));
   g.stop = stop_strings(body);
-  if (endpoint == Endpoint::ChatCompletions) g.stop.emplace_back(kChatTurnStop);
   // OpenAI's sampling defaults: temperature 1, top_p 1, nothing else.
   g.sampling.temperature = static_cast<float>(number_in(body, "temperature", 0, 2, 1));
   g.sampling.top_p = static_cast<float>(number_in(body, "top_p", 0, 1, 1));
@@ -192,12 +216,25 @@ ApiRequest parse_api_request(Endpoint endpoint, const json& body, const Tokenize
   }
 
   const char* prompt_key = endpoint == Endpoint::Completions ? "prompt" : "messages";
+  std::vector<int32_t> tokens;
   try {
-    check_prompt_bytes(tokenizer, g.prompt, defaults.n_ctx);  // a huge prompt is refused before tokenizing it
+    if (endpoint == Endpoint::Completions) {
+      check_prompt_bytes(tokenizer, g.prompt, defaults.n_ctx);  // a huge prompt is refused before tokenizing it
+      tokens = tokenizer.encode(g.prompt, tokenizer.vocab().add_bos);
+    } else {
+      std::string all;
+      for (const ChatMessage& m : messages) all += m.content;
+      check_prompt_bytes(tokenizer, all, defaults.n_ctx);
+      g.prompt_tokens = chat_prompt_tokens(messages, defaults.chat_template, tokenizer, g.prompt);
+      tokens = g.prompt_tokens;
+      // A turn ends at the template's end-of-turn token or, in formats without one, its text.
+      for (const std::string& piece : defaults.chat_template.end_of_turn_pieces())
+        if (const int32_t id = piece.empty() ? -1 : tokenizer.find_piece(piece); id >= 0) g.end_tokens.push_back(id);
+      for (const std::string& stop : defaults.chat_template.stop_strings()) g.stop.push_back(stop);
+    }
   } catch (const Error& e) {
     throw ApiError(400, e.what(), prompt_key, "context_length_exceeded");
   }
-  const std::vector<int32_t> tokens = tokenizer.encode(g.prompt, tokenizer.vocab().add_bos);
   r.prompt_tokens = std::max<int64_t>(1, static_cast<int64_t>(tokens.size()));  // an empty prompt runs from BOS
   if (r.prompt_tokens > defaults.n_ctx)
     throw ApiError(400, fmt::format("the prompt is {} tokens but the context is {}", r.prompt_tokens, defaults.n_ctx),

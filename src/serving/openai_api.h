@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "generation/batch.h"
+#include "tern/chat.h"
 #include "tern/tokenizer.h"
 
 namespace tern {
@@ -45,7 +46,12 @@ nlohmann::ordered_json error_body(const ApiError& error);
 struct RequestDefaults {
   uint64_t seed = 0;       // used when the body has no "seed"
   int64_t n_ctx = 2048;    // context of a sequence: bounds prompt + max_tokens
+  ChatTemplate chat_template{ChatTemplate::Kind::Plain};  // renders chat messages
 };
+
+// The chat template of a model (its GGUF's tokenizer.chat_template), or the plain
+// format when it has none or one tern does not know (logged).
+ChatTemplate model_chat_template(const Tokenizer& tokenizer);
 
 struct ApiRequest {
   Endpoint endpoint = Endpoint::Completions;
@@ -61,11 +67,9 @@ struct ApiRequest {
 ApiRequest parse_api_request(Endpoint endpoint, const nlohmann::json& body, const Tokenizer& tokenizer,
                              const RequestDefaults& defaults);
 
-// Chat messages as one prompt: "System: ...\nUser: ...\nAssistant: ...\n" turns ending
-// in "Assistant:", with "\nUser:" as a stop string (the plain turn format; a model's
-// own chat template replaces it when the tokenizer provides one).
-std::string render_chat(const nlohmann::json& messages);
-inline constexpr std::string_view kChatTurnStop = "\nUser:";
+// Chat messages ("system" or "developer", "user", "assistant"; text content) checked
+// and converted; throws ApiError naming "messages".
+std::vector<ChatMessage> chat_messages(const nlohmann::json& messages);
 
 // What identifies one answer: "cmpl-..." / "chatcmpl-..." id, creation time, model.
 struct ResponseMeta {

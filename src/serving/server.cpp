@@ -44,7 +44,8 @@ ApiError status_error(int status) {
 }  // namespace
 
 Server::Server(const Model& model, ServerOptions options)
-    : model_(model), options_(std::move(options)), created_(unix_seconds()), http_(std::make_unique<HttpServer>()),
+    : model_(model), options_(std::move(options)), chat_template_(model_chat_template(model.tokenizer())),
+      created_(unix_seconds()), http_(std::make_unique<HttpServer>()),
       seeds_(std::random_device{}()) {
   model_id_ = model_.path().stem().string();
   // Every connection holds an HTTP thread while it waits for its answer.
@@ -131,7 +132,7 @@ void Server::complete(Endpoint endpoint, const httplib::Request& req, httplib::R
     const json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON");
     const ApiRequest request =
-        parse_api_request(endpoint, body, model_.tokenizer(), RequestDefaults{random_seed(), options_.n_ctx});
+        parse_api_request(endpoint, body, model_.tokenizer(), RequestDefaults{random_seed(), options_.n_ctx, chat_template_});
     if (!request.model.empty() && request.model != model_id_)
       throw ApiError(404, fmt::format("the model '{}' does not exist; this server has '{}'", request.model, model_id_),
                      "model", "model_not_found");

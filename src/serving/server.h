@@ -62,6 +62,7 @@ class Server {
   const Model& model_;
   const ServerOptions options_;
   std::string model_id_;
+  ChatTemplate chat_template_;  // the model's, for chat completions
   int64_t created_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Engine> engine_;

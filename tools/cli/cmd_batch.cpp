@@ -184,7 +184,7 @@ int run_batch(BatchOptions o) {
 
   // OpenAI format: the request of each live line number, for its output line.
   std::map<int64_t, std::pair<json, ApiRequest>> live_api_requests;
-  const RequestDefaults api_defaults{o.sampling.seed, n_ctx};
+  const RequestDefaults api_defaults{o.sampling.seed, n_ctx, model_chat_template(model.tokenizer())};
   const std::string model_name = std::filesystem::path(model.path()).stem().string();
   const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch()).count();
