@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The one test command: installs what is missing, builds, runs every test.
+# The one test command: installs what is missing, builds everything with warnings as
+# errors, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
+scripts/build.sh --all -DTERN_WERROR=ON
 cd build && ctest --output-on-failure -j"$(nproc)"

@@ -8,13 +8,10 @@
 #include "kernels/kernels.h"
 #include "kernels/thread_pool.h"
 #include "model/multi_forward.h"
+#include "model/schedule.h"
 
 namespace tern {
 namespace {
-
-// Rows per thread slice: a whole number of the kernels' row blocks (32 rows in the
-// TritTriples layout, 4-row tiles otherwise), so no block is split between threads.
-constexpr int64_t kRowGranule = TernaryMatrix::kBlockRows;
 
 int64_t max_linear_input(const ModelConfig& c) { return std::max({c.dim, c.q_dim(), c.ffn}); }
 
@@ -63,67 +60,6 @@ bool any_ternary(std::initializer_list<const Linear*> linears) {
   for (const Linear* l : linears)
     if (l->ternary) return true;
   return false;
-}
-
-// Who runs a pass's parallel regions, over which rows of the batch: the whole pool over
-// every row, or one thread alone over its own rows (a batch of independent sequences
-// runs data-parallel: each thread takes its rows through every layer without meeting
-// the others, since no row's attention reads another row's keys).
-struct Executor {
-  ThreadPool* pool;  // null: inline on the calling thread
-  Range tokens;      // the rows of the batch this executor covers
-  int thread;        // inline: the calling thread's index (its slot in per-thread scratch)
-
-  template <typename Job>
-  void run(Job&& job) const {
-    if (pool) pool->run(job);
-    else job(0, 1);
-  }
-  // Thread `index` of `count`'s part of the rows.
-  Range part(int index, int count) const {
-    const Range r = split_range(tokens.end - tokens.begin, index, count);
-    return {tokens.begin + r.begin, tokens.begin + r.end};
-  }
-  int slot(int index) const { return pool ? index : thread; }
-};
-
-// What one thread computes of a group of linears. Few tokens (generation, a small
-// batch): its slice of the rows for every token, so that each weight is read by one core
-// only. At least four tokens per thread (a prompt chunk, a batch of 8): every row for its
-// own slice of the tokens, the same slice whose tables it built itself. Tables are far
-// larger than the weights they meet (64 bytes per three activations), and reading the
-// other core's tables cost more than reading the weights on both cores: with a row
-// split 2 threads were slower than 1 on prompts, and batches of 8 gained 25% from this.
-constexpr int64_t kMinTokensPerThreadToSplitTokens = 4;
-
-struct Share {
-  Range tokens;
-  bool all_rows;
-  int index, count;
-
-  Range rows(const Linear& l) const {
-    return all_rows ? Range{0, l.n_out} : split_range(l.n_out, index, count, kRowGranule);
-  }
-};
-
-bool splits_tokens(const Executor& ex, int count) {
-  return count > 1 && ex.tokens.end - ex.tokens.begin >= kMinTokensPerThreadToSplitTokens * count;
-}
-
-Share share_of(const Executor& ex, int index, int count) {
-  if (splits_tokens(ex, count)) return {ex.part(index, count), true, index, count};
-  return {ex.tokens, false, index, count};
-}
-
-// A row split over several threads (generation, batches of a few tokens): every thread
-// reads every token's tables. Each thread builds its own copy, in its own scratch, at
-// the start of the product: tables one core wrote and the other read went back and forth
-// between their caches at every product (the writes waited on the other core's copies:
-// 57% of the building time on 2 threads), and the building ran on one thread while the
-// others waited. Up to ForwardScratch::kOwnTableTokens tokens.
-bool tables_per_thread(const Executor& ex) {
-  const int count = ex.pool ? ex.pool->size() : 1;
-  return count > 1 && !splits_tokens(ex, count) && ex.tokens.end - ex.tokens.begin <= ForwardScratch::kOwnTableTokens;
 }
 
 // A sub-layer's input, per token: the optional norm (absent from the file: the input
@@ -324,7 +260,7 @@ void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> 
   if (n_rows == 0) return;
   for (int64_t i = 0; i < n_rows; ++i)
     rmsnorm_row(s.x.data() + rows[i] * c.dim, w.output_norm, c.rms_eps, c.dim, s.normed.data() + i * c.dim);
-  w.pool->run([&](int index, int count) {
+  s.pool->run([&](int index, int count) {
     const Range vocab_rows = split_range(c.n_vocab, index, count, kRowGranule);
     if (vocab_rows.begin >= vocab_rows.end) return;
     if (w.output_groups)
@@ -349,21 +285,11 @@ void run_layers(const ModelWeights& w, ForwardScratch& s, const Executor& ex, st
   }
 }
 
-// Data-parallel layers pay when every thread gets enough rows to share its weight loads
-// among, and are possible when no two rows share a sequence (a row's attention then
-// reads only its own cache).
-bool runs_data_parallel(const ModelWeights& w, std::span<KvCache* const> caches) {
-  const int64_t threads = w.pool->size();
-  if (threads == 1 || static_cast<int64_t>(caches.size()) < kMinTokensPerThreadToSplitTokens * threads) return false;
-  std::vector<KvCache*> sorted(caches.begin(), caches.end());
-  std::sort(sorted.begin(), sorted.end());
-  return std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
-}
-
 }  // namespace
 
-ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t batch, KvType kv_type)
-    : max_batch(batch),
+ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t batch, KvType kv_type, int threads)
+    : pool(std::make_unique<ThreadPool>(threads > 0 ? threads : w.threads)),
+      max_batch(batch),
       max_in(max_linear_input(w.config)),
       max_in_padded(padded_to_chunks(max_linear_input(w.config))),
       prepared_stride(w.kernels->prepared_bytes(max_linear_input(w.config))),
@@ -378,15 +304,16 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
       up(batch * w.config.ffn),
       proj(batch * w.config.dim),
       logits(new float[static_cast<size_t>(batch * w.config.n_vocab)]),
-      scores(static_cast<size_t>(w.pool->size() * w.config.n_heads / w.config.n_kv_heads * n_ctx)),
+      scores(static_cast<size_t>(pool->size() * w.config.n_heads / w.config.n_kv_heads * n_ctx)),
       act_q(batch * max_in_padded),
       act_prepared(batch * prepared_stride),
-      thread_tables(w.pool->size() > 1 ? w.pool->size() * kOwnTableTokens * prepared_stride : 0),
+      thread_tables(pool->size() > 1 ? pool->size() * kOwnTableTokens * prepared_stride : 0),
       act_scale(batch) {
   fill_rope_tables(w.config, n_ctx, rope_cos, rope_sin);
   row_positions.reserve(static_cast<size_t>(batch));
   row_caches.reserve(static_cast<size_t>(batch));
   logit_rows.reserve(static_cast<size_t>(batch));
+  sorted_caches.reserve(static_cast<size_t>(batch));
 }
 
 void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens,
@@ -397,25 +324,36 @@ void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int3
   // Independent sequences go through the layers one share per thread with no
   // synchronization; the head then splits the vocabulary over the threads for all rows
   // (each thread's rows alone would read the whole head once per thread).
-  if (runs_data_parallel(w, caches))
-    w.pool->run([&](int index, int count) {
+  if (runs_data_parallel(s, caches))
+    s.pool->run([&](int index, int count) {
       run_layers(w, s, Executor{nullptr, split_range(n_tok, index, count), index}, tokens, rows);
     });
   else
-    run_layers(w, s, Executor{w.pool.get(), {0, n_tok}, 0}, tokens, rows);
+    run_layers(w, s, Executor{s.pool.get(), {0, n_tok}, 0}, tokens, rows);
   lm_head(w, s, logit_rows);
 }
 
-void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits) {
+void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits,
+                   KvCache* cache) {
   const auto n_tok = static_cast<int64_t>(tokens.size());
   s.row_positions.resize(tokens.size());  // within the capacity reserved at construction
-  s.row_caches.assign(tokens.size(), &s.cache);
+  s.row_caches.assign(tokens.size(), cache ? cache : &s.cache);
   s.logit_rows.clear();
   for (int64_t t = 0; t < n_tok; ++t) {
     s.row_positions[t] = pos + t;
     if (logits == Logits::All || (logits == Logits::Last && t == n_tok - 1)) s.logit_rows.push_back(t);
   }
   forward_rows(w, s, tokens, s.row_positions, s.row_caches, s.logit_rows);
+}
+
+void prefill_sequence(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos,
+                      KvCache* cache) {
+  const auto chunk = static_cast<size_t>(s.max_batch);
+  for (size_t begin = 0; begin < tokens.size(); begin += chunk) {
+    const auto part = tokens.subspan(begin, std::min(chunk, tokens.size() - begin));
+    const bool last = begin + part.size() == tokens.size();
+    forward_batch(w, s, part, pos + static_cast<int64_t>(begin), last ? Logits::Last : Logits::None, cache);
+  }
 }
 
 }  // namespace tern

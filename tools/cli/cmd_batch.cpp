@@ -18,7 +18,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "generation/batch.h"
+#include "tern/batch.h"
 #include "tern/error.h"
 #include "tern/model.h"
 
@@ -113,15 +113,15 @@ void read_param(const json& j, const char* key, T& value) {
   }
 }
 
-// One input line -> a request; throws tern::Error naming what is wrong.
-BatchRequest parse_request(const std::string& line, size_t line_number, const BatchOptions& o, json& id) {
-  BatchRequest r;
-  r.n_predict = o.n_predict;
+// One input line -> a request (its id: the caller's index of the line's JSON id);
+// throws tern::Error naming what is wrong.
+SequenceRequest parse_request(const std::string& line, size_t line_number, const BatchOptions& o, json& id) {
+  SequenceRequest r;
+  r.generation.n_predict = o.n_predict;
   r.sampling = o.sampling;
-  r.stop = o.stop;
+  r.generation.stop = o.stop;
   id = static_cast<int64_t>(line_number);
   if (o.text) {
-    r.id = id;
     r.prompt = line;
     return r;
   }
@@ -129,10 +129,9 @@ BatchRequest parse_request(const std::string& line, size_t line_number, const Ba
   if (j.is_discarded()) fail("line {} is not JSON", line_number);
   if (!j.is_object()) fail("line {} is not a JSON object", line_number);
   if (j.contains("id")) id = j["id"];
-  r.id = id;
   if (!j.contains("prompt") || !j["prompt"].is_string()) fail("line {} has no \"prompt\" string", line_number);
   r.prompt = j["prompt"].get<std::string>();
-  read_param(j, "n_predict", r.n_predict);
+  read_param(j, "n_predict", r.generation.n_predict);
   read_param(j, "temperature", r.sampling.temperature);
   read_param(j, "top_k", r.sampling.top_k);
   read_param(j, "top_p", r.sampling.top_p);
@@ -140,23 +139,23 @@ BatchRequest parse_request(const std::string& line, size_t line_number, const Ba
   read_param(j, "repeat_penalty", r.sampling.repeat_penalty);
   read_param(j, "seed", r.sampling.seed);
   if (j.contains("stop")) {
-    if (j["stop"].is_string()) r.stop = {j["stop"].get<std::string>()};
-    else read_param(j, "stop", r.stop);
+    if (j["stop"].is_string()) r.generation.stop = {j["stop"].get<std::string>()};
+    else read_param(j, "stop", r.generation.stop);
   }
   r.sampling.validate();
   return r;
 }
 
-std::string result_line(const BatchResult& r) {
+std::string result_line(const json& id, const SequenceResult& r) {
   nlohmann::ordered_json j;  // keys in the documented order: id first
-  j["id"] = nlohmann::ordered_json::parse(r.id.dump());
+  j["id"] = nlohmann::ordered_json::parse(id.dump());
   if (!r.error.empty()) {
     j["error"] = r.error;
   } else {
-    j["text"] = r.text;
-    j["tokens_prompt"] = r.tokens_prompt;
-    j["tokens_generated"] = r.tokens_generated;
-    j["finish_reason"] = std::string(finish_reason_name(r.finish));
+    j["text"] = r.generation.text;
+    j["tokens_prompt"] = r.generation.timings.n_prompt;
+    j["tokens_generated"] = r.generation.timings.n_generated;
+    j["finish_reason"] = std::string(finish_reason_name(r.generation.finish));
     j["ms"] = static_cast<int64_t>(r.ms + 0.5);
   }
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
@@ -200,7 +199,11 @@ int run_batch(BatchOptions o) {
     todo.push_back(k);
   }
 
-  BatchRunner runner(model, o.parallel, n_ctx, o.kv_type);
+  BatchParams params;
+  params.parallel = o.parallel;
+  params.n_ctx = n_ctx;
+  params.kv_type = o.kv_type;
+  BatchRunner runner(model, params);
   // First SIGINT/SIGTERM: take no new prompts, finish the live ones. Second: stop now.
   const SignalCounter signals({SIGINT, SIGTERM});
   const bool progress = !o.quiet && ::isatty(2);
@@ -222,31 +225,48 @@ int run_batch(BatchOptions o) {
     std::fflush(stderr);
   };
 
-  BatchRunner::Callbacks cb;
-  cb.next = [&]() -> std::optional<BatchRequest> {
+  auto write_result = [&](const json& id, const SequenceResult& r) {
+    if (!r.error.empty()) any_error = true;
+    write_line(fd, result_line(id, r));
+    ++done;
+    show_progress(false);
+  };
+  // The JSON ids of the lines taken so far; a request's id is its index here.
+  std::vector<json> ids;
+  // The next request, or nothing when there are no more; a line that does not parse
+  // gets its error result at once.
+  auto next_request = [&]() -> std::optional<SequenceRequest> {
     while (next_line < todo.size()) {
       const size_t k = todo[next_line++];
       json id;
       try {
-        return parse_request(lines[k], k + 1, o, id);
+        SequenceRequest r = parse_request(lines[k], k + 1, o, id);
+        r.id = ids.size();
+        ids.push_back(std::move(id));
+        return r;
       } catch (const Error& e) {
-        BatchResult failed;
-        failed.id = id;
+        SequenceResult failed;
         failed.error = e.what();
-        cb.on_result(std::move(failed));
+        write_result(id, failed);
       }
     }
     return std::nullopt;
   };
-  cb.on_result = [&](BatchResult r) {
-    if (!r.error.empty()) any_error = true;
-    write_line(fd, result_line(r));
-    ++done;
-    show_progress(false);
-  };
-  cb.take_more = [] { return SignalCounter::received() == 0; };
-  cb.abandon = [] { return SignalCounter::received() > 1; };
-  runner.run(cb);
+  // First signal: take no new prompts; second: abandon the live ones unreported.
+  auto take_more = [] { return SignalCounter::received() == 0; };
+  auto abandon = [] { return SignalCounter::received() > 1; };
+  bool exhausted = false;
+  while (!abandon()) {
+    while (runner.free_slots() > 0 && !exhausted && take_more()) {
+      std::optional<SequenceRequest> request = next_request();
+      if (!request) exhausted = true;
+      else if (auto ended = runner.add(std::move(*request))) write_result(ids[ended->id], *ended);
+    }
+    if (abandon()) break;
+    const bool idle = runner.live() == 0;
+    for (const SequenceResult& r : runner.step()) write_result(ids[r.id], r);
+    if (idle && (exhausted || !take_more())) break;
+  }
   show_progress(true);
   if (fd != 1) ::close(fd);
   if (SignalCounter::received() > 0) fmt::print(stderr, "tern: interrupted: {} of {} prompts done; --resume finishes the rest\n", done,
