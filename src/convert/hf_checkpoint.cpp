@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "convert/safetensors_reader.h"
 #include "convert/tokenizer_source.h"
-#include "io/safetensors_reader.h"
 #include "tern/error.h"
 
 namespace tern {
