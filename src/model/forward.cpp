@@ -197,28 +197,40 @@ void add_residual(ForwardScratch& s, const Linear& projection, const Share& shar
     for (int64_t i = rows.begin; i < rows.end; ++i) s.x[t * dim + i] += s.proj[t * dim + i];
 }
 
+// rope(q, p); rope(k, p); append k, v to the cache of the layer: each thread for its
+// share of the rows of q, k and v (a row split keeps RoPE's pairs together: slices start
+// at even rows).
+void rope_and_append_kv(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t layer,
+                        const RowPlaces& rows, const Share& share) {
+  const ModelConfig& c = w.config;
+  const Range q_rows = share.rows(b.attn_q), k_rows = share.rows(b.attn_k), v_rows = share.rows(b.attn_v);
+  for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t) {
+    const int64_t pos = rows.pos[t];
+    const float* cos_pos = s.rope_cos.data() + pos * (c.head_dim / 2);
+    const float* sin_pos = s.rope_sin.data() + pos * (c.head_dim / 2);
+    float* k = s.k.data() + t * c.kv_dim();
+    const float* v = s.v.data() + t * c.kv_dim();
+    rope_rows(s.q.data() + t * c.q_dim(), q_rows.begin, q_rows.end, c.head_dim, cos_pos, sin_pos);
+    rope_rows(k, k_rows.begin, k_rows.end, c.head_dim, cos_pos, sin_pos);
+    rows.cache[t]->store_key(layer, pos, k, k_rows.begin, k_rows.end, w.kernels->to_f16);
+    rows.cache[t]->store_value(layer, pos, v, v_rows.begin, v_rows.end, w.kernels->to_f16);
+  }
+}
+
+// The attention half of a layer (docs/FORMAT.md section 4):
+//   h = attn_norm present ? rmsnorm(x, attn_norm) : x
+//   q = Linear_q(h); k = Linear_k(h); v = Linear_v(h)
+//   rope(q, p); rope(k, p); append k, v to the cache of the layer
+//   o = attention of every query head over its KV head's cached positions 0..p
+//   o = attn_sub_norm present ? rmsnorm(o, attn_sub_norm) : o
+//   x = x + Linear_o(o)
 void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, const Executor& ex,
                         int64_t layer, const RowPlaces& rows) {
   const ModelConfig& c = w.config;
   const SubLayerInput h =
       prepare_input(w, s, ex, s.x.data(), b.attn_norm, c.dim, any_ternary({&b.attn_q, &b.attn_k, &b.attn_v}));
-  // Each thread rotates its share of q and k and stores its share of k and v in the
-  // caches (a row split keeps RoPE's pairs together: slices start at even rows).
   run_linears(w, s, ex, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h,
-              [&](const Share& share) {
-                const Range q_rows = share.rows(b.attn_q), k_rows = share.rows(b.attn_k), v_rows = share.rows(b.attn_v);
-                for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t) {
-                  const int64_t pos = rows.pos[t];
-                  const float* cos_pos = s.rope_cos.data() + pos * (c.head_dim / 2);
-                  const float* sin_pos = s.rope_sin.data() + pos * (c.head_dim / 2);
-                  float* k = s.k.data() + t * c.kv_dim();
-                  const float* v = s.v.data() + t * c.kv_dim();
-                  rope_rows(s.q.data() + t * c.q_dim(), q_rows.begin, q_rows.end, c.head_dim, cos_pos, sin_pos);
-                  rope_rows(k, k_rows.begin, k_rows.end, c.head_dim, cos_pos, sin_pos);
-                  rows.cache[t]->store_key(layer, pos, k, k_rows.begin, k_rows.end, w.kernels->to_f16);
-                  rows.cache[t]->store_value(layer, pos, v, v_rows.begin, v_rows.end, w.kernels->to_f16);
-                }
-              });
+              [&](const Share& share) { rope_and_append_kv(w, b, s, layer, rows, share); });
   attention_rows(w, s, ex, layer, rows);
   const SubLayerInput o = prepare_input(w, s, ex, s.attn_out.data(), b.attn_sub_norm, c.q_dim(), b.attn_output.ternary);
   run_linears(w, s, ex, {{&b.attn_output, s.proj.data()}}, o,
@@ -238,6 +250,11 @@ void gate_rows(const ModelWeights& w, float* gate, const float* up, Range rows) 
   }
 }
 
+// The feed-forward half of a layer (docs/FORMAT.md section 4):
+//   h = ffn_norm present ? rmsnorm(x, ffn_norm) : x
+//   m = act(Linear_gate(h)) * Linear_up(h)
+//   m = ffn_sub_norm present ? rmsnorm(m, ffn_sub_norm) : m
+//   x = x + Linear_down(m)
 void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, const Executor& ex) {
   const ModelConfig& c = w.config;
   const SubLayerInput h = prepare_input(w, s, ex, s.x.data(), b.ffn_norm, c.dim, any_ternary({&b.ffn_gate, &b.ffn_up}));
@@ -251,7 +268,8 @@ void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& 
               [&](const Share& share) { add_residual(s, b.ffn_down, share); });
 }
 
-// Logits of the chosen rows, in that order: logits[i * n_vocab ...] is row rows[i]'s.
+// x = rmsnorm(x, output_norm); logits = W_head x (docs/FORMAT.md section 4), for the
+// chosen rows, in that order: logits[i * n_vocab ...] is row rows[i]'s.
 // Threads split the vocabulary, each taking all the rows: every weight of the head is
 // read once per call, whatever the number of rows.
 void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> rows) {
@@ -273,16 +291,20 @@ void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> 
 }
 
 // The rows of the executor through every layer.
+// One executed layer l, running stored block l / block_repeat.
+void layer(const ModelWeights& w, ForwardScratch& s, const Executor& ex, int64_t l, const RowPlaces& rows) {
+  const BlockWeights& b = w.block_of_layer(l);
+  attention_sublayer(w, b, s, ex, l, rows);
+  ffn_sublayer(w, b, s, ex);
+}
+
+// x = token_embd[token] (dequantized to f32), then every layer, for the executor's rows.
 void run_layers(const ModelWeights& w, ForwardScratch& s, const Executor& ex, std::span<const int32_t> tokens,
                 const RowPlaces& rows) {
   const ModelConfig& c = w.config;
   for (int64_t t = ex.tokens.begin; t < ex.tokens.end; ++t)
     dequantize_row(w.token_embd.type, w.token_embd.row(tokens[t]), s.x.data() + t * c.dim, c.dim);
-  for (int64_t layer = 0; layer < c.n_layers(); ++layer) {
-    const BlockWeights& b = w.block_of_layer(layer);
-    attention_sublayer(w, b, s, ex, layer, rows);
-    ffn_sublayer(w, b, s, ex);
-  }
+  for (int64_t l = 0; l < c.n_layers(); ++l) layer(w, s, ex, l, rows);
 }
 
 }  // namespace
