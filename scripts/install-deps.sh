@@ -8,5 +8,6 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   libsentencepiece-dev
   python3 python3-numpy python3-sentencepiece
+  g++-aarch64-linux-gnu qemu-user  # the ARM64 cross build (scripts/test-arm64.sh adds its arm64 libraries)
 )
 "$(dirname "$0")/apt-install-missing.sh" "${PACKAGES[@]}"

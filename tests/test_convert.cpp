@@ -22,6 +22,7 @@
 #include "kernels/float16.h"
 #include "kernels/ternary_formats.h"
 #include "model_files.h"
+#include "reference_texts.h"
 #include "shared_data.h"
 #include "tern/model.h"
 #include "test_support.h"
@@ -101,11 +102,8 @@ std::string greedy(const fs::path& model, const std::string& prompt, int n) {
   return r.out;
 }
 
-// What bitllama2.c's own C implementation prints for bitllama2c-3M (temperature 0).
-constexpr const char* kReference3MEmpty =
-    "Once upon a time, there was a little girl named Lily. She loved to play outside and explore the world around "
-    "her. One day, she saw a big, red ball.";
-constexpr const char* kReference3MPark = "Tom and Sue went to the park. They saw a big tree with a hole in it.";
+using testing::kReference3MEmpty;  // what bitllama2.c's own C implementation prints
+using testing::kReference3MPark;
 
 TEST(ConvertBitllama2c, Model3MGeneratesTheReferenceText) {
   TERN_REQUIRE_SHARED(bin, "models/bitllama2c-3M.bin");
@@ -331,6 +329,7 @@ struct HfCase {
   std::string kind;
   std::string fixture_options;  // extra hf_fixture.py options
   bool trained_ternary;         // bitnet kinds: no PTQ warning, plain hf_forward
+  bool exact_ternary = false;   // llama/mobilellm weights stored as scale * T: kept exactly
 };
 
 void PrintTo(const HfCase& c, std::ostream* os) { *os << c.name; }
@@ -352,11 +351,11 @@ TEST_P(ConvertHf, LogitsMatchNumpyHuggingFaceModel) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const bool warned = r.err.find("WARNING") != std::string::npos &&
                       r.err.find("post-training quantization") != std::string::npos;
-  EXPECT_EQ(warned, !c.trained_ternary) << r.err;
+  EXPECT_EQ(warned, !c.trained_ternary && !c.exact_ternary) << r.err;
 
   const auto ref = dir / "ref.bin";
   const auto h = run_python("hf_forward.py", quote(src) + " --tokens " + csv(kTokens) + " --out " + quote(ref) +
-                                                 (c.trained_ternary ? "" : " --bitlinear"));
+                                                 (c.trained_ternary ? "" : c.exact_ternary ? " --int8-activations" : " --bitlinear"));
   ASSERT_EQ(h.exit_code, 0) << h.err;
   const auto expected = testing::read_floats(ref);
   const auto actual = engine_logits(out, kTokens);
@@ -381,10 +380,12 @@ INSTANTIATE_TEST_SUITE_P(
                       HfCase{"bitnet_sharded", "bitnet", "--shards 3 --seed 1", true},
                       HfCase{"bitnet2b", "bitnet2b", "", true},
                       HfCase{"bitnet2b_bf16", "bitnet2b", "--dtype bf16 --seed 2", true},
-                      HfCase{"llama", "llama", "", false},
-                      HfCase{"llama_sharded_f16", "llama", "--shards 3 --dtype f16 --seed 3", false},
-                      HfCase{"mobilellm", "mobilellm", "", false},
-                      HfCase{"mobilellm_bf16", "mobilellm", "--dtype bf16 --seed 4", false}),
+                      HfCase{"llama", "llama", "--latent", false},
+                      HfCase{"llama_sharded_f16", "llama", "--latent --shards 3 --dtype f16 --seed 3", false},
+                      HfCase{"mobilellm", "mobilellm", "--latent", false},
+                      HfCase{"mobilellm_bf16", "mobilellm", "--latent --dtype bf16 --seed 4", false},
+                      HfCase{"llama_exact", "llama", "", false, true},
+                      HfCase{"mobilellm_exact", "mobilellm", "--seed 5", false, true}),
     [](const auto& info) { return info.param.name; });
 
 // ------------------------------------------------------------------ 7: errors

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "generation/stop_strings.h"
+#include "reference_texts.h"
 #include "shared_data.h"
 #include "tern/error.h"
 #include "tern/generator.h"
@@ -159,8 +160,7 @@ TEST(StopStrings, Utf8StopString) {
 constexpr const char* kModel = "models/stories260K.gguf";
 constexpr const char* kPrompt = "Once upon a time";
 // llama2.c, stories260K, "Once upon a time", temperature 0: what follows the prompt.
-constexpr const char* kReferenceContinuation =
-    ", there was a little girl named Lily. She loved to play outside in the park.";
+constexpr const char* kReferenceContinuation = testing::kReference260KContinuation;
 
 // One model for the whole suite (loading it once keeps the file fast).
 class GenerationTest : public ::testing::Test {

@@ -1,4 +1,5 @@
-// Every SIMD kernel table the CPU supports (AVX2, AVX-512) against the scalar table:
+// Every SIMD kernel table the CPU supports (AVX2, AVX-512; on ARM64 NEON, dotprod,
+// i8mm) against the scalar table:
 // ternary products bit-identical (integer sums are exact and the rescale order is
 // fixed), float products within rounding, activation quantization byte-identical.
 // Tables the CPU lacks are skipped, not failed.
@@ -547,7 +548,12 @@ TEST_P(SimdKernels, QuantizeRowMatchesScalarBytes) {
   }
 }
 
+// The tables this architecture builds (kernel_table of another's is the scalar one).
+#if defined(__aarch64__)
+INSTANTIATE_TEST_SUITE_P(Isas, SimdKernels, ::testing::Values(Isa::Neon, Isa::Dotprod, Isa::I8mm),
+#else
 INSTANTIATE_TEST_SUITE_P(Isas, SimdKernels, ::testing::Values(Isa::Avx2, Isa::Avx512),
+#endif
                          [](const ::testing::TestParamInfo<Isa>& info) { return std::string(isa_name(info.param)); });
 
 }  // namespace

@@ -192,7 +192,11 @@ TEST_P(IsaVsScalar, PromptBatchMatchesScalarTokenByToken) {
   }
 }
 
+#if defined(__aarch64__)
+INSTANTIATE_TEST_SUITE_P(Isas, IsaVsScalar, ::testing::Values("neon", "dotprod", "i8mm"));
+#else
 INSTANTIATE_TEST_SUITE_P(Isas, IsaVsScalar, ::testing::Values("avx2", "avx512"));
+#endif
 
 // A linear wider than the AVX-512 kernel keeps exact (132,104 inputs: its float partial
 // sums stay below 2^24) makes the model load with the next table down, never compute
@@ -220,7 +224,7 @@ TEST(KernelFallback, TooWideForExactAvx512SumsUsesAnotherTable) {
 TEST(RealModel, GreedyTextIdenticalOnEveryIsa) {
   TERN_REQUIRE_SHARED(path, "models/stories260K.gguf");
   std::vector<int32_t> reference;
-  for (const std::string isa : {"scalar", "avx2", "avx512"}) {
+  for (const std::string isa : {"scalar", "avx2", "avx512", "neon", "dotprod", "i8mm"}) {
     if (!isa_supported_by_cpu(isa)) continue;
     for (int threads : {1, 2}) {
       LoadOptions options;

@@ -18,9 +18,9 @@
 
 namespace tern::testing {
 
-// Whether this CPU runs the named kernel table ("scalar", "avx2", "avx512").
+// Whether this CPU runs the named kernel table ("scalar", "avx2", "neon", ...).
 inline bool isa_supported_by_cpu(const std::string& name) {
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+  for (Isa isa : kAllIsas)
     if (isa_name(isa) == name) return isa_supported(isa, detect_cpu_features());
   return false;
 }

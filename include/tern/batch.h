@@ -16,6 +16,7 @@
 // depend on what else shares its batch and each sequence samples with its own seeded
 // RNG, so a request gives the same text whatever `parallel` is, and the same text as
 // Generator with the same parameters.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,11 +31,11 @@
 namespace tern {
 
 struct SequenceRequest {
-  uint64_t id = 0;               // the caller's handle, returned in the result
-  std::string prompt;            // BOS first when the vocabulary wants it; empty: BOS alone
-  GenerationParams generation;   // n_predict (-1: until the context is full), stop strings, EOS
+  uint64_t id = 0;              // the caller's handle, returned in the result
+  std::string prompt;           // BOS first when the vocabulary wants it; empty: BOS alone
+  GenerationParams generation;  // n_predict (-1: until the context is full), stop strings, EOS
   SamplerParams sampling;
-  TextSink on_text;              // optional streaming; returning false cancels the sequence
+  TextSink on_text;  // optional streaming; returning false cancels the sequence
 };
 
 struct SequenceResult {
@@ -87,5 +88,26 @@ class BatchRunner {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// ---- `tern batch` input lines
+
+// What a request that sets nothing gets (the command line's flags).
+struct BatchDefaults {
+  int32_t n_predict = 128;
+  SamplerParams sampling;
+  std::vector<std::string> stop;
+  bool text = false;  // plain text: the whole line is the prompt, id = line number
+};
+
+// The largest n_predict a request may ask for (as tern batch -n).
+inline constexpr int32_t kMaxBatchPredict = int32_t{1} << 30;
+
+// Parses a JSONL line {"id", "prompt", "n_predict", "temperature", "top_k", "top_p",
+// "min_p", "repeat_penalty", "seed", "stop"} into a request (its id left for the caller).
+// Integers must be exact and in range and floats finite; anything else throws
+// tern::Error naming the line and key. `id_json` is set (the line's "id" as JSON text,
+// else its number) before anything can throw, so an error record carries it.
+SequenceRequest parse_batch_line(const std::string& line, size_t line_number, const BatchDefaults& defaults,
+                                 std::string& id_json);
 
 }  // namespace tern

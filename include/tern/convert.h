@@ -13,11 +13,11 @@
 namespace tern {
 
 struct ConvertRequest {
-  std::filesystem::path source;     // bitllama2.c .bin, Hugging Face folder, or GGUF file
-  std::filesystem::path output;     // written atomically; unused with dry_run
-  std::filesystem::path tokenizer;  // required for bitllama2.c, an optional override otherwise
-  std::string to = "mobilellm";     // target architecture: "mobilellm" (tern) or "llama" (standard)
-  std::string ternary_type;         // tern2, tq2_0, tq1_0; empty: tern2 for mobilellm, tq2_0 for llama
+  std::filesystem::path source;        // bitllama2.c .bin, Hugging Face folder, or GGUF file
+  std::filesystem::path output;        // written atomically; unused with dry_run
+  std::filesystem::path tokenizer;     // required for bitllama2.c, an optional override otherwise
+  std::string to = "mobilellm";        // target architecture: "mobilellm" (tern) or "llama" (standard)
+  std::string ternary_type;            // tern2, tern2r, tq2_0, tq1_0; empty: tern2 for mobilellm, tq2_0 for llama
   std::string embedding_type = "f32";  // token_embd / output: f32, f16, bf16, q8_0
   std::string dense_type = "f32";      // non-ternary matrices: f32, f16, bf16, q8_0, q6_k
   bool dry_run = false;                // plan only, write nothing
@@ -37,6 +37,7 @@ struct ConvertSummary {
   std::vector<ConvertedTensor> tensors;
   uint64_t file_bytes = 0;               // of the written file (0 for a dry run)
   bool post_training_quantized = false;  // full-precision weights were ternarized by absmean
+  std::vector<std::string> notes;        // what the reader detected (source format, exact ternary matrices)
 };
 
 // Detects the source kind from the path (a folder is a Hugging Face checkpoint, else the

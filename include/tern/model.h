@@ -35,6 +35,7 @@ struct ModelConfig {
   FfnActivation activation = FfnActivation::Silu;
   bool linear_norm = false;        // weightless RMSNorm inside each ternary linear
   float linear_norm_eps = 0.0f;
+  std::string source_format;       // how the weights were produced (tern.source_format); may be empty
 
   int64_t n_layers() const { return n_blocks * block_repeat; }  // executed layers
   int64_t q_dim() const { return n_heads * head_dim; }
@@ -45,6 +46,7 @@ struct ModelConfig {
 struct TensorTypeUsage {
   std::string type;  // GGUF tensor type name: "f32", "q8_0", "tern2", ...
   bool ternary = false;
+  std::string ternary_scales;  // ternary types: "one per row", "one per tensor" or "one per 256-weight block"
   uint64_t n_tensors = 0;
   uint64_t n_weights = 0;
   uint64_t n_bytes = 0;

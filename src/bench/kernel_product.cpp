@@ -33,7 +33,7 @@ namespace {
 
 // The kernels of `name` when this CPU runs them.
 const KernelTable* supported_kernels(const std::string& name) {
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+  for (Isa isa : kAllIsas)
     if (isa_name(isa) == name) return isa_supported(isa, detect_cpu_features()) ? &kernel_table(isa) : nullptr;
   return nullptr;
 }
@@ -72,8 +72,8 @@ std::shared_ptr<Activations> random_activations(const KernelTable& k, int64_t n_
 
 }  // namespace
 
-std::optional<KernelProduct> KernelProduct::ternary(const std::string& isa, int64_t n_in, int64_t rows,
-                                                    int64_t tokens, size_t min_bytes) {
+std::optional<KernelProduct> KernelProduct::ternary(const std::string& isa, int64_t n_in, int64_t rows, int64_t tokens,
+                                                    size_t min_bytes) {
   const KernelTable* k = supported_kernels(isa);
   if (!k) return std::nullopt;
   auto copies = std::make_shared<std::vector<TernaryMatrix>>(1, random_matrix(n_in, rows, k->layout));

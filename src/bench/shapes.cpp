@@ -151,7 +151,11 @@ InMemoryFile build_synthetic_model(const ModelShape& shape, const SyntheticOptio
   const auto linear_type = tensor_type_from_name(o.linear_type);
   const auto embedding_type = tensor_type_from_name(o.embedding_type);
   const bool ternary = traits(*linear_type).ternary;
-  const ModelDraft draft = synthetic_draft(shape, ternary, o.seed);
+  ModelDraft draft = synthetic_draft(shape, ternary, o.seed);
+  if (*linear_type == TensorType::TERN2R)  // per-row scales that really differ
+    for (auto& t : draft.tensors)
+      if (t.is_ternary())
+        for (size_t r = 0; r < t.ternary->scales.size(); ++r) t.ternary->scales[r] *= 1.0f + static_cast<float>(r % 17) / 64;
   DraftWriteOptions write;
   write.ternary_type = ternary ? *linear_type : TensorType::TERN2;
   write.dense_type = ternary ? TensorType::F32 : *linear_type;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "io/mapped_file.h"
+#include "model/limits.h"
 #include "tern/error.h"
 
 namespace tern {
@@ -33,7 +34,6 @@ class Reader {
     std::memcpy(v.data(), take(n * sizeof(float), what), n * sizeof(float));
     return v;
   }
-  size_t position() const { return pos_; }
 
  private:
   const MappedFile& file_;
@@ -60,6 +60,16 @@ Header read_header(const MappedFile& file) {
     fail("{}: dim {} / heads {} / KV heads {} do not divide", name, h.dim, h.n_heads, h.n_kv_heads);
   if (!h.shared_classifier) fail("{}: checkpoints with a separate classifier are not supported", name);
   return h;
+}
+
+// The size of the file the header describes. Fields are at most 2^20, so no product
+// overflows 64 bits.
+uint64_t described_bytes(const Header& h) {
+  const uint64_t dim = h.dim, ffn = h.hidden_dim, layers = h.n_layers;
+  const uint64_t kv_dim = dim / h.n_heads * h.n_kv_heads;
+  const uint64_t floats = dim + dim * h.vocab_size;                            // final norm, embedding
+  const uint64_t weights = dim * dim * 2 + dim * kv_dim * 2 + dim * ffn * 3;  // wq wo, wk wv, w1 w2 w3
+  return kHeaderBytes + 4 * floats + layers * (7 * 4 + weights / 4);
 }
 
 // One layer's matrix: fp32 scale, then rows * cols 2-bit codes, first weight in the
@@ -98,6 +108,14 @@ ModelDraft read_bitllama2c(const std::filesystem::path& path) {
   const MappedFile file(path);
   const Header h = read_header(file);
   const std::string name = path.string();
+  // Before anything is allocated: the header's sizes must match the file's.
+  const uint64_t described = described_bytes(h), found = file.bytes().size();
+  if (found < described)
+    fail("{}: truncated: the header (dim {}, hidden_dim {}, {} layers, {} KV heads, vocab {}) describes a {}-byte "
+         "file, found {} bytes",
+         name, h.dim, h.hidden_dim, h.n_layers, h.n_kv_heads, h.vocab_size, described, found);
+  if (found > described)
+    fail("{}: {} unexpected bytes after the last weight (expected a {}-byte file)", name, found - described, described);
   ModelDraft d;
   d.source = name;
   ModelConfig& c = d.config;
@@ -111,6 +129,7 @@ ModelDraft read_bitllama2c(const std::filesystem::path& path) {
   c.n_kv_heads = h.n_kv_heads;
   c.head_dim = h.dim / h.n_heads;
   c.context_length = h.seq_len;
+  check_layer_limits(c, name, "n_layers");
   c.n_vocab = h.vocab_size;
   c.rms_eps = 1e-5f;
   c.rope_base = 10000.0f;
@@ -140,9 +159,6 @@ ModelDraft read_bitllama2c(const std::filesystem::path& path) {
       t.ternary = read_matrix(in, k.rows, k.cols, what, name);
       d.tensors.push_back(std::move(t));
     }
-  if (in.position() != file.bytes().size())
-    fail("{}: {} unexpected bytes after the last weight (expected a {}-byte file)", name,
-         file.bytes().size() - in.position(), in.position());
   return d;
 }
 

@@ -28,7 +28,7 @@ SourceKind detect_source(const std::filesystem::path& path) {
        path.string());
 }
 
-ModelDraft read_source(const ConvertOptions& o, SourceKind kind, bool& post_training_quantized) {
+ModelDraft read_source(const ConvertOptions& o, SourceKind kind, ConvertReport& report) {
   switch (kind) {
     case SourceKind::Bitllama2c: {
       if (o.tokenizer.empty())
@@ -40,7 +40,8 @@ ModelDraft read_source(const ConvertOptions& o, SourceKind kind, bool& post_trai
     }
     case SourceKind::HuggingFace: {
       auto r = read_hf_checkpoint(o.source, o.tokenizer);
-      post_training_quantized = r.post_training_quantized;
+      report.post_training_quantized = r.post_training_quantized;
+      report.notes = r.notes;
       return std::move(r.draft);
     }
     case SourceKind::Gguf: {
@@ -65,8 +66,11 @@ std::string_view source_kind_name(SourceKind kind) {
 
 ConvertReport convert_model(const ConvertOptions& o) {
   ConvertReport report;
+  // Refused before the (possibly long) conversion, not when the file is written.
+  if (!o.output.empty() && std::filesystem::is_directory(o.output))
+    fail("{}: is a directory; -o needs a file name", o.output.string());
   report.kind = detect_source(o.source);
-  ModelDraft draft = read_source(o, report.kind, report.post_training_quantized);
+  ModelDraft draft = read_source(o, report.kind, report);
   if (o.write.architecture == "llama" && draft.config.block_repeat > 1) draft = unshare_blocks(draft);
   draft.config.architecture = o.write.architecture;
   report.config = draft.config;

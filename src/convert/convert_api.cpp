@@ -11,8 +11,9 @@ namespace {
 
 TensorType parse_type(const std::string& flag, const std::string& name, bool ternary) {
   const auto type = tensor_type_from_name(name);
-  if (!type || traits(*type).ternary != ternary || *type == TensorType::Q4_K)
-    fail("{} '{}' is not one of {}", flag, name, ternary ? "tern2, tq2_0, tq1_0" : "f32, f16, bf16, q8_0, q6_k");
+  if (!type || traits(*type).ternary != ternary || *type == TensorType::Q4_K || *type == TensorType::I2_S)
+    fail("{} '{}' is not one of {}", flag, name,
+         ternary ? "tern2, tern2r, tq2_0, tq1_0" : "f32, f16, bf16, q8_0, q6_k");
   return *type;
 }
 
@@ -28,8 +29,8 @@ ConvertSummary convert_checkpoint(const ConvertRequest& request) {
   options.dry_run = request.dry_run;
   options.progress = request.progress;
   options.write.architecture = request.to;
-  const std::string ternary = request.ternary_type.empty() ? (request.to == "llama" ? "tq2_0" : "tern2")
-                                                           : request.ternary_type;
+  const std::string ternary =
+      request.ternary_type.empty() ? (request.to == "llama" ? "tq2_0" : "tern2") : request.ternary_type;
   // The names are those of `tern convert`'s flags: the messages are what its user sees.
   options.write.ternary_type = parse_type("--type", ternary, true);
   options.write.embedding_type = parse_type("--embd-type", request.embedding_type, false);
@@ -42,6 +43,7 @@ ConvertSummary convert_checkpoint(const ConvertRequest& request) {
     summary.tensors.push_back({t.name, t.ne, std::string(tensor_type_name(t.type)), t.bytes});
   summary.file_bytes = report.file_bytes;
   summary.post_training_quantized = report.post_training_quantized;
+  summary.notes = report.notes;
   return summary;
 }
 

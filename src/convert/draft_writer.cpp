@@ -17,17 +17,20 @@ bool scales_all_equal(const TernaryWeights& w) {
 }
 
 // The ternary type one tensor gets: the requested one, unless it cannot hold the
-// tensor exactly and another can.
+// tensor exactly and another can. TERN2 and TERN2R are one family: one scale per
+// tensor where the scales agree, one per row where they do not.
 TensorType ternary_type_for(const DraftTensor& t, TensorType requested) {
   const TernaryWeights& w = *t.ternary;
   const bool blocks_fit = w.n_in % kTernaryBlock == 0;
-  if (requested == TensorType::TERN2) {
-    if (scales_all_equal(w)) return TensorType::TERN2;
+  if (requested == TensorType::TERN2 || requested == TensorType::TERN2R) {
+    if (requested == TensorType::TERN2 && scales_all_equal(w)) return TensorType::TERN2;
+    if (w.group == w.n_in) return TensorType::TERN2R;
     if (blocks_fit && w.group == kTernaryBlock) {
-      spdlog::info("{}: per-block scales differ, kept as TQ2_0 (TERN2 holds one scale)", t.name);
+      spdlog::info("{}: per-block scales differ, kept as TQ2_0 (TERN2 holds one scale, TERN2R one per row)", t.name);
       return TensorType::TQ2_0;
     }
-    fail("tensor '{}' has {} different scales, which neither TERN2 (one scale) nor TQ2_0 (256-weight blocks, rows of {}) can hold",
+    fail("tensor '{}' has {} different scales, which neither TERN2 (one scale), TERN2R (one per row) nor TQ2_0 "
+         "(256-weight blocks, rows of {}) can hold",
          t.name, w.scales.size(), w.n_in);
   }
   if (!blocks_fit)
@@ -61,6 +64,7 @@ void write_config_keys(const ModelDraft& d, const std::string& arch, GgufWriter&
   const auto u32 = [](int64_t v) { return GgufValue::u32(static_cast<uint32_t>(v)); };
   w.set("general.architecture", GgufValue::string(arch));
   if (!c.name.empty()) w.set("general.name", GgufValue::string(c.name));
+  if (!c.source_format.empty()) w.set("tern.source_format", GgufValue::string(c.source_format));
   w.set(a + "context_length", u32(c.context_length));
   w.set(a + "embedding_length", u32(c.dim));
   w.set(a + "feed_forward_length", u32(c.ffn));
@@ -123,8 +127,9 @@ GgufWriter draft_to_gguf(const ModelDraft& d, const DraftWriteOptions& o,
   write_vocab_keys(d.vocab, w);
   for (size_t i = 0; i < plan.size(); ++i) {
     const auto& t = d.tensors[i];
-    if (t.is_ternary() && plan[i].type != TensorType::TERN2 && t.ternary->group != kTernaryBlock)
-      spdlog::info("{}: one scale per tensor stored as f16 per 256-block ({})", t.name, tensor_type_name(plan[i].type));
+    if (t.is_ternary() && traits(plan[i].type).block_weights == kTernaryBlock && t.ternary->group != kTernaryBlock)
+      spdlog::info("{}: one scale per {} stored as f16 per 256-block ({})", t.name,
+                   scales_all_equal(*t.ternary) ? "tensor" : "row", tensor_type_name(plan[i].type));
     w.add_tensor(t.name, plan[i].type, t.ne, encode(t, plan[i].type));
     if (progress) progress(i + 1, plan.size());
   }

@@ -1,9 +1,13 @@
 #include "convert/safetensors_reader.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "io/json_number.h"
 #include "kernels/float16.h"
 #include "tern/error.h"
 
@@ -18,6 +22,25 @@ uint64_t dtype_bytes(const std::string& dtype) {
   return 0;
 }
 
+// A list of non-negative integers ("shape", "data_offsets"); floats such as 1e20 and
+// negative numbers are refused rather than cast.
+std::vector<uint64_t> unsigned_list(const nlohmann::json& v, const std::string& what) {
+  if (!v.is_array()) fail("{} is not an array", what);
+  std::vector<uint64_t> out;
+  for (const auto& item : v) out.push_back(require_unsigned(item, std::numeric_limits<uint64_t>::max(), what));
+  return out;
+}
+
+// shape's element count times the dtype size, or nullopt when that overflows 64 bits.
+std::optional<uint64_t> byte_count(const std::vector<uint64_t>& shape, uint64_t element_bytes) {
+  uint64_t n = element_bytes;
+  for (auto d : shape) {
+    if (d != 0 && n > std::numeric_limits<uint64_t>::max() / d) return std::nullopt;
+    n *= d;
+  }
+  return n;
+}
+
 }  // namespace
 
 uint64_t SafetensorsTensor::n_elements() const {
@@ -30,7 +53,7 @@ std::vector<float> SafetensorsTensor::to_floats(const std::string& file) const {
   std::vector<float> out(static_cast<size_t>(n_elements()));
   const uint8_t* p = data.data();
   if (dtype == "F32") {
-    std::memcpy(out.data(), p, out.size() * 4);
+    if (!out.empty()) std::memcpy(out.data(), p, out.size() * 4);  // an empty tensor's data may be null
   } else if (dtype == "F16" || dtype == "BF16") {
     for (size_t i = 0; i < out.size(); ++i) {
       uint16_t h;
@@ -40,6 +63,9 @@ std::vector<float> SafetensorsTensor::to_floats(const std::string& file) const {
   } else {
     fail("{}: tensor '{}' has dtype {}, expected F32, F16 or BF16", file, name, dtype);
   }
+  // A NaN or Inf weight would turn into garbage (or undefined casts) when ternarized.
+  for (size_t i = 0; i < out.size(); ++i)
+    if (!std::isfinite(out[i])) fail("{}: tensor '{}' holds {} at element {}", file, name, out[i], i);
   return out;
 }
 
@@ -63,20 +89,22 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     if (name == "__metadata__") continue;
     SafetensorsTensor t;
     t.name = name;
+    const std::string what = fmt::format("{}: tensor '{}'", f.name_, name);
     try {
       t.dtype = info.at("dtype").get<std::string>();
-      t.shape = info.at("shape").get<std::vector<uint64_t>>();
-      const auto offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
+      t.shape = unsigned_list(info.at("shape"), what + " shape");
+      const auto offsets = unsigned_list(info.at("data_offsets"), what + " data_offsets");
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
-        fail("{}: tensor '{}' has data offsets outside the file's {} data bytes", f.name_, name, data_size);
+        fail("{} has data offsets outside the file's {} data bytes", what, data_size);
       const uint64_t element_bytes = dtype_bytes(t.dtype);
-      if (element_bytes == 0) fail("{}: tensor '{}' has unknown dtype '{}'", f.name_, name, t.dtype);
-      if (offsets[1] - offsets[0] != t.n_elements() * element_bytes)
-        fail("{}: tensor '{}' has {} bytes, expected {} for {} {}", f.name_, name, offsets[1] - offsets[0],
-             t.n_elements() * element_bytes, t.n_elements(), t.dtype);
+      if (element_bytes == 0) fail("{} has unknown dtype '{}'", what, t.dtype);
+      const auto expected = byte_count(t.shape, element_bytes);
+      if (!expected) fail("{}: shape {} of {} overflows 64 bits", what, info.at("shape").dump(), t.dtype);
+      if (offsets[1] - offsets[0] != *expected)
+        fail("{} has {} bytes, expected {} for {} {}", what, offsets[1] - offsets[0], *expected, t.n_elements(), t.dtype);
       t.data = bytes.subspan(data_start + offsets[0], offsets[1] - offsets[0]);
     } catch (const nlohmann::json::exception& e) {
-      fail("{}: tensor '{}' has a malformed entry: {}", f.name_, name, e.what());
+      fail("{} has a malformed entry: {}", what, e.what());
     }
     f.tensors_.emplace(name, std::move(t));
   }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/gguf_reader.h"
+#include "io/json_number.h"
 #include "io/mapped_file.h"
 #include "tern/error.h"
 #include "tokenizer/gguf_vocab.h"
@@ -68,14 +69,8 @@ Vocab load_llama2c_bin(const std::filesystem::path& path, int64_t vocab_size) {
 // Hugging Face tokenizer.json of a SentencePiece BPE model (LLaMA-2 style): the vocab
 // map gives pieces and ids; merge priority follows the id order SentencePiece assigns
 // by score, so score = -id reproduces it.
-Vocab load_tokenizer_json(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", path.string(), e.what());
-  }
+Vocab vocab_from_tokenizer_json(const nlohmann::json& j, const std::filesystem::path& path) {
+  if (!j.is_object()) fail("{}: expected a JSON object, found {}", path.string(), j.type_name());
   const auto& model = j.value("model", nlohmann::json::object());
   if (model.value("type", "") != "BPE" || !model.value("byte_fallback", false))
     fail("{}: only SentencePiece-style BPE tokenizers (type BPE with byte_fallback) are supported; "
@@ -84,21 +79,32 @@ Vocab load_tokenizer_json(const std::filesystem::path& path) {
   const auto& vocab = model.at("vocab");
   Vocab v;
   v.pieces.resize(vocab.size());
+  const auto last_id = static_cast<int64_t>(vocab.size()) - 1;
   for (const auto& [piece, id] : vocab.items()) {
-    const auto index = id.get<int64_t>();
-    if (index < 0 || index >= static_cast<int64_t>(vocab.size())) fail("{}: token id {} out of range", path.string(), index);
+    const auto index = require_integer(id, 0, last_id, fmt::format("{}: id of token '{}'", path.string(), piece));
     v.pieces[static_cast<size_t>(index)] = piece;
   }
   for (size_t id = 0; id < v.pieces.size(); ++id) v.scores.push_back(-static_cast<float>(id));
   for (const auto& added : j.value("added_tokens", nlohmann::json::array())) {
     const std::string content = added.value("content", "");
-    const auto id = added.value("id", -1);
+    const auto id = static_cast<int32_t>(
+        require_integer(added.value("id", nlohmann::json(-1)), -1, last_id,
+                        fmt::format("{}: id of added token '{}'", path.string(), content)));
     if (content == "<s>") v.bos_id = id;
     if (content == "</s>") v.eos_id = id;
     if (content == "<unk>") v.unk_id = id;
   }
   infer_types(v);
   return v;
+}
+
+Vocab load_tokenizer_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  try {
+    return vocab_from_tokenizer_json(nlohmann::json::parse(in), path);
+  } catch (const nlohmann::json::exception& e) {  // not JSON, or a key of the wrong type
+    fail("{}: {}", path.string(), e.what());
+  }
 }
 
 }  // namespace

@@ -1,11 +1,13 @@
 #include "generation/sequence.h"
 
+#include "generation/prompt_bound.h"
 #include "tern/error.h"
 
 namespace tern {
 
 std::vector<int32_t> prompt_tokens(const Tokenizer& tokenizer, std::string_view prompt, int64_t n_past, int64_t n_ctx) {
   const bool first_turn = n_past == 0;
+  check_prompt_bytes(tokenizer, prompt, n_ctx - n_past);  // refuses a far too long prompt before tokenizing it
   auto tokens = tokenizer.encode(prompt, first_turn && tokenizer.vocab().add_bos);
   if (tokens.empty()) {
     if (!first_turn) fail("empty prompt: a turn needs some text");
@@ -22,8 +24,7 @@ std::vector<int32_t> prompt_tokens(const Tokenizer& tokenizer, std::string_view 
 }
 
 void validate_generation(const GenerationParams& params) {
-  if (params.n_predict < -1)
-    fail("n_predict must be -1 (until the context is full) or >= 0, got {}", params.n_predict);
+  if (params.n_predict < -1) fail("n_predict must be -1 (until the context is full) or >= 0, got {}", params.n_predict);
 }
 
 namespace {

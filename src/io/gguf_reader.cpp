@@ -12,6 +12,11 @@ constexpr uint32_t kGgufMagic = 0x46554747;  // "GGUF" read as little-endian u32
 constexpr uint32_t kMaxDims = 4;
 constexpr uint32_t kMaxArrayDepth = 4;
 constexpr uint64_t kMaxElements = uint64_t{1} << 48;
+// Metadata held in memory may take at most this many bytes per byte of file, plus the
+// floor (docs/FORMAT.md, "Resource limits"). Each value costs sizeof(GgufValue), about
+// 48 bytes, so a u8 array would otherwise grow 48-fold; real files stay under 8x.
+constexpr uint64_t kMetadataBytesPerFileByte = 16;
+constexpr uint64_t kMetadataFloorBytes = uint64_t{1} << 20;
 
 // Bounds-checked sequential reader over the mapped bytes. Every read names what it
 // reads, so a truncated file reports exactly which field is cut short.
@@ -51,6 +56,24 @@ class Cursor {
   uint64_t pos_ = 0;
 };
 
+// What parsed metadata may still take in memory; charged before each allocation.
+class MetadataBudget {
+ public:
+  MetadataBudget(uint64_t file_size, std::string file)
+      : limit_(kMetadataBytesPerFileByte * file_size + kMetadataFloorBytes), left_(limit_), file_(std::move(file)) {}
+  void charge(uint64_t bytes, const std::string& key) {
+    if (bytes > left_)
+      fail("{}: key '{}': metadata would take more than {} bytes in memory ({} per file byte + {})", file_, key,
+           limit_, kMetadataBytesPerFileByte, kMetadataFloorBytes);
+    left_ -= bytes;
+  }
+
+ private:
+  uint64_t limit_;
+  uint64_t left_;
+  std::string file_;
+};
+
 // Smallest encoding of one element of a type, used to reject absurd array counts
 // before allocating anything.
 uint64_t min_encoded_size(GgufValueType type) {
@@ -65,9 +88,9 @@ uint64_t min_encoded_size(GgufValueType type) {
   return 1;
 }
 
-GgufValue read_value(Cursor& in, GgufValueType type, const std::string& key, uint32_t depth);
+GgufValue read_value(Cursor& in, MetadataBudget& budget, GgufValueType type, const std::string& key, uint32_t depth);
 
-GgufValue read_array(Cursor& in, const std::string& key, uint32_t depth) {
+GgufValue read_array(Cursor& in, MetadataBudget& budget, const std::string& key, uint32_t depth) {
   if (depth >= kMaxArrayDepth) fail("{}: key '{}': arrays nested deeper than {}", in.file(), key, kMaxArrayDepth);
   const auto raw_type = in.read<uint32_t>("key '" + key + "' array element type");
   if (!is_valid_gguf_value_type(raw_type))
@@ -77,13 +100,14 @@ GgufValue read_array(Cursor& in, const std::string& key, uint32_t depth) {
   if (count > in.remaining() / min_encoded_size(element_type))
     fail("{}: key '{}': array of {} {} cannot fit in the {} bytes left", in.file(), key, count,
          gguf_value_type_name(element_type), in.remaining());
+  budget.charge(count * sizeof(GgufValue), key);  // count <= the file size: no overflow
   GgufArray items;
   items.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) items.push_back(read_value(in, element_type, key, depth + 1));
+  for (uint64_t i = 0; i < count; ++i) items.push_back(read_value(in, budget, element_type, key, depth + 1));
   return GgufValue::array(element_type, std::move(items));
 }
 
-GgufValue read_value(Cursor& in, GgufValueType type, const std::string& key, uint32_t depth) {
+GgufValue read_value(Cursor& in, MetadataBudget& budget, GgufValueType type, const std::string& key, uint32_t depth) {
   const std::string what = "value of key '" + key + "'";
   GgufValue v;
   v.type = type;
@@ -104,8 +128,11 @@ GgufValue read_value(Cursor& in, GgufValueType type, const std::string& key, uin
       v.value = b == 1;
       break;
     }
-    case GgufValueType::STRING: v.value = in.read_string(what); break;
-    case GgufValueType::ARRAY: return read_array(in, key, depth);
+    case GgufValueType::STRING:
+      v.value = in.read_string(what);
+      budget.charge(std::get<std::string>(v.value).size(), key);
+      break;
+    case GgufValueType::ARRAY: return read_array(in, budget, key, depth);
   }
   return v;
 }
@@ -147,11 +174,13 @@ void GgufFile::parse() {
   if (n_kv > in.remaining() / 13) fail("{}: metadata count {} cannot fit in a {}-byte file", name(), n_kv, file_size());
   if (n_tensors > in.remaining() / 24) fail("{}: tensor count {} cannot fit in a {}-byte file", name(), n_tensors, file_size());
 
+  MetadataBudget budget(file_size(), name());
   for (uint64_t i = 0; i < n_kv; ++i) {
     auto key = in.read_string(fmt::format("key #{}", i));
     const auto raw_type = in.read<uint32_t>("type of key '" + key + "'");
     if (!is_valid_gguf_value_type(raw_type)) fail("{}: key '{}' has invalid value type {} (expected 0..12)", name(), key, raw_type);
-    auto value = read_value(in, static_cast<GgufValueType>(raw_type), key, 0);
+    budget.charge(sizeof(GgufValue) + key.size(), key);
+    auto value = read_value(in, budget, static_cast<GgufValueType>(raw_type), key, 0);
     if (metadata_index_.count(key)) fail("{}: duplicate key '{}'", name(), key);
     metadata_index_[key] = metadata_.size();
     metadata_.emplace_back(std::move(key), std::move(value));

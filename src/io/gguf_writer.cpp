@@ -1,12 +1,11 @@
 #include "io/gguf_writer.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 
+#include "io/atomic_file.h"
 #include "tern/error.h"
 
 namespace tern {
@@ -115,33 +114,28 @@ uint64_t GgufWriter::file_size() const {
   return size;
 }
 
-void GgufWriter::write_to(std::ostream& out) const {
+void GgufWriter::write_with(const std::function<void(const char*, size_t)>& sink) const {
   const std::vector<uint8_t> header = header_bytes();
-  out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
+  sink(reinterpret_cast<const char*>(header.data()), header.size());
   const std::vector<char> zeros(4096, 0);
   for (const auto& t : tensors_) {
-    out.write(reinterpret_cast<const char*>(t.data.data()), static_cast<std::streamsize>(t.data.size()));
+    sink(reinterpret_cast<const char*>(t.data.data()), t.data.size());
     for (uint64_t pad = align_up(t.data.size(), alignment_) - t.data.size(); pad > 0;) {
       const uint64_t n = std::min<uint64_t>(pad, zeros.size());
-      out.write(zeros.data(), static_cast<std::streamsize>(n));
+      sink(zeros.data(), n);
       pad -= n;
     }
   }
 }
 
+void GgufWriter::write_to(std::ostream& out) const {
+  write_with([&](const char* p, size_t n) { out.write(p, static_cast<std::streamsize>(n)); });
+}
+
 void GgufWriter::write(const std::filesystem::path& path) const {
-  const auto temp = std::filesystem::path(path.string() + ".tmp-" + std::to_string(::getpid()));
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("{}: cannot create: {}", temp.string(), std::strerror(errno));
-    write_to(out);
-    out.flush();
-    if (!out) {
-      std::filesystem::remove(temp);
-      fail("{}: write failed: {}", path.string(), std::strerror(errno));
-    }
-  }
-  std::filesystem::rename(temp, path);
+  AtomicFile out(path);
+  write_with([&](const char* p, size_t n) { out.write(p, n); });
+  out.commit();
 }
 
 }  // namespace tern

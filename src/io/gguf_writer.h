@@ -1,9 +1,10 @@
 #pragma once
-// Writes GGUF v3 files: metadata in insertion order, tensors aligned. The output is
-// written to a temporary name beside the target and renamed at the end, so a failed
-// or interrupted write never leaves a half-written model behind.
+// Writes GGUF v3 files: metadata in insertion order, tensors aligned. The output goes
+// through an AtomicFile (io/atomic_file.h), so a failed or interrupted write never
+// leaves a half-written model, or a temporary file, behind.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <ostream>
 #include <span>
 #include <string>
@@ -27,6 +28,7 @@ class GgufWriter {
 
  private:
   std::vector<uint8_t> header_bytes() const;  // header + tensor infos, padded to the alignment
+  void write_with(const std::function<void(const char*, size_t)>& sink) const;  // the file's bytes, in order
 
   struct Tensor {
     std::string name;

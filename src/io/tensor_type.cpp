@@ -9,6 +9,9 @@
 namespace tern {
 namespace {
 
+// I2_S ends with its f32 scale padded to 32 bytes (bitnet.cpp's alignment).
+constexpr uint64_t kI2sTrailerBytes = 32;
+
 constexpr std::array kSupported = {
     TensorTypeTraits{TensorType::F32, "F32", 1, 4, false},
     TensorTypeTraits{TensorType::F16, "F16", 1, 2, false},
@@ -18,7 +21,9 @@ constexpr std::array kSupported = {
     TensorTypeTraits{TensorType::Q6_K, "Q6_K", 256, 210, false},
     TensorTypeTraits{TensorType::TQ1_0, "TQ1_0", 256, 54, true},
     TensorTypeTraits{TensorType::TQ2_0, "TQ2_0", 256, 66, true},
+    TensorTypeTraits{TensorType::I2_S, "I2_S", 128, 32, true},
     TensorTypeTraits{TensorType::TERN2, "TERN2", 0, 0, true},
+    TensorTypeTraits{TensorType::TERN2R, "TERN2R", 0, 0, true},
 };
 
 // ggml's names for ids tern does not run, so errors can say what a file contains.
@@ -77,7 +82,10 @@ uint64_t row_bytes(TensorType type, uint64_t n_in) {
 }
 
 uint64_t tensor_bytes(TensorType type, uint64_t n_in, uint64_t n_rows) {
-  const uint64_t scale_bytes = type == TensorType::TERN2 ? sizeof(float) : 0;
+  uint64_t scale_bytes = 0;
+  if (type == TensorType::TERN2) scale_bytes = sizeof(float);
+  if (type == TensorType::TERN2R) scale_bytes = sizeof(float) * n_rows;
+  if (type == TensorType::I2_S) scale_bytes = kI2sTrailerBytes;
   return row_bytes(type, n_in) * n_rows + scale_bytes;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // The tensor element types tern knows: ggml's ids for the ones it shares with
-// llama.cpp, and its own TERN2 (see docs/FORMAT.md, section 2).
+// llama.cpp, bitnet.cpp's I2_S, and tern's own TERN2 / TERN2R (see docs/FORMAT.md, section 2).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,14 +17,16 @@ enum class TensorType : uint32_t {
   BF16 = 30,
   TQ1_0 = 34,
   TQ2_0 = 35,
+  I2_S = 36,     // bitnet.cpp's ternary type (microsoft/BitNet's ggml fork): read only
   TERN2 = 4096,
+  TERN2R = 4097,  // TERN2 with one f32 scale per row
 };
 
 struct TensorTypeTraits {
   TensorType type;
   const char* name;
-  uint32_t block_weights;  // weights per block; 0 means "one block per row" (TERN2)
-  uint32_t block_bytes;    // bytes per block (unused for TERN2)
+  uint32_t block_weights;  // weights per block; 0 means "one block per row" (TERN2, TERN2R)
+  uint32_t block_bytes;    // bytes per block (unused for TERN2, TERN2R)
   bool ternary;
 };
 
@@ -41,7 +43,8 @@ std::string supported_tensor_type_names();
 bool row_length_fits(TensorType type, uint64_t n_in);
 // Bytes of one row of n_in weights (requires row_length_fits).
 uint64_t row_bytes(TensorType type, uint64_t n_in);
-// Bytes of a whole tensor of n_rows rows of n_in weights (TERN2 adds its scale).
+// Bytes of a whole tensor of n_rows rows of n_in weights (TERN2 adds its scale,
+// TERN2R one scale per row, I2_S its scale and padding: 32 bytes).
 uint64_t tensor_bytes(TensorType type, uint64_t n_in, uint64_t n_rows);
 
 }  // namespace tern

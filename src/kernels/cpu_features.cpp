@@ -1,6 +1,8 @@
 #include "kernels/cpu_features.h"
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#endif
 
 #include <cstdlib>
 #include <fstream>
@@ -8,6 +10,8 @@
 #include "tern/error.h"
 
 namespace tern {
+
+#if defined(__x86_64__) || defined(__i386__)
 namespace {
 
 std::string cpu_brand() {
@@ -42,6 +46,10 @@ CpuFeatures detect_cpu_features() {
   f.name = cpu_brand();
   return f;
 }
+#elif !defined(__aarch64__)
+// Neither x86 nor ARM64 (cpu_features_arm64.cpp): the scalar kernels only.
+CpuFeatures detect_cpu_features() { return CpuFeatures{.name = "unknown CPU"}; }
+#endif
 
 bool isa_supported(Isa isa, const CpuFeatures& c) {
   switch (isa) {
@@ -50,6 +58,9 @@ bool isa_supported(Isa isa, const CpuFeatures& c) {
     case Isa::Avx512:
       return c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq && c.avx512vnni && c.avx512vbmi && c.gfni && c.fma &&
              c.f16c;
+    case Isa::Neon: return c.asimd;
+    case Isa::Dotprod: return c.asimd && c.asimddp;
+    case Isa::I8mm: return c.asimd && c.asimddp && c.i8mm;  // its one-token product is the dotprod one
   }
   return false;
 }
@@ -59,6 +70,9 @@ std::string_view isa_name(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::Neon: return "neon";
+    case Isa::Dotprod: return "dotprod";
+    case Isa::I8mm: return "i8mm";
   }
   return "unknown";
 }
@@ -67,14 +81,14 @@ Isa select_isa() {
   const CpuFeatures cpu = detect_cpu_features();
   const char* forced = std::getenv("TERN_ISA");
   if (forced != nullptr && *forced != '\0') {
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    for (Isa isa : kAllIsas) {
       if (isa_name(isa) != forced) continue;
       if (!isa_supported(isa, cpu)) fail("TERN_ISA={}: this CPU ({}) does not support it", forced, cpu.name);
       return isa;
     }
-    fail("TERN_ISA={} is not one of scalar, avx2, avx512", forced);
+    fail("TERN_ISA={} is not one of scalar, avx2, avx512, neon, dotprod, i8mm", forced);
   }
-  for (Isa isa : {Isa::Avx512, Isa::Avx2})
+  for (Isa isa : {Isa::Avx512, Isa::Avx2, Isa::I8mm, Isa::Dotprod, Isa::Neon})
     if (isa_supported(isa, cpu)) return isa;
   return Isa::Scalar;
 }

@@ -6,18 +6,23 @@
 
 namespace tern {
 
-enum class Isa { Scalar, Avx2, Avx512 };
+enum class Isa { Scalar, Avx2, Avx512, Neon, Dotprod, I8mm };
+
+// Every instruction set, in the order TERN_ISA's error message lists them.
+inline constexpr Isa kAllIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Dotprod, Isa::I8mm};
 
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false, avx512vbmi = false, gfni = false;
-  std::string name;  // "AMD EPYC 9454 48-Core Processor", from /proc/cpuinfo or cpuid
+  // ARM64 (Linux HWCAP): Advanced SIMD, SDOT/UDOT (ASIMDDP), SMMLA/USDOT (I8MM).
+  bool asimd = false, asimddp = false, i8mm = false;
+  std::string name;  // "AMD EPYC 9454 48-Core Processor", from cpuid; on ARM64 from the MIDR
 };
 
 CpuFeatures detect_cpu_features();
 bool isa_supported(Isa isa, const CpuFeatures& cpu);
 std::string_view isa_name(Isa isa);
-// TERN_ISA=scalar|avx2|avx512 forces one (an error if this CPU lacks it); otherwise
+// TERN_ISA=scalar|avx2|avx512|neon|dotprod|i8mm forces one (an error if this CPU lacks it); otherwise
 // the best the CPU supports.
 Isa select_isa();
 

@@ -74,7 +74,12 @@ inline constexpr int64_t kMaxExactInputInt32 = ((int64_t{1} << 31) - 1) / 127;
 const KernelTable& scalar_kernels();
 // The scalar gating (std::exp), also the AVX2 table's: no vector version there yet.
 void silu_gate_scalar(float* gate, const float* up, int64_t n);
+// x86-64 builds only:
 const KernelTable& avx2_kernels();
 const KernelTable& avx512_kernels();
+// ARM64 builds only:
+const KernelTable& neon_kernels();
+const KernelTable& dotprod_kernels();
+const KernelTable& i8mm_kernels();
 
 }  // namespace tern

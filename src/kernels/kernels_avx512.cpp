@@ -147,7 +147,10 @@ struct WordStream {
   }
 };
 
-template <int T, _mm_hint kHint>
+// _mm_prefetch's hint: an enum (_mm_hint) in GCC, an int in clang.
+using PrefetchHint = decltype(_MM_HINT_T0);
+
+template <int T, PrefetchHint kHint>
 void triple_segment(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t segment,
                     const WordStream& stream, __mmask32 keep, float* y, int64_t y_stride) {
   const uint16_t* words = w.segment_words(block, segment);
@@ -206,7 +209,7 @@ void scale_block(const TernaryMatrix& w, const PreparedActivations& x, int64_t b
 
 // One segment of one block against a tile of up to four tokens. kHint: where the
 // prefetched words go (see kPrefetchBytes).
-template <_mm_hint kHint>
+template <PrefetchHint kHint>
 void triple_segment_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t block, int64_t segment,
                          const WordStream& stream, __mmask32 keep, float* y, int64_t y_stride) {
   switch (x.n_tok) {

@@ -97,10 +97,18 @@ const KernelTable& scalar_kernels() {
 }
 
 const KernelTable& kernel_table(Isa isa) {
+  // Each architecture builds its own tables (CMakeLists.txt); another's never runs here
+  // (isa_supported is false for it) and falls back to the reference.
   switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
     case Isa::Avx512: return avx512_kernels();
     case Isa::Avx2: return avx2_kernels();
-    case Isa::Scalar: break;
+#elif defined(__aarch64__)
+    case Isa::Neon: return neon_kernels();
+    case Isa::Dotprod: return dotprod_kernels();
+    case Isa::I8mm: return i8mm_kernels();
+#endif
+    default: break;
   }
   return scalar_kernels();
 }

@@ -40,6 +40,43 @@ void check_scale(float scale, const std::string& tensor) {
   if (!std::isfinite(scale)) fail("tensor '{}': ternary scale is {}, expected a finite number", tensor, scale);
 }
 
+// TERN2 / TERN2R rows: weight c of a row in byte c/4, bits 2(c%4)+1..2(c%4), as code w + 1.
+void decode_tern2_codes(std::span<const uint8_t> data, int64_t n_in, int64_t n_rows, const std::string& tensor,
+                        std::vector<int8_t>& weights) {
+  const int64_t stride = (n_in + 3) / 4;
+  for (int64_t r = 0; r < n_rows; ++r)
+    for (int64_t c = 0; c < n_in; ++c) {
+      const int code = (data[r * stride + c / 4] >> (2 * (c % 4))) & 3;
+      if (code == 3) fail("tensor '{}': invalid TERN2 code 3 at row {}, column {}", tensor, r, c);
+      weights[r * n_in + c] = static_cast<int8_t>(code - 1);
+    }
+}
+
+std::vector<uint8_t> encode_tern2_codes(const TernaryWeights& w) {
+  const int64_t stride = (w.n_in + 3) / 4;
+  std::vector<uint8_t> out(static_cast<size_t>(stride * w.n_rows), 0x55);  // code 1 (zero) everywhere, incl. row tails
+  for (int64_t r = 0; r < w.n_rows; ++r)
+    for (int64_t c = 0; c < w.n_in; ++c) {
+      uint8_t& byte = out[r * stride + c / 4];
+      const int shift = 2 * (c % 4);
+      byte = static_cast<uint8_t>((byte & ~(3 << shift)) | ((w.weights[r * w.n_in + c] + 1) << shift));
+    }
+  return out;
+}
+
+// I2_S (bitnet.cpp): the tensor's weights, flattened row by row, go in blocks of 128 =
+// 32 bytes; weight j of a block is in byte j % 32 at bits 7-2(j/32) .. 6-2(j/32), as
+// code w + 1 (0 = -1, 1 = 0, 2 = +1; 3 is invalid).
+void decode_i2_s(std::span<const uint8_t> data, int64_t n, const std::string& tensor, std::vector<int8_t>& weights) {
+  constexpr int64_t kBlock = 128, kBlockBytes = 32;
+  for (int64_t b = 0; b < n / kBlock; ++b)
+    for (int64_t j = 0; j < kBlock; ++j) {
+      const int code = (data[b * kBlockBytes + j % 32] >> (6 - 2 * (j / 32))) & 3;
+      if (code == 3) fail("tensor '{}': invalid I2_S code 3 at weight {}", tensor, b * kBlock + j);
+      weights[b * kBlock + j] = static_cast<int8_t>(code - 1);
+    }
+}
+
 }  // namespace
 
 void decode_tq1_0_block(const uint8_t* block, int8_t* w, float* scale) {
@@ -84,19 +121,24 @@ TernaryWeights decode_ternary(TensorType type, std::span<const uint8_t> data, in
   out.n_in = n_in;
   out.n_rows = n_rows;
   out.weights.resize(static_cast<size_t>(n_in * n_rows));
-  if (type == TensorType::TERN2) {
-    const int64_t stride = (n_in + 3) / 4;
+  if (type == TensorType::TERN2 || type == TensorType::TERN2R) {
+    decode_tern2_codes(data, n_in, n_rows, tensor_name, out.weights);
+    out.group = n_in;
+    const uint8_t* scales = data.data() + (n_in + 3) / 4 * n_rows;
+    out.scales.resize(static_cast<size_t>(n_rows));
+    for (int64_t r = 0; r < n_rows; ++r) {
+      std::memcpy(&out.scales[r], scales + (type == TensorType::TERN2R ? r * sizeof(float) : 0), sizeof(float));
+      check_scale(out.scales[r], tensor_name);
+    }
+    return out;
+  }
+  if (type == TensorType::I2_S) {
+    decode_i2_s(data, n_in * n_rows, tensor_name, out.weights);
     float scale;
-    std::memcpy(&scale, data.data() + stride * n_rows, sizeof scale);
+    std::memcpy(&scale, data.data() + n_in * n_rows / 4, sizeof scale);
     check_scale(scale, tensor_name);
     out.group = n_in;
     out.scales.assign(static_cast<size_t>(n_rows), scale);
-    for (int64_t r = 0; r < n_rows; ++r)
-      for (int64_t c = 0; c < n_in; ++c) {
-        const int code = (data[r * stride + c / 4] >> (2 * (c % 4))) & 3;
-        if (code == 3) fail("tensor '{}': invalid TERN2 code 3 at row {}, column {}", tensor_name, r, c);
-        out.weights[r * n_in + c] = static_cast<int8_t>(code - 1);
-      }
     return out;
   }
   const bool tq1 = type == TensorType::TQ1_0;
@@ -119,17 +161,17 @@ TernaryWeights decode_ternary(TensorType type, std::span<const uint8_t> data, in
 
 std::vector<uint8_t> encode_ternary(TensorType type, const TernaryWeights& w) {
   std::vector<uint8_t> out;
+  if (type == TensorType::TERN2R) {
+    if (w.group != w.n_in) fail("TERN2R holds one scale per row, but the scales are per {} weights", w.group);
+    out = encode_tern2_codes(w);
+    const auto* p = reinterpret_cast<const uint8_t*>(w.scales.data());
+    out.insert(out.end(), p, p + w.scales.size() * sizeof(float));
+    return out;
+  }
   if (type == TensorType::TERN2) {
     for (float s : w.scales)
       if (s != w.scales.at(0)) fail("TERN2 holds one scale per tensor, but the scales differ ({} vs {})", s, w.scales[0]);
-    const int64_t stride = (w.n_in + 3) / 4;
-    out.assign(static_cast<size_t>(stride * w.n_rows), 0x55);  // code 1 (zero) everywhere, incl. row tails
-    for (int64_t r = 0; r < w.n_rows; ++r)
-      for (int64_t c = 0; c < w.n_in; ++c) {
-        uint8_t& byte = out[r * stride + c / 4];
-        const int shift = 2 * (c % 4);
-        byte = static_cast<uint8_t>((byte & ~(3 << shift)) | ((w.weights[r * w.n_in + c] + 1) << shift));
-      }
+    out = encode_tern2_codes(w);
     const float scale = w.scales.at(0);
     const auto* p = reinterpret_cast<const uint8_t*>(&scale);
     out.insert(out.end(), p, p + sizeof scale);

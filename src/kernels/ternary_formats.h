@@ -1,5 +1,5 @@
 #pragma once
-// The three on-disk ternary layouts (docs/FORMAT.md 2.1-2.3), decoded to and encoded
+// The on-disk ternary layouts (docs/FORMAT.md 2.1-2.3, 2.5, 2.6), decoded to and encoded
 // from plain weights in {-1, 0, +1} plus their scales.
 #include <cstdint>
 #include <span>
@@ -24,13 +24,13 @@ struct TernaryWeights {
   int64_t groups_per_row() const { return n_in / group; }
 };
 
-// Decodes a whole tensor of `type` (TQ1_0, TQ2_0 or TERN2). Throws on invalid codes,
-// naming `tensor_name`.
+// Decodes a whole tensor of `type` (TQ1_0, TQ2_0, TERN2, TERN2R or I2_S). Throws on
+// invalid codes or non-finite scales, naming `tensor_name`.
 TernaryWeights decode_ternary(TensorType type, std::span<const uint8_t> data, int64_t n_in, int64_t n_rows,
                               const std::string& tensor_name);
 // Encodes plain weights as `type`. TQ types take their per-block scales from
 // `w.scales` (group must be 256); TERN2 takes the single scale w.scales[0] and
-// requires every scale to be equal.
+// requires every scale to be equal; TERN2R takes one scale per row (group n_in).
 std::vector<uint8_t> encode_ternary(TensorType type, const TernaryWeights& w);
 
 // Single blocks, exposed for tests: 256 weights in, 256 out.

@@ -1,7 +1,9 @@
 #include "kernels/thread_pool.h"
 
-#include <immintrin.h>
 #include <pthread.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include <string>
 
@@ -20,7 +22,11 @@ template <typename Ready>
 bool wait_briefly(Ready ready) {
   for (int i = 0; i < kSpinRounds; ++i) {
     if (ready()) return true;
+#if defined(__x86_64__) || defined(__i386__)
     _mm_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");  // ARM's spin-wait hint
+#endif
   }
   for (int i = 0; i < kYieldRounds; ++i) {
     if (ready()) return true;

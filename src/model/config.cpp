@@ -1,11 +1,21 @@
 #include "model/config.h"
 
+#include "model/limits.h"
 #include "tern/error.h"
 
 namespace tern {
 namespace {
 
-bool is_supported_architecture(const std::string& arch) { return arch == "mobilellm" || arch == "llama"; }
+// bitnet.cpp's architectures (microsoft/BitNet's llama.cpp fork): "bitnet" runs a SwiGLU
+// FFN, "bitnet-b1.58" and "bitnet-25" (BitNet b1.58 2B4T) a squared-ReLU one; all three
+// have the attention / FFN sub-norms and llama's key names.
+bool is_bitnet_cpp_architecture(const std::string& arch) {
+  return arch == "bitnet" || arch == "bitnet-b1.58" || arch == "bitnet-25";
+}
+
+bool is_supported_architecture(const std::string& arch) {
+  return arch == "mobilellm" || arch == "llama" || is_bitnet_cpp_architecture(arch);
+}
 
 // Reads a positive count that must fit comfortably in memory-sized arithmetic.
 int64_t positive(const GgufFile& f, const std::string& key, uint64_t value) {
@@ -28,9 +38,11 @@ ModelConfig read_model_config(const GgufFile& f) {
   ModelConfig c;
   c.architecture = f.get_string("general.architecture");
   if (!is_supported_architecture(c.architecture))
-    fail("{}: architecture '{}' is not supported (expected 'mobilellm' or 'llama')", f.name(), c.architecture);
+    fail("{}: architecture '{}' is not supported (expected 'mobilellm', 'llama', 'bitnet', 'bitnet-b1.58' or 'bitnet-25')",
+         f.name(), c.architecture);
   const std::string a = c.architecture + ".";
   c.name = f.get_string("general.name", "");
+  c.source_format = f.get_string("tern.source_format", "");
   c.context_length = required_count(f, a + "context_length");
   c.dim = required_count(f, a + "embedding_length");
   c.ffn = required_count(f, a + "feed_forward_length");
@@ -54,12 +66,14 @@ ModelConfig read_model_config(const GgufFile& f) {
     fail("{}: key '{}attention.layer_norm_rms_epsilon' is {}, expected in [0, 1)", f.name(), a, c.rms_eps);
   c.rope_base = f.get_f32(a + "rope.freq_base", 10000.0f);
   if (!(c.rope_base > 1)) fail("{}: key '{}rope.freq_base' is {}, expected > 1", f.name(), a, c.rope_base);
+  if (c.architecture == "bitnet-b1.58" || c.architecture == "bitnet-25") c.activation = FfnActivation::Relu2;
   if (c.architecture == "mobilellm") {
     c.block_repeat = positive(f, "mobilellm.block_repeat", f.get_uint("mobilellm.block_repeat", 1));
     c.activation = read_activation(f, "mobilellm.ffn_activation");
     c.linear_norm = f.get_bool("mobilellm.linear_norm", false);
     c.linear_norm_eps = f.get_f32("mobilellm.linear_norm_epsilon", 0.0f);
   }
+  check_layer_limits(c, f.name(), "mobilellm.block_repeat");
   return c;
 }
 

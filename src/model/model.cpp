@@ -12,12 +12,19 @@ namespace {
 
 Isa choose_isa(const std::string& name) {
   if (name.empty()) return select_isa();
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+  for (Isa isa : kAllIsas) {
     if (isa_name(isa) != name) continue;
     if (!isa_supported(isa, detect_cpu_features())) fail("instruction set {} is not supported by this CPU", name);
     return isa;
   }
-  fail("unknown instruction set '{}' (expected scalar, avx2 or avx512)", name);
+  fail("unknown instruction set '{}' (expected scalar, avx2, avx512, neon, dotprod or i8mm)", name);
+}
+
+// How finely a ternary type scales its weights.
+const char* ternary_scale_granularity(TensorType type) {
+  if (type == TensorType::TERN2R) return "one per row";
+  if (type == TensorType::TERN2 || type == TensorType::I2_S) return "one per tensor";
+  return "one per 256-weight block";
 }
 
 }  // namespace
@@ -48,6 +55,7 @@ ModelSummary Model::summary() const {
     auto& u = usage[std::string(tensor_type_name(t.type))];
     u.type = tensor_type_name(t.type);
     u.ternary = traits(t.type).ternary;
+    if (u.ternary) u.ternary_scales = ternary_scale_granularity(t.type);
     u.n_tensors += 1;
     u.n_weights += t.n_elements();
     u.n_bytes += t.n_bytes;

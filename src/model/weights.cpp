@@ -117,10 +117,10 @@ class TensorTable {
 
   // Tensors nobody asked for: an error for tern's own architecture (a misnamed tensor
   // would otherwise be silently ignored), a warning for llama files (e.g. rope_freqs).
-  void check_all_used(bool strict) const {
+  void check_all_used(bool strict, const std::string& arch) const {
     for (const auto& t : file_.tensors()) {
       if (used_.count(t.name)) continue;
-      if (strict) fail("{}: unexpected tensor '{}' (not part of the {} architecture)", file_.name(), t.name, "mobilellm");
+      if (strict) fail("{}: unexpected tensor '{}' (not part of the {} architecture)", file_.name(), t.name, arch);
       spdlog::warn("{}: ignoring unused tensor '{}'", file_.name(), t.name);
     }
   }
@@ -275,7 +275,7 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
     w.output = w.token_embd;
   }
   for (int64_t i = 0; i < c.n_blocks; ++i) w.blocks.push_back(load_block(table, c, i));
-  table.check_all_used(c.architecture == "mobilellm");
+  table.check_all_used(c.architecture != "llama", c.architecture);
 
   w.threads = threads > 0 ? threads : default_threads(w);
   pack_for_kernels(table, w);

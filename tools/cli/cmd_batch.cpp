@@ -103,52 +103,9 @@ std::pair<int, int> parse_shard(const std::string& s) {
   return {i, n};
 }
 
-template <typename T>
-void read_param(const json& j, const char* key, T& value) {
-  if (!j.contains(key)) return;
-  try {
-    value = j.at(key).get<T>();
-  } catch (const json::exception&) {
-    fail("\"{}\" has the wrong type", key);
-  }
-}
-
-// One input line -> a request (its id: the caller's index of the line's JSON id);
-// throws tern::Error naming what is wrong.
-SequenceRequest parse_request(const std::string& line, size_t line_number, const BatchOptions& o, json& id) {
-  SequenceRequest r;
-  r.generation.n_predict = o.n_predict;
-  r.sampling = o.sampling;
-  r.generation.stop = o.stop;
-  id = static_cast<int64_t>(line_number);
-  if (o.text) {
-    r.prompt = line;
-    return r;
-  }
-  const json j = json::parse(line, nullptr, false);
-  if (j.is_discarded()) fail("line {} is not JSON", line_number);
-  if (!j.is_object()) fail("line {} is not a JSON object", line_number);
-  if (j.contains("id")) id = j["id"];
-  if (!j.contains("prompt") || !j["prompt"].is_string()) fail("line {} has no \"prompt\" string", line_number);
-  r.prompt = j["prompt"].get<std::string>();
-  read_param(j, "n_predict", r.generation.n_predict);
-  read_param(j, "temperature", r.sampling.temperature);
-  read_param(j, "top_k", r.sampling.top_k);
-  read_param(j, "top_p", r.sampling.top_p);
-  read_param(j, "min_p", r.sampling.min_p);
-  read_param(j, "repeat_penalty", r.sampling.repeat_penalty);
-  read_param(j, "seed", r.sampling.seed);
-  if (j.contains("stop")) {
-    if (j["stop"].is_string()) r.generation.stop = {j["stop"].get<std::string>()};
-    else read_param(j, "stop", r.generation.stop);
-  }
-  r.sampling.validate();
-  return r;
-}
-
-std::string result_line(const json& id, const SequenceResult& r) {
+std::string result_line(const std::string& id_json, const SequenceResult& r) {
   nlohmann::ordered_json j;  // keys in the documented order: id first
-  j["id"] = nlohmann::ordered_json::parse(id.dump());
+  j["id"] = nlohmann::ordered_json::parse(id_json);
   if (!r.error.empty()) {
     j["error"] = r.error;
   } else {
@@ -167,6 +124,11 @@ int run_batch(BatchOptions o) {
   int shard_index = 0, shard_count = 1;
   if (!o.shard.empty()) std::tie(shard_index, shard_count) = parse_shard(o.shard);
   if (o.resume && o.output == "-") fail("--resume needs an output file (-o), not standard output");
+  // By identity, not name: "x" and "./x" (or a link to x) are one file, and opening the
+  // output truncates it before the input is read.
+  std::error_code same_error;
+  if (o.input != "-" && o.output != "-" && std::filesystem::equivalent(o.input, o.output, same_error))
+    fail("the output {} is the input file {}: results would overwrite the prompts", o.output, o.input);
 
   const std::vector<std::string> lines = read_lines(o.input);
   const std::set<std::string> skip = o.resume ? done_ids(o.output) : std::set<std::string>{};
@@ -204,13 +166,14 @@ int run_batch(BatchOptions o) {
   params.n_ctx = n_ctx;
   params.kv_type = o.kv_type;
   BatchRunner runner(model, params);
+  const BatchDefaults defaults{o.n_predict, o.sampling, o.stop, o.text};
   // First SIGINT/SIGTERM: take no new prompts, finish the live ones. Second: stop now.
   const SignalCounter signals({SIGINT, SIGTERM});
   const bool progress = !o.quiet && ::isatty(2);
   const auto start = std::chrono::steady_clock::now();
   auto last_progress = start;
   size_t next_line = 0, done = 0;
-  bool any_error = false;
+  size_t n_errors = 0;
 
   auto show_progress = [&](bool final) {
     if (!progress) return;
@@ -225,22 +188,22 @@ int run_batch(BatchOptions o) {
     std::fflush(stderr);
   };
 
-  auto write_result = [&](const json& id, const SequenceResult& r) {
-    if (!r.error.empty()) any_error = true;
-    write_line(fd, result_line(id, r));
+  auto write_result = [&](const std::string& id_json, const SequenceResult& r) {
+    if (!r.error.empty()) ++n_errors;
+    write_line(fd, result_line(id_json, r));
     ++done;
     show_progress(false);
   };
   // The JSON ids of the lines taken so far; a request's id is its index here.
-  std::vector<json> ids;
+  std::vector<std::string> ids;
   // The next request, or nothing when there are no more; a line that does not parse
   // gets its error result at once.
   auto next_request = [&]() -> std::optional<SequenceRequest> {
     while (next_line < todo.size()) {
       const size_t k = todo[next_line++];
-      json id;
+      std::string id;
       try {
-        SequenceRequest r = parse_request(lines[k], k + 1, o, id);
+        SequenceRequest r = parse_batch_line(lines[k], k + 1, defaults, id);
         r.id = ids.size();
         ids.push_back(std::move(id));
         return r;
@@ -271,7 +234,11 @@ int run_batch(BatchOptions o) {
   if (fd != 1) ::close(fd);
   if (SignalCounter::received() > 0) fmt::print(stderr, "tern: interrupted: {} of {} prompts done; --resume finishes the rest\n", done,
                                 todo.size());
-  return any_error ? 1 : 0;
+  if (n_errors == 0) return 0;
+  // One summary line, so a failed prompt shows on the terminal and in the exit code.
+  fmt::print(stderr, "tern: error: {} of {} prompts failed; their records in {} carry an \"error\"\n", n_errors,
+             todo.size(), o.output == "-" ? "the output" : o.output);
+  return 1;
 }
 
 }  // namespace

@@ -380,10 +380,12 @@ Command add_bench_command(CLI::App& parent) {
                   "e.g. --batch 1,4,8,16")
       ->delimiter(',')
       ->check(CLI::Range(1, 256));
-  app->add_option("--type", o->ternary_type, "With --shape: linear weight type (tern2, tq2_0, tq1_0)");
+  app->add_option("--type", o->ternary_type, "With --shape: linear weight type (tern2, tern2r, tq2_0, tq1_0)");
   app->add_option("--embd-type", o->embd_type, "With --shape: embedding / LM head type (q8_0, q6_k, f16, bf16, f32)");
-  app->add_option("--compare", o->compare, "With --shape: also run it with f16 or q8_0 linears and print ratios")
-      ->check(CLI::IsMember({"f16", "q8_0"}));
+  app->add_option("--compare", o->compare,
+                  "With --shape: also run it with f16 or q8_0 linears, or another ternary type (tern2, tern2r), "
+                  "and print ratios")
+      ->check(CLI::IsMember({"f16", "q8_0", "tern2", "tern2r"}));
   app->add_option("--output", o->output, "md (default), json, jsonl or csv")->check(CLI::IsMember({"md", "json", "jsonl", "csv"}));
   app->add_flag("--json", o->json, "Same as --output json");
   app->add_option("--watts", o->watts, "Without energy counters: estimate energy from this power (labelled estimated)");

@@ -63,6 +63,7 @@ int run_convert(const ConvertCliOptions& o) {
                "tern: WARNING: {} holds full-precision weights; they were ternarized here by absmean "
                "(post-training quantization). Expect a large quality drop unless the model was trained ternary.\n",
                o.source);
+  for (const auto& note : r.notes) fmt::print(stderr, "tern: {}\n", note);
   if (o.dry_run) {
     fmt::print("{} -> {} ({} layers, dim {}, vocab {})\n", r.source_kind, o.to, r.config.n_layers(),
                r.config.dim, r.config.n_vocab);
@@ -81,7 +82,7 @@ Command add_convert_command(CLI::App& parent) {
   app->add_option("source", o->source, "bitllama2.c .bin, Hugging Face folder, or GGUF file")->required();
   app->add_option("-o,--output", o->output, "Output GGUF file (written atomically)");
   app->add_option("--tokenizer", o->tokenizer, "Tokenizer: SentencePiece .model, llama2.c tokenizer.bin, tokenizer.json or GGUF");
-  app->add_option("--type", o->ternary_type, "Ternary packing: tern2 (any width; default), tq2_0, tq1_0");
+  app->add_option("--type", o->ternary_type, "Ternary packing: tern2 (any width, one scale per tensor, or per row as TERN2R where rows differ; default), tern2r, tq2_0, tq1_0");
   app->add_option("--embd-type", o->embd_type, "Embedding / LM head type: f32 (default), f16, bf16, q8_0");
   app->add_option("--dense-type", o->dense_type, "Type of non-ternary matrices: f32 (default), f16, bf16, q8_0, q6_k (widths multiple of 256)");
   app->add_option("--to", o->to, "Target architecture: mobilellm (tern, default) or llama (standard, shared blocks written out)")

@@ -21,6 +21,17 @@ std::string human_bytes(uint64_t n) {
   return fmt::format("{} B", n);
 }
 
+// How finely the ternary linears are scaled, from their types: "one per row (TERN2R: 7 tensors)".
+std::string scale_granularity(const ModelSummary& s) {
+  std::string out;
+  for (const auto& u : s.by_type) {
+    if (!u.ternary) continue;
+    const std::string& what = u.ternary_scales;
+    out += fmt::format("{}{} ({}: {} tensors)", out.empty() ? "" : ", ", what, u.type, u.n_tensors);
+  }
+  return out;
+}
+
 int run_info(const InfoOptions& o) {
   apply_log_options(o.log);
   const Model model = Model::load(resolve_model_path(o.model));
@@ -34,9 +45,12 @@ int run_info(const InfoOptions& o) {
   fmt::print("context         {} tokens, RoPE base {}, RMSNorm eps {}\n", c.context_length, c.rope_base, c.rms_eps);
   const bool has_ternary =
       std::any_of(s.by_type.begin(), s.by_type.end(), [](const TensorTypeUsage& u) { return u.ternary; });
-  if (has_ternary)
+  if (has_ternary) {
     fmt::print("ternary linears BitNet b1.58 W1.58A8{}\n",
                c.linear_norm ? fmt::format(", in-linear norm (eps {})", c.linear_norm_eps) : std::string());
+    fmt::print("ternary scales  {}\n", scale_granularity(s));
+  }
+  if (!c.source_format.empty()) fmt::print("source format   {}\n", c.source_format);
   fmt::print("parameters      {} unique, {} effective\n", s.unique_parameters, s.effective_parameters);
   fmt::print("{:<8} {:>8} {:>14} {:>12} {:>8} {:>10}\n", "type", "tensors", "weights", "bytes", "share", "bits/w");
   for (const auto& u : s.by_type)

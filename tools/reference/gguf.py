@@ -22,9 +22,10 @@ _SCALAR_FMT = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i",
 
 # Tensor types (FORMAT.md section 2).
 F32, F16, Q8_0, Q4_K, Q6_K, TQ1_0, TQ2_0, BF16, TERN2 = 0, 1, 8, 12, 14, 34, 35, 30, 4096
+I2_S, TERN2R = 36, 4097
 TYPE_NAMES = {F32: "F32", F16: "F16", BF16: "BF16", Q8_0: "Q8_0", Q4_K: "Q4_K", Q6_K: "Q6_K",
-              TQ1_0: "TQ1_0", TQ2_0: "TQ2_0", TERN2: "TERN2"}
-TERNARY_TYPES = (TQ1_0, TQ2_0, TERN2)
+              TQ1_0: "TQ1_0", TQ2_0: "TQ2_0", TERN2: "TERN2", I2_S: "I2_S", TERN2R: "TERN2R"}
+TERNARY_TYPES = (TQ1_0, TQ2_0, TERN2, TERN2R)
 QK8_0 = 32
 QK_K = 256
 _BLOCK = {F32: (1, 4), F16: (1, 2), BF16: (1, 2), Q8_0: (32, 34), Q4_K: (256, 144), Q6_K: (256, 210),
@@ -43,6 +44,12 @@ def tensor_nbytes(type_id, ne):
     ne0, rows = int(ne[0]), n_rows(ne)
     if type_id == TERN2:
         return rows * ((ne0 + 3) // 4) + 4
+    if type_id == TERN2R:
+        return rows * ((ne0 + 3) // 4 + 4)
+    if type_id == I2_S:  # bitnet.cpp: 2 bits per weight, then the f32 scale padded to 32 bytes
+        if ne0 % 128:
+            raise ValueError(f"row length {ne0} is not a multiple of I2_S's block 128")
+        return rows * ne0 // 4 + 32
     if type_id not in _BLOCK:
         raise ValueError(f"unknown tensor type {type_id}")
     block, nbytes = _BLOCK[type_id]
@@ -498,12 +505,18 @@ def ternary_codes(type_id, ne, raw):
     """Returns (codes int8 [rows, ne0] in {-1,0,1}, scales float32 [rows, n_scales]).
 
     n_scales is ne0/256 (one d per block) for TQ1_0/TQ2_0 and 1 for TERN2 (the tensor
-    scale repeated per row), so the ternary linear can treat all three alike.
+    scale repeated per row) and TERN2R (each row's scale), so the ternary linear can treat
+    them all alike.
     """
     ne0, rows = int(ne[0]), n_rows(ne)
     if type_id == TERN2:
         codes, scale = _tern2_codes(raw, rows, ne0)
         return codes, np.full((rows, 1), scale, dtype=np.float32)
+    if type_id == TERN2R:  # TERN2 rows, then one f32 scale per row
+        stride = (ne0 + 3) // 4
+        codes, _ = _tern2_codes(raw, rows, ne0)  # (its "scale" is row 0's)
+        scales = np.frombuffer(bytes(raw[rows * stride:rows * stride + 4 * rows]), dtype="<f4")
+        return codes, scales.astype(np.float32).reshape(rows, 1)
     if type_id in (TQ1_0, TQ2_0):
         if ne0 % QK_K:
             raise ValueError(f"row length {ne0} is not a multiple of 256")

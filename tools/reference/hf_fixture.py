@@ -3,7 +3,7 @@
 
 Usage:
     /usr/bin/python3 tools/reference/hf_fixture.py --kind llama|mobilellm|bitnet|bitnet2b
-        --out DIR [--seed 0] [--shards 1] [--dtype f32|f16|bf16] [--tokenizer PATH.model]
+        --out DIR [--seed 0] [--shards 1] [--dtype f32|f16|bf16] [--tokenizer PATH.model] [--latent]
 
 Writes DIR/config.json, DIR/model.safetensors (or, with --shards N > 1,
 DIR/model-0000i-of-0000N.safetensors plus DIR/model.safetensors.index.json) and copies
@@ -20,7 +20,9 @@ stored exactly in every --dtype). Absmean ternarization (s' = mean|W| = scale * 
 p = nonzero fraction ~ 0.7, T' = clip(rint(W / s'), -1, 1)) recovers T exactly because
 |W| / s' = 1 / p ~ 1.43 lies in [0.5, 1.5); this is asserted on the stored values.
 Note s' != scale: a BitLinear reproduces s' * T, not W. For llama/mobilellm the same
-ternary weights are used so that a ternary conversion is lossless.
+ternary weights are used so that a ternary conversion is lossless (tern detects the exact
+ternary matrices and keeps scale * T); --latent multiplies every weight by 1 + U(-0.05, 0.05)
+so they are not exact and tern ternarizes them by absmean (post-training quantization).
 Embeddings, lm_head: random normal; norm weights: 1 + small noise.
 Prints one summary line to stderr and nothing else.
 """
@@ -35,6 +37,7 @@ import numpy as np
 
 DEFAULT_TOKENIZER = "/work/shared/models/tok512.model"
 ZERO_FRACTION = 0.3
+LATENT_NOISE = 0.05  # --latent: each weight times 1 + U(-0.05, 0.05)
 
 KINDS = {
     "llama": dict(
@@ -228,7 +231,7 @@ def bf16_exact(v):
     return float(bf16_bits_to_f32(f32_to_bf16_bits(np.array([v], np.float32)))[0])
 
 
-def ternary_linear(rng, out_f, in_f, dtype):
+def ternary_linear(rng, out_f, in_f, dtype, latent=False):
     n = out_f * in_f
     nz = int(np.floor(ZERO_FRACTION * n))
     t = rng.choice(np.array([-1, 1], dtype=np.int8), size=n)
@@ -236,16 +239,18 @@ def ternary_linear(rng, out_f, in_f, dtype):
     t = t.reshape(out_f, in_f)
     scale = bf16_exact(1.0 / np.sqrt((1.0 - ZERO_FRACTION) * in_f) * rng.uniform(0.8, 1.25))
     w = (scale * t.astype(np.float64)).astype(np.float32)
+    if latent:  # full-precision weights near the ternary ones: not exact ternary
+        w = (w * (1.0 + LATENT_NOISE * rng.uniform(-1, 1, size=w.shape))).astype(np.float32)
     # ternary recovery on the values as actually stored
     _, stored = encode(w, dtype)
     s = max(np.mean(np.abs(stored)), 1e-5)
     t2 = np.clip(np.rint(stored / s), -1, 1).astype(np.int8)
     assert np.array_equal(t2, t), "absmean ternarization does not recover T"
-    assert np.all(stored == scale * t), "ternary weights not stored exactly"
+    assert latent or np.all(stored == scale * t), "ternary weights not stored exactly"
     return w
 
 
-def build(kind, seed, dtype, vocab):
+def build(kind, seed, dtype, vocab, latent=False):
     spec = KINDS[kind]
     cfg = dict(spec["config"])
     cfg["vocab_size"] = vocab
@@ -267,18 +272,18 @@ def build(kind, seed, dtype, vocab):
     for i in range(cfg["num_hidden_layers"]):
         p = "model.layers.%d." % i
         T.append((p + "input_layernorm.weight", norm(H)))
-        T.append((p + "self_attn.q_proj.weight", ternary_linear(rng, nh * hd, H, dtype)))
-        T.append((p + "self_attn.k_proj.weight", ternary_linear(rng, nkv * hd, H, dtype)))
-        T.append((p + "self_attn.v_proj.weight", ternary_linear(rng, nkv * hd, H, dtype)))
+        T.append((p + "self_attn.q_proj.weight", ternary_linear(rng, nh * hd, H, dtype, latent)))
+        T.append((p + "self_attn.k_proj.weight", ternary_linear(rng, nkv * hd, H, dtype, latent)))
+        T.append((p + "self_attn.v_proj.weight", ternary_linear(rng, nkv * hd, H, dtype, latent)))
         if spec["sub_norms"]:
             T.append((p + spec["sub_norms"][0], norm(nh * hd)))
-        T.append((p + "self_attn.o_proj.weight", ternary_linear(rng, H, nh * hd, dtype)))
+        T.append((p + "self_attn.o_proj.weight", ternary_linear(rng, H, nh * hd, dtype, latent)))
         T.append((p + "post_attention_layernorm.weight", norm(H)))
-        T.append((p + "mlp.gate_proj.weight", ternary_linear(rng, F, H, dtype)))
-        T.append((p + "mlp.up_proj.weight", ternary_linear(rng, F, H, dtype)))
+        T.append((p + "mlp.gate_proj.weight", ternary_linear(rng, F, H, dtype, latent)))
+        T.append((p + "mlp.up_proj.weight", ternary_linear(rng, F, H, dtype, latent)))
         if spec["sub_norms"]:
             T.append((p + spec["sub_norms"][1], norm(F)))
-        T.append((p + "mlp.down_proj.weight", ternary_linear(rng, H, F, dtype)))
+        T.append((p + "mlp.down_proj.weight", ternary_linear(rng, H, F, dtype, latent)))
     T.append(("model.norm.weight", norm(H)))
     if not cfg["tie_word_embeddings"]:
         T.append(("lm_head.weight",
@@ -313,10 +318,13 @@ def main(argv=None):
     ap.add_argument("--shards", type=int, default=1)
     ap.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"])
     ap.add_argument("--tokenizer", default=DEFAULT_TOKENIZER)
+    ap.add_argument("--latent", action="store_true",
+                    help="perturb the block linears by up to 5%% so they are full precision, not exact "
+                         "ternary (absmean still recovers the same trits)")
     a = ap.parse_args(argv)
 
     vocab = count_spm_pieces(a.tokenizer)
-    cfg, tensors = build(a.kind, a.seed, a.dtype, vocab)
+    cfg, tensors = build(a.kind, a.seed, a.dtype, vocab, a.latent)
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)

@@ -131,6 +131,12 @@ def bit_linear(x, w):
     return (xq @ t.T) * s * a / 127.0
 
 
+def int8_linear(x, w):
+    a = np.maximum(np.max(np.abs(x), axis=-1, keepdims=True), 1e-5)
+    xq = np.clip(np.rint(x * (127.0 / a)), -128, 127)
+    return (xq @ w.T) * a / 127.0
+
+
 def rope_cos_sin(n, head_dim, theta):
     inv_freq = theta ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
     ang = np.outer(np.arange(n, dtype=np.float64), inv_freq)       # [n, d/2]
@@ -169,7 +175,7 @@ def forward(model, tokens):
     eps = cfg.get("rms_norm_eps", 1e-6)
     theta = cfg.get("rope_theta", 10000.0)
     act = cfg.get("hidden_act", "silu")
-    lin = bit_linear if model["bitlinear"] else plain_linear
+    lin = model.get("linear") or (bit_linear if model["bitlinear"] else plain_linear)
     sub = model["sub_norms"]
 
     tokens = np.asarray(tokens, dtype=np.int64)
@@ -217,11 +223,16 @@ def main(argv=None):
                     help="run every block linear as a BitLinear (as the BitNet kinds do), "
                          "also for Llama/MobileLLM: the model tern gets by ternarizing a "
                          "full-precision checkpoint with absmean")
+    ap.add_argument("--int8-activations", action="store_true",
+                    help="block linears use the stored weights as they are with per-token int8 absmax "
+                         "activations: the model tern runs for exact ternary float weights")
     a = ap.parse_args(argv)
     toks = [int(t) for t in a.tokens.split(",") if t.strip() != ""]
     model = load_hf(a.dir)
     if a.bitlinear:
         model["bitlinear"] = True
+    if a.int8_activations:
+        model["linear"] = int8_linear
     vocab = model["lm_head"].shape[0]
     bad = [t for t in toks if not 0 <= t < vocab]
     if not toks or bad:

@@ -52,9 +52,16 @@ def main():
     os.makedirs(out, exist_ok=True)
     sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
     tensors = [("model.embed_tokens.weight", sd["embed_tokens.weight"])]
+    paretoq = getattr(c, "quant", "bitnet") == "paretoq"
     for i in range(c.n_blocks):
         p = f"blocks.{i}."
         h = f"model.layers.{i}."
+        if paretoq:  # ParetoQ: each linear's per-row alpha beside its latent weight
+            for hf_name, name in (("self_attn.q_proj", "q_proj"), ("self_attn.k_proj", "k_proj"),
+                                  ("self_attn.v_proj", "v_proj"), ("self_attn.o_proj", "o_proj"),
+                                  ("mlp.gate_proj", "gate_proj"), ("mlp.up_proj", "up_proj"),
+                                  ("mlp.down_proj", "down_proj")):
+                tensors.append((h + hf_name + ".weight_clip_val", sd[p + name + ".weight_clip_val"]))
         tensors += [
             (h + "input_layernorm.weight", sd[p + "input_layernorm.weight"]),
             (h + "self_attn.q_proj.weight", sd[p + "q_proj.weight"]),
@@ -103,6 +110,11 @@ def main():
         "quantization": "BitNet b1.58 (absmean ternary weights per tensor, absmax int8 activations per token) "
                         "trained in the loop; block linears are stored as latent fp32 weights",
     }
+    if paretoq:  # MobileLLM-ParetoQ: w_bits 0 (StretchedElasticQuant), 16-bit activations
+        del config["quantization_config"]
+        config["w_bits"] = 0
+        config["quantization"] = ("MobileLLM-ParetoQ 1.58-bit (SEQ ternary weights, one alpha per row in "
+                                  "weight_clip_val), activations not quantized; latent fp32 weights")
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")

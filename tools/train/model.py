@@ -38,6 +38,7 @@ class Config:
     context: int = 256
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
+    quant: str = "bitnet"       # "bitnet" (BitLinear) or "paretoq" (SeqLinear, 16-bit activations)
 
     @property
     def head_dim(self):
@@ -70,6 +71,32 @@ class BitLinear(nn.Linear):
         wq = w + (quant_weight(w) - w).detach()
         xq = x + (quant_act(x) - x).detach()
         return F.linear(xq, wq)
+
+
+class SeqLinear(nn.Linear):
+    """A MobileLLM-ParetoQ style 1.58-bit linear (StretchedElasticQuant, w_bits 0).
+
+    weights: alpha = weight_clip_val per row (learned, clamp 1e-5),
+             W_q = round(clamp(W / alpha, -0.99, 0.99) * 1.5) / 1.5 * alpha
+             (straight-through rounding; alpha gets its gradient through the product)
+    activations: not quantized (the model's own forward keeps them in 16/32 bits).
+    Exported as `weight` + `weight_clip_val` [out, 1] with config w_bits 0.
+    """
+
+    def __init__(self, n_in, n_out):
+        super().__init__(n_in, n_out, bias=False)
+        self.weight_clip_val = nn.Parameter(torch.ones(n_out, 1))
+
+    def init_clip_val(self):
+        # threshold alpha / 3 = half the mean |w| of the row, level alpha / 1.5 = the mean
+        with torch.no_grad():
+            self.weight_clip_val.copy_(1.5 * self.weight.abs().mean(dim=-1, keepdim=True))
+
+    def forward(self, x):
+        a = self.weight_clip_val.clamp(min=1e-5)
+        u = (self.weight / a).clamp(-0.99, 0.99)
+        q = u + ((u * 1.5).round() / 1.5 - u).detach()
+        return F.linear(x, q * a)
 
 
 class RMSNorm(nn.Module):
@@ -116,15 +143,16 @@ class Block(nn.Module):
         super().__init__()
         hd = c.head_dim
         self.c = c
+        Lin = SeqLinear if c.quant == "paretoq" else BitLinear
         self.input_layernorm = RMSNorm(c.dim, c.norm_eps)
-        self.q_proj = BitLinear(c.dim, c.n_heads * hd)
-        self.k_proj = BitLinear(c.dim, c.n_kv_heads * hd)
-        self.v_proj = BitLinear(c.dim, c.n_kv_heads * hd)
-        self.o_proj = BitLinear(c.n_heads * hd, c.dim)
+        self.q_proj = Lin(c.dim, c.n_heads * hd)
+        self.k_proj = Lin(c.dim, c.n_kv_heads * hd)
+        self.v_proj = Lin(c.dim, c.n_kv_heads * hd)
+        self.o_proj = Lin(c.n_heads * hd, c.dim)
         self.post_attention_layernorm = RMSNorm(c.dim, c.norm_eps)
-        self.gate_proj = BitLinear(c.dim, c.ffn)
-        self.up_proj = BitLinear(c.dim, c.ffn)
-        self.down_proj = BitLinear(c.ffn, c.dim)
+        self.gate_proj = Lin(c.dim, c.ffn)
+        self.up_proj = Lin(c.dim, c.ffn)
+        self.down_proj = Lin(c.ffn, c.dim)
 
     def forward(self, x, cos, sin):
         c = self.c
@@ -166,11 +194,14 @@ class TernaryLM(nn.Module):
     def _init(self):
         n_layers = self.c.n_blocks * self.c.repeat
         for name, p in self.named_parameters():
-            if p.dim() == 2:
+            if p.dim() == 2 and not name.endswith("weight_clip_val"):
                 std = 0.02
                 if name.endswith("o_proj.weight") or name.endswith("down_proj.weight"):
                     std = 0.02 / math.sqrt(2 * n_layers)
                 nn.init.normal_(p, mean=0.0, std=std)
+        for m in self.modules():
+            if isinstance(m, SeqLinear):
+                m.init_clip_val()
 
     def forward(self, idx, targets=None):
         T = idx.shape[1]

@@ -85,6 +85,9 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--grad-clip", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--quant", default="bitnet", choices=["bitnet", "paretoq"],
+                    help="bitnet: BitLinear (absmean weights, int8 activations); paretoq: per-row SEQ "
+                         "ternary weights (weight_clip_val), 16-bit activations")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (BLAS: OPENBLAS_NUM_THREADS, default 2)")
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--eval-every", type=int, default=100)
@@ -103,15 +106,15 @@ def main():
     print(f"train tokens {len(train)}, held-out tokens {len(held)}", flush=True)
 
     c = Config(vocab_size=sp.get_piece_size(), dim=args.dim, ffn=args.ffn, n_blocks=args.blocks, repeat=args.repeat,
-               n_heads=args.heads, n_kv_heads=args.kv_heads, context=args.context)
+               n_heads=args.heads, n_kv_heads=args.kv_heads, context=args.context, quant=args.quant)
     model = TernaryLM(c)
     pc = model.param_counts()
     print(f"config {c}", flush=True)
     print(f"parameters: unique {pc['unique']:,} (embedding {pc['embedding']:,}, blocks {pc['blocks']:,}); "
           f"effective {pc['effective']:,}", flush=True)
 
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.endswith("weight_clip_val")]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or n.endswith("weight_clip_val")]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
