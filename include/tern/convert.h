@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tern/model.h"
+#include "tern/tokenizer.h"
 
 namespace tern {
 
@@ -44,5 +45,10 @@ struct ConvertSummary {
 // file's magic), reads it, and unless dry_run writes the output atomically. Throws
 // tern::Error naming the missing key, tensor, file or the type name that is not allowed.
 ConvertSummary convert_checkpoint(const ConvertRequest& request);
+
+// The vocabulary of a tokenizer file as `tern convert --tokenizer` reads it: a model or
+// vocab-only GGUF, a Hugging Face tokenizer.json, a SentencePiece .model or a llama2.c
+// tokenizer.bin (what `tern tokenize -m` takes). Throws tern::Error naming the file.
+Vocab load_tokenizer_file(const std::filesystem::path& path);
 
 }  // namespace tern

@@ -17,6 +17,7 @@ struct GenerationParams {
   int32_t n_predict = 128;          // tokens to generate at most; -1 = until the context is full
   std::vector<std::string> stop;    // generation ends before the first of these strings
   bool stop_at_eos = true;
+  std::vector<int32_t> stop_tokens; // like EOS: ends generation, not shown, not fed back (end-of-turn)
 };
 
 enum class FinishReason { Eos, Length, Stop, Cancelled };
@@ -58,6 +59,10 @@ class Generator {
   std::vector<int32_t> tokenize_prompt(std::string_view prompt) const;
   GenerationResult generate(const std::vector<int32_t>& prompt_tokens, const GenerationParams& params,
                             const TextSink& sink);
+
+  // Forgets everything after the first n tokens of the context (and history),
+  // so a caller can replace the end of what the model has seen.
+  void rewind(int64_t n);
 
   // Every token in the context, oldest first.
   const std::vector<int32_t>& history() const { return history_; }

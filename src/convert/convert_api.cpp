@@ -3,6 +3,7 @@
 #include "tern/convert.h"
 
 #include "convert/convert.h"
+#include "convert/tokenizer_source.h"
 #include "io/tensor_type.h"
 #include "tern/error.h"
 
@@ -46,5 +47,7 @@ ConvertSummary convert_checkpoint(const ConvertRequest& request) {
   summary.notes = report.notes;
   return summary;
 }
+
+Vocab load_tokenizer_file(const std::filesystem::path& path) { return load_vocab_file(path, 0); }
 
 }  // namespace tern

@@ -86,21 +86,48 @@ void write_config_keys(const ModelDraft& d, const std::string& arch, GgufWriter&
 
 }  // namespace
 
+namespace {
+
+// tokenizer.ggml.* ids: (u32)-1 is llama.cpp's "no such token".
+GgufValue token_id_value(int32_t id) { return GgufValue::u32(static_cast<uint32_t>(id)); }
+
+// llama.cpp's keys for byte-level BPE: merges in rank order, and the name of the
+// pre-tokenizer (its regexes are implied by the name, not stored).
+void write_byte_level_keys(const Vocab& v, GgufWriter& w) {
+  if (v.pre.empty())
+    fail("the tokenizer's pre-tokenizer is none that GGUF's tokenizer.ggml.pre can name (known: {})",
+         known_pre_tokenizer_names());
+  w.set("tokenizer.ggml.model", GgufValue::string("gpt2"));
+  w.set("tokenizer.ggml.pre", GgufValue::string(v.pre));
+  w.set("tokenizer.ggml.merges", GgufValue::string_array(v.merges));
+}
+
+}  // namespace
+
 void write_vocab_keys(const Vocab& v, GgufWriter& w) {
   std::vector<int32_t> types;
   for (auto t : v.types) types.push_back(static_cast<int32_t>(t));
-  w.set("tokenizer.ggml.model", GgufValue::string("llama"));
-  w.set("tokenizer.ggml.tokens", GgufValue::string_array(v.pieces));
-  w.set("tokenizer.ggml.scores", GgufValue::f32_array(v.scores));
+  const bool spm = v.model == TokenizerModel::SentencePiece;
+  if (spm) {
+    w.set("tokenizer.ggml.model", GgufValue::string("llama"));
+    w.set("tokenizer.ggml.tokens", GgufValue::string_array(v.pieces));
+    w.set("tokenizer.ggml.scores", GgufValue::f32_array(v.scores));
+  } else {
+    write_byte_level_keys(v, w);
+    w.set("tokenizer.ggml.tokens", GgufValue::string_array(v.pieces));
+  }
   w.set("tokenizer.ggml.token_type", GgufValue::i32_array(types));
-  w.set("tokenizer.ggml.bos_token_id", GgufValue::u32(static_cast<uint32_t>(v.bos_id)));
-  w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(static_cast<uint32_t>(v.eos_id)));
-  w.set("tokenizer.ggml.unknown_token_id", GgufValue::u32(static_cast<uint32_t>(v.unk_id)));
-  if (v.pad_id >= 0) w.set("tokenizer.ggml.padding_token_id", GgufValue::u32(static_cast<uint32_t>(v.pad_id)));
+  w.set("tokenizer.ggml.bos_token_id", token_id_value(v.bos_id));
+  w.set("tokenizer.ggml.eos_token_id", token_id_value(v.eos_id));
+  if (spm || v.unk_id >= 0) w.set("tokenizer.ggml.unknown_token_id", token_id_value(v.unk_id));
+  if (v.pad_id >= 0) w.set("tokenizer.ggml.padding_token_id", token_id_value(v.pad_id));
   w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(v.add_bos));
   w.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(v.add_eos));
-  w.set("tokenizer.ggml.add_space_prefix", GgufValue::boolean(v.add_space_prefix));
-  w.set("tokenizer.ggml.remove_extra_whitespaces", GgufValue::boolean(v.remove_extra_whitespaces));
+  if (spm) {
+    w.set("tokenizer.ggml.add_space_prefix", GgufValue::boolean(v.add_space_prefix));
+    w.set("tokenizer.ggml.remove_extra_whitespaces", GgufValue::boolean(v.remove_extra_whitespaces));
+  }
+  if (!v.chat_template.empty()) w.set("tokenizer.chat_template", GgufValue::string(v.chat_template));
 }
 
 std::vector<PlannedTensor> plan_tensors(const ModelDraft& d, const DraftWriteOptions& o) {
@@ -113,6 +140,10 @@ std::vector<PlannedTensor> plan_tensors(const ModelDraft& d, const DraftWriteOpt
   }
   std::vector<PlannedTensor> plan;
   for (const auto& t : d.tensors) {
+    if (t.is_ternary() && o.architecture == "llama" && t.ternary->n_in % kTernaryBlock != 0)
+      fail("tensor '{}' has rows of {} weights; a llama GGUF holds ternary linears as TQ2_0/TQ1_0 blocks, which "
+           "need a multiple of 256 (keep it as a tern GGUF instead)",
+           t.name, t.ternary->n_in);
     const TensorType type = t.is_ternary() ? ternary_type_for(t, o.ternary_type) : float_type_for(t, o);
     plan.push_back({t.name, t.ne, type, tensor_bytes(type, t.ne[0], t.n_elements() / t.ne[0])});
   }

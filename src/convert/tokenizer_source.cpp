@@ -10,6 +10,8 @@
 #include "io/mapped_file.h"
 #include "tern/error.h"
 #include "tokenizer/gguf_vocab.h"
+#include "tokenizer/hf_config.h"
+#include "tokenizer/hf_tokenizer_json.h"
 
 namespace tern {
 namespace {
@@ -71,11 +73,13 @@ Vocab load_llama2c_bin(const std::filesystem::path& path, int64_t vocab_size) {
 // by score, so score = -id reproduces it.
 Vocab vocab_from_tokenizer_json(const nlohmann::json& j, const std::filesystem::path& path) {
   if (!j.is_object()) fail("{}: expected a JSON object, found {}", path.string(), j.type_name());
-  const auto& model = j.value("model", nlohmann::json::object());
-  if (model.value("type", "") != "BPE" || !model.value("byte_fallback", false))
-    fail("{}: only SentencePiece-style BPE tokenizers (type BPE with byte_fallback) are supported; "
-         "byte-level BPE (e.g. LLaMA-3) is not yet",
-         path.string());
+  static const nlohmann::json no_model = nlohmann::json::object();
+  const auto& model = j.contains("model") ? j.at("model") : no_model;  // by reference: it holds the whole vocabulary
+  if (model.value("type", "") == "BPE" && !model.value("byte_fallback", false))
+    return byte_level_vocab_from_json(j, path);
+  if (model.value("type", "") != "BPE")
+    fail("{}: model.type is '{}'; only BPE tokenizers (SentencePiece-style or byte-level) are supported",
+         path.string(), model.value("type", ""));
   const auto& vocab = model.at("vocab");
   Vocab v;
   v.pieces.resize(vocab.size());
@@ -118,6 +122,10 @@ Vocab load_vocab_file(const std::filesystem::path& path, int64_t vocab_size) {
   else if (ext == ".json") v = load_tokenizer_json(path);
   else if (ext == ".gguf") v = read_gguf_vocab(GgufFile::open(path));
   else fail("{}: unknown tokenizer format (expected .model, tokenizer.bin, tokenizer.json or .gguf)", path.string());
+  // A Hugging Face folder's chat template travels with the tokenizer.
+  if (const auto config = path.parent_path() / "tokenizer_config.json";
+      v.chat_template.empty() && ext != ".gguf" && std::filesystem::is_regular_file(config))
+    v.chat_template = read_chat_template(config);
   v.validate(path.string());
   if (vocab_size > 0 && v.size() != vocab_size)
     fail("{}: tokenizer has {} tokens but the model has {}", path.string(), v.size(), vocab_size);

@@ -32,6 +32,13 @@ std::vector<int32_t> Generator::tokenize_prompt(std::string_view prompt) const {
   return prompt_tokens(context_.model().tokenizer(), prompt, context_.n_past(), context_.n_ctx());
 }
 
+void Generator::rewind(int64_t n) {
+  if (n < 0 || n > static_cast<int64_t>(history_.size()))
+    fail("cannot rewind to {} tokens: the context holds {}", n, history_.size());
+  context_.truncate(n);
+  history_.resize(static_cast<std::size_t>(n));
+}
+
 GenerationResult Generator::generate(std::string_view prompt, const GenerationParams& params, const TextSink& sink) {
   return generate(tokenize_prompt(prompt), params, sink);
 }

@@ -1,5 +1,7 @@
 #include "generation/sequence.h"
 
+#include <algorithm>
+
 #include "generation/prompt_bound.h"
 #include "tern/error.h"
 
@@ -42,6 +44,7 @@ SequenceStep::SequenceStep(const Tokenizer& tokenizer, const GenerationParams& p
     : tokenizer_(tokenizer),
       n_predict_(params.n_predict),
       stop_at_eos_(params.stop_at_eos),
+      stop_tokens_(params.stop_tokens),
       sink_(std::move(sink)),
       decoder_(tokenizer, starts_text(tokenizer, history_before, prompt)),
       stops_(params.stop) {
@@ -68,7 +71,8 @@ SequenceStep::Next SequenceStep::accept(std::optional<int32_t> drawn, bool conte
     result_.finish = FinishReason::Length;
     return Next::End;
   }
-  if (stop_at_eos_ && *drawn == tokenizer_.eos()) {
+  if ((stop_at_eos_ && *drawn == tokenizer_.eos()) ||
+      std::find(stop_tokens_.begin(), stop_tokens_.end(), *drawn) != stop_tokens_.end()) {
     result_.finish = FinishReason::Eos;
     return Next::End;
   }

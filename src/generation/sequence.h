@@ -64,6 +64,7 @@ class SequenceStep {
   const Tokenizer& tokenizer_;
   int32_t n_predict_;
   bool stop_at_eos_;
+  std::vector<int32_t> stop_tokens_;  // end the sequence like EOS (a chat template's end-of-turn)
   TextSink sink_;
   StreamDecoder decoder_;
   StopStrings stops_;

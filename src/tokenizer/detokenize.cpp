@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "tern/error.h"
+#include "tokenizer/byte_level.h"
 #include "tokenizer/utf8.h"
 #include "tokenizer/vocab.h"
 
@@ -52,6 +53,18 @@ void detokenize_step(const Tokenizer& tokenizer, DetokenizeState& state, int32_t
     state.pending += static_cast<char>(*parse_byte_piece(vocab.pieces[id]));
     state.at_start = false;
     drain(state, out, /*final=*/false);
+    return;
+  }
+  if (vocab.model == TokenizerModel::ByteLevelBpe && type != TokenType::Control) {
+    // Normal pieces are GPT-2 byte characters; added tokens are raw text.
+    state.at_start = false;
+    if (auto bytes = byte_level::decode(vocab.pieces[id]); bytes && type != TokenType::UserDefined) {
+      state.pending += *bytes;
+      drain(state, out, /*final=*/false);
+      return;
+    }
+    drain(state, out, /*final=*/true);
+    out += vocab.pieces[id];
     return;
   }
   drain(state, out, /*final=*/true);  // any other token, control included, ends a byte run

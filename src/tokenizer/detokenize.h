@@ -11,6 +11,9 @@
 //  * until the first visible token (any byte token counts), a piece loses one
 //    leading '▁' -- the space add_space_prefix added. A piece that was only
 //    that '▁' also ends this "at start" state.
+// Byte-level BPE: a normal piece's characters map back to bytes, which join
+// the pending bytes (so a character split across tokens is held until whole);
+// added tokens are their raw text; control tokens produce nothing.
 #include <cstdint>
 #include <string>
 

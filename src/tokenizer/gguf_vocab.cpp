@@ -1,6 +1,7 @@
 #include "tokenizer/gguf_vocab.h"
 
 #include "tern/error.h"
+#include "tokenizer/pre_tokenizer.h"
 
 namespace tern {
 namespace {
@@ -15,17 +16,58 @@ int32_t token_id(const GgufFile& f, const std::string& key, int32_t fallback) {
 
 }  // namespace
 
+namespace {
+
+std::vector<TokenType> read_token_types(const GgufFile& f) {
+  std::vector<TokenType> types;
+  for (int32_t t : f.get_i32_array("tokenizer.ggml.token_type")) {
+    if (t < 1 || t > 6) fail("{}: key 'tokenizer.ggml.token_type' holds {}, expected 1..6", f.name(), t);
+    types.push_back(static_cast<TokenType>(t));
+  }
+  return types;
+}
+
+// tokenizer.ggml.model "gpt2": byte-level BPE with merges and a named pre-tokenizer.
+Vocab read_byte_level_vocab(const GgufFile& f) {
+  Vocab v;
+  v.model = TokenizerModel::ByteLevelBpe;
+  v.pieces = f.get_string_array("tokenizer.ggml.tokens");
+  v.scores.assign(v.pieces.size(), 0.0f);  // merges, not scores, order byte-level BPE
+  v.types = f.has("tokenizer.ggml.token_type") ? read_token_types(f)
+                                                : std::vector<TokenType>(v.pieces.size(), TokenType::Normal);
+  v.merges = f.get_string_array("tokenizer.ggml.merges");
+  v.pre = f.get_string("tokenizer.ggml.pre", "default");
+  auto steps = pre_tokenizer_for(v.pre);
+  if (!steps)
+    fail("{}: key 'tokenizer.ggml.pre' is '{}', which tern does not know (known: {})", f.name(), v.pre,
+         known_pre_tokenizer_names());
+  v.pre_tokenizer = std::move(*steps);
+  v.ignore_merges = pre_is_llama3_family(v.pre);
+  v.normalize_nfc = v.pre == "qwen2";  // Qwen2's tokenizer.json normalizes to NFC (llama.cpp skips it)
+  v.bos_id = token_id(f, "tokenizer.ggml.bos_token_id", -1);
+  v.eos_id = token_id(f, "tokenizer.ggml.eos_token_id", -1);
+  v.unk_id = token_id(f, "tokenizer.ggml.unknown_token_id", -1);
+  v.pad_id = token_id(f, "tokenizer.ggml.padding_token_id", -1);
+  v.add_bos = f.get_bool("tokenizer.ggml.add_bos_token", pre_is_llama3_family(v.pre)) && v.bos_id >= 0;
+  v.add_eos = f.get_bool("tokenizer.ggml.add_eos_token", false);
+  v.add_space_prefix = false;
+  v.chat_template = f.get_string("tokenizer.chat_template", "");
+  v.validate(f.name());
+  return v;
+}
+
+}  // namespace
+
 Vocab read_gguf_vocab(const GgufFile& f) {
   const auto model = f.get_string("tokenizer.ggml.model");
+  if (model == "gpt2") return read_byte_level_vocab(f);
   if (model != "llama")
-    fail("{}: key 'tokenizer.ggml.model' is '{}', expected 'llama' (SentencePiece BPE)", f.name(), model);
+    fail("{}: key 'tokenizer.ggml.model' is '{}', expected 'llama' (SentencePiece BPE) or 'gpt2' (byte-level BPE)",
+         f.name(), model);
   Vocab v;
   v.pieces = f.get_string_array("tokenizer.ggml.tokens");
   v.scores = f.get_f32_array("tokenizer.ggml.scores");
-  for (int32_t t : f.get_i32_array("tokenizer.ggml.token_type")) {
-    if (t < 1 || t > 6) fail("{}: key 'tokenizer.ggml.token_type' holds {}, expected 1..6", f.name(), t);
-    v.types.push_back(static_cast<TokenType>(t));
-  }
+  v.types = read_token_types(f);
   v.bos_id = token_id(f, "tokenizer.ggml.bos_token_id", 1);
   v.eos_id = token_id(f, "tokenizer.ggml.eos_token_id", 2);
   v.unk_id = token_id(f, "tokenizer.ggml.unknown_token_id", 0);
@@ -34,6 +76,7 @@ Vocab read_gguf_vocab(const GgufFile& f) {
   v.add_eos = f.get_bool("tokenizer.ggml.add_eos_token", false);
   v.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix", true);
   v.remove_extra_whitespaces = f.get_bool("tokenizer.ggml.remove_extra_whitespaces", false);
+  v.chat_template = f.get_string("tokenizer.chat_template", "");
   v.validate(f.name());
   return v;
 }

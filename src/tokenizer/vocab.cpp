@@ -63,6 +63,12 @@ void Vocab::validate(std::string_view source) const {
       ++n_byte_tokens;
     }
   }
+  if (model == TokenizerModel::ByteLevelBpe) {
+    if (n_byte_tokens > 0) fail("{}: a byte-level BPE vocabulary has {} <0xNN> byte tokens, expected none", source, n_byte_tokens);
+    if (merges.empty()) fail("{}: byte-level BPE vocabulary has no merges", source);
+    return;  // every byte is a piece of its own: checked when the tokenizer is built
+  }
+  if (!merges.empty()) fail("{}: a SentencePiece vocabulary has {} merges, expected none", source, merges.size());
   // Without all 256 byte tokens, text outside the vocabulary maps to unk.
   if (n_byte_tokens < 256 && unk_id < 0)
     fail("{}: the vocabulary has neither an unk token nor all 256 byte tokens ({} found)", source,
@@ -71,6 +77,7 @@ void Vocab::validate(std::string_view source) const {
 
 VocabIndex::VocabIndex(const Vocab& vocab) {
   byte_ids.fill(-1);
+  if (vocab.model == TokenizerModel::ByteLevelBpe) return;  // ByteLevelBpe has its own tables
   int n_bytes = 0;
   for (int32_t id = 0; id < vocab.size(); ++id) {
     const std::string_view piece = vocab.pieces[id];

@@ -3,6 +3,8 @@
 
 #include "commands.h"
 #include "common.h"
+#include "tern/chat.h"
+#include "tern/error.h"
 #include "tern/model.h"
 
 #include <algorithm>
@@ -19,6 +21,15 @@ std::string human_bytes(uint64_t n) {
   if (n >= (1u << 20)) return fmt::format("{:.2f} MiB", n / 1048576.0);
   if (n >= 1024) return fmt::format("{:.1f} KiB", n / 1024.0);
   return fmt::format("{} B", n);
+}
+
+// The template tern recognizes in a chat template, or that it knows none.
+std::string chat_template_label(const std::string& jinja) {
+  try {
+    return std::string(ChatTemplate::recognize(jinja).name());
+  } catch (const Error&) {
+    return "not recognized: use --chat-template";
+  }
 }
 
 // How finely the ternary linears are scaled, from their types: "one per row (TERN2R: 7 tensors)".
@@ -57,8 +68,14 @@ int run_info(const InfoOptions& o) {
     fmt::print("{:<8} {:>8} {:>14} {:>12} {:>7.1f}% {:>10.4f}\n", u.type, u.n_tensors, u.n_weights, u.n_bytes,
                100.0 * u.n_bytes / s.file_bytes, 8.0 * u.n_bytes / u.n_weights);
   const Tokenizer& tok = model.tokenizer();
-  fmt::print("tokenizer       SentencePiece BPE, {} tokens, BOS {} EOS {}, add BOS {}\n", tok.n_vocab(), tok.bos(),
-             tok.eos(), tok.vocab().add_bos ? "yes" : "no");
+  const Vocab& v = tok.vocab();
+  const std::string kind = v.model == TokenizerModel::ByteLevelBpe
+                               ? fmt::format("byte-level BPE (pre {})", v.pre.empty() ? "custom" : v.pre)
+                               : "SentencePiece BPE";
+  fmt::print("tokenizer       {}, {} tokens, BOS {} EOS {}, add BOS {}\n", kind, tok.n_vocab(), tok.bos(), tok.eos(),
+             v.add_bos ? "yes" : "no");
+  if (!v.chat_template.empty())
+    fmt::print("chat template   {} ({} bytes)\n", chat_template_label(v.chat_template), v.chat_template.size());
   return 0;
 }
 

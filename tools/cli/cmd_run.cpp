@@ -9,14 +9,13 @@
 
 #include "commands.h"
 #include "common.h"
+#include "tern/chat.h"
 #include "tern/error.h"
 #include "tern/generator.h"
 #include "tern/model.h"
 
 namespace tern::cli {
 namespace {
-
-constexpr int64_t kDefaultMaxContext = 4096;  // KV memory grows with -c; models may allow far more
 
 struct RunOptions {
   std::string model;
@@ -33,22 +32,9 @@ struct RunOptions {
   LogOptions log;
 };
 
-bool print_piece(std::string_view piece) {
-  std::fwrite(piece.data(), 1, piece.size(), stdout);
-  std::fflush(stdout);
-  return SignalCounter::received() == 0;  // Ctrl-C stops this generation only
-}
-
 void print_timings(const GenerationTimings& t) {
   fmt::print(stderr, "\ntern: prompt {} tokens, {:.1f} tokens/s | generation {} tokens, {:.1f} tokens/s\n", t.n_prompt,
              t.prompt_tokens_per_second(), t.n_generated, t.generation_tokens_per_second());
-}
-
-int64_t context_size(const RunOptions& o, const Model& model) {
-  const int64_t trained = model.config().context_length;
-  if (o.n_ctx == 0) return std::min(trained, kDefaultMaxContext);
-  if (o.n_ctx > trained) spdlog::warn("-c {} exceeds the model's training context {}", o.n_ctx, trained);
-  return o.n_ctx;
 }
 
 int run_once(const RunOptions& o, Generator& generator, const GenerationParams& params) {
@@ -61,26 +47,14 @@ int run_once(const RunOptions& o, Generator& generator, const GenerationParams& 
   return 0;
 }
 
-int run_interactive(Generator& generator, const GenerationParams& params) {
-  fmt::print(stderr, "tern: interactive mode: Enter sends a line, Ctrl-C stops a reply, Ctrl-D exits\n");
-  std::string line;
-  while (true) {
-    fmt::print(stderr, "> ");
-    std::fflush(stderr);
-    if (!std::getline(std::cin, line)) break;
-    if (line.empty()) continue;
-    const SignalCounter interrupts({SIGINT});
-    try {
-      const auto result = generator.generate(line + "\n", params, print_piece);
-      fmt::print("\n");
-      if (result.finish == FinishReason::Cancelled) fmt::print(stderr, "tern: stopped\n");
-    } catch (const Error& e) {
-      fmt::print(stderr, "tern: error: {}\n", e.what());
-      if (generator.history().size() > 0) return 1;  // a full context cannot take more turns
-    }
-  }
-  fmt::print(stderr, "\n");
-  return 0;
+// Each line continues the text so far and the reply continues the line (no
+// newline is added: the model would start a new line, often mid-word). When
+// the context fills, the oldest turns make way.
+int run_interactive(Context& context, const SamplerParams& sampling, const GenerationParams& params) {
+  fmt::print(stderr, "tern: interactive mode: Enter sends a line, Ctrl-C stops a reply, /clear starts over, "
+                     "Ctrl-D exits\n");
+  ChatSession session(context, sampling, ChatTemplate::named("continue"), "");
+  return converse(session, context, params);
 }
 
 int run_generation(RunOptions o) {
@@ -88,17 +62,19 @@ int run_generation(RunOptions o) {
   if (o.interactive && (!o.prompt.empty() || !o.prompt_file.empty()))
     fail("-i reads prompts from the terminal; do not combine it with -p or -f");
   if (!o.seed_given) o.sampling.seed = std::random_device{}();
+  spdlog::info("seed {}", o.sampling.seed);
   o.sampling.validate();
   LoadOptions load;
   load.threads = o.threads;
   const Model model = Model::load(resolve_model_path(o.model), load);
   spdlog::info("kernels {}, {} threads", model.isa(), model.threads());
-  Context context(model, context_size(o, model), Context::kDefaultBatch, o.kv_type);
-  Generator generator(context, o.sampling);
+  Context context(model, context_size(o.n_ctx, model), Context::kDefaultBatch, o.kv_type);
   GenerationParams params;
   params.n_predict = o.n_predict;
   params.stop = o.stop;
-  return o.interactive ? run_interactive(generator, params) : run_once(o, generator, params);
+  if (o.interactive) return run_interactive(context, o.sampling, params);
+  Generator generator(context, o.sampling);
+  return run_once(o, generator, params);
 }
 
 }  // namespace
@@ -110,14 +86,11 @@ Command add_run_command(CLI::App& parent) {
   add_prompt_options(*app, o->prompt, o->prompt_file, "Prompt text", "Read the prompt from a file");
   app->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until the context is full)")
       ->check(CLI::Range(-1, 1 << 30));
-  app->add_option("-c,--ctx-size", o->n_ctx, "Context size in tokens (default: the model's, at most 4096)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
-  app->add_option("-t,--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+  add_context_options(*app, o->n_ctx, o->threads);
   add_kv_type_option(*app, o->kv_type);
   add_sampler_options(*app, o->sampling);
-  app->add_option("--seed", o->sampling.seed, "Random seed (same seed, same text)")
-      ->each([o](const std::string&) { o->seed_given = true; });
-  app->add_option("--stop", o->stop, "Stop before this string (repeatable)");
+  add_seed_option(*app, o->sampling.seed, o->seed_given);
+  add_stop_option(*app, o->stop);
   app->add_flag("-i,--interactive", o->interactive, "Chat on the terminal; context is kept across turns");
   add_log_options(*app, o->log);
   return {app, [o] { return run_generation(*o); }};

@@ -19,5 +19,6 @@ Command add_convert_command(CLI::App& parent);
 Command add_bench_command(CLI::App& parent);
 Command add_perplexity_command(CLI::App& parent);
 Command add_batch_command(CLI::App& parent);
+Command add_chat_command(CLI::App& parent);
 
 }  // namespace tern::cli

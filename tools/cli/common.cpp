@@ -3,10 +3,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "tern/error.h"
 
@@ -89,6 +92,124 @@ std::string read_prompt(const std::string& prompt, const std::string& prompt_fil
     return text.str();
   }
   return prompt;
+}
+
+void add_context_options(CLI::App& app, int64_t& n_ctx, int32_t& threads) {
+  app.add_option("-c,--ctx-size", n_ctx, "Context size in tokens (0: the model's, at most 4096)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  app.add_option("-t,--threads", threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
+}
+
+int64_t context_size(int64_t requested, const Model& model) {
+  constexpr int64_t kDefaultMaxContext = 4096;  // KV memory grows with -c; models may allow far more
+  const int64_t trained = model.config().context_length;
+  if (requested == 0) return std::min(trained, kDefaultMaxContext);
+  if (requested > trained) spdlog::warn("-c {} exceeds the model's training context {}", requested, trained);
+  return requested;
+}
+
+void add_seed_option(CLI::App& app, uint64_t& seed, bool& given) {
+  app.add_option_function<int64_t>(
+         "--seed",
+         [&seed, &given](int64_t value) {
+           if (value < -1) throw CLI::ValidationError("--seed", "expected -1 (random) or a seed >= 0");
+           given = value >= 0;
+           if (given) seed = static_cast<uint64_t>(value);
+         },
+         "Random seed (same seed, same text); -1: a random one")
+      ->default_str("-1");
+}
+
+std::string unescape(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\' || i + 1 == text.size()) {
+      out += text[i];
+      continue;
+    }
+    const char c = text[++i];
+    if (c == 'n') out += '\n';
+    else if (c == 't') out += '\t';
+    else if (c == 'r') out += '\r';
+    else if (c == '\\' || c == '\'' || c == '"') out += c;
+    else if (c == 'x' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+             std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      (out += '\\') += c;  // not an escape tern knows: kept as typed
+    }
+  }
+  return out;
+}
+
+void add_stop_option(CLI::App& app, std::vector<std::string>& stop) {
+  app.add_option_function<std::vector<std::string>>(
+      "--stop", [&stop](const std::vector<std::string>& values) {
+        for (const auto& v : values) stop.push_back(unescape(v));
+      },
+      "Stop before this string (repeatable; escapes such as '\\n' are interpreted)");
+}
+
+bool print_piece(std::string_view piece) {
+  std::fwrite(piece.data(), 1, piece.size(), stdout);
+  std::fflush(stdout);
+  return SignalCounter::received() == 0;
+}
+
+namespace {
+
+void report_turn(const ChatSession& session, const ChatTurn& turn, const Context& context, int32_t n_predict) {
+  const bool has_system = !session.messages().empty() && session.messages().front().role == "system";
+  if (turn.dropped_messages > 0)
+    fmt::print(stderr, "tern: dropped the {} oldest messages to make room{}\n", turn.dropped_messages,
+               has_system ? " (the system prompt stays)" : "");
+  if (turn.finish == FinishReason::Cancelled) fmt::print(stderr, "tern: stopped\n");
+  if (turn.finish != FinishReason::Length) return;
+  if (context.n_past() >= context.n_ctx())
+    fmt::print(stderr, "tern: reply cut: the context is full (the oldest turns make way next time)\n");
+  else
+    fmt::print(stderr, "tern: reply cut: it reached -n {} tokens\n", n_predict);
+}
+
+}  // namespace
+
+int converse(ChatSession& session, const Context& context, const GenerationParams& params) {
+  for (std::string line;;) {
+    fmt::print(stderr, "> ");
+    std::fflush(stderr);
+    if (!std::getline(std::cin, line)) break;
+    if (line == "/clear") {
+      session.clear();
+      fmt::print(stderr, "tern: conversation cleared\n");
+      continue;
+    }
+    if (line.empty()) continue;
+    const SignalCounter interrupts({SIGINT});
+    const ChatTurn turn = session.send(line, params, print_piece);
+    fmt::print("\n");
+    std::fflush(stdout);
+    report_turn(session, turn, context, params.n_predict);
+  }
+  fmt::print(stderr, "\n");
+  return 0;
+}
+
+std::vector<std::string> handle_llama_cpp_flags(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "-ngl" || arg == "--n-gpu-layers" || arg == "--gpu-layers" || arg.starts_with("--n-gpu-layers=")) {
+      std::string value = arg.starts_with("--n-gpu-layers=") ? arg.substr(15) : (i + 1 < argc ? argv[++i] : "");
+      if (value != "0") fail("{} {}: tern runs on the CPU only; drop the flag", arg, value);
+      std::fprintf(stderr, "tern: note: tern runs on the CPU; -ngl 0 changes nothing\n");
+      continue;
+    }
+    if (arg == "-cnv" || arg == "--conversation")
+      fail("{}: for a conversation use `tern chat -m MODEL` (or `tern run -i` to continue text)", arg);
+    args.push_back(arg);
+  }
+  return args;
 }
 
 std::string resolve_model_path(const std::string& given) {

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include <string>
+#include <string_view>
 
+#include "tern/chat.h"
 #include "tern/model.h"
 #include "tern/sampler.h"
 
@@ -57,5 +59,31 @@ void add_kv_type_option(CLI::App& app, KvType& type);
 
 // The model a command runs on: -m, or the model shipped in models/ when omitted.
 std::string resolve_model_path(const std::string& given);
+
+// -c (0: the model's context, at most 4096) and -t (0: all cores).
+void add_context_options(CLI::App& app, int64_t& n_ctx, int32_t& threads);
+// The context a generation runs in for -c `requested` (warns past the training context).
+int64_t context_size(int64_t requested, const Model& model);
+
+// --seed N; -1 (as in llama.cpp) or no --seed: a random seed, shown with -v.
+void add_seed_option(CLI::App& app, uint64_t& seed, bool& given);
+
+// --stop TEXT (repeatable) with C escapes interpreted, as a shell user types them: '\n'.
+void add_stop_option(CLI::App& app, std::vector<std::string>& stop);
+// "\n" -> newline, "\t", "\r", "\\", "\'", "\"", "\xNN"; other text as it is.
+std::string unescape(std::string_view text);
+
+// Writes streamed text to stdout at once; false after Ctrl-C (which stops that reply only).
+bool print_piece(std::string_view piece);
+
+// The conversation loop of `tern chat` and `tern run -i`: one message a line from
+// standard input (terminal or pipe) until end of input; "/clear" starts over. After
+// each reply, stderr says when old turns were dropped or the reply was stopped or cut.
+int converse(ChatSession& session, const Context& context, const GenerationParams& params);
+
+// llama.cpp flags that mean nothing to tern, handled before parsing: -ngl / --n-gpu-layers
+// 0 is dropped with a note (tern runs on the CPU), any other count and -cnv /
+// --conversation fail saying what to do instead. Returns the arguments to parse.
+std::vector<std::string> handle_llama_cpp_flags(int argc, char** argv);
 
 }  // namespace tern::cli

@@ -2,16 +2,21 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
 #include <exception>
 #include <vector>
 
 #include "commands.h"
+#include "common.h"
 #include "tern/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"tern: run ternary (1.58-bit) language models on the CPU"};
   app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();  // --help shows every default
+  app.set_version_flag("--version", std::string("tern ") + TERN_VERSION + " (commit " + TERN_GIT_COMMIT + ")");
   const std::vector<tern::cli::Command> commands = {
       tern::cli::add_run_command(app),
       tern::cli::add_info_command(app),
@@ -20,10 +25,18 @@ int main(int argc, char** argv) {
       tern::cli::add_bench_command(app),
       tern::cli::add_perplexity_command(app),
       tern::cli::add_batch_command(app),
+      tern::cli::add_chat_command(app),
   };
 
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args = tern::cli::handle_llama_cpp_flags(argc, argv);
+    std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+    app.parse(args);
+  } catch (const tern::Error& e) {
+    std::fprintf(stderr, "tern: error: %s\n", e.what());
+    return 2;
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

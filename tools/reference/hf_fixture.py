@@ -3,12 +3,16 @@
 
 Usage:
     /usr/bin/python3 tools/reference/hf_fixture.py --kind llama|mobilellm|bitnet|bitnet2b
-        --out DIR [--seed 0] [--shards 1] [--dtype f32|f16|bf16] [--tokenizer PATH.model] [--latent]
+        --out DIR [--seed 0] [--shards 1] [--dtype f32|f16|bf16] [--tokenizer PATH.model|PATH.json]
+        [--latent] [--chat-template NAME]
 
 Writes DIR/config.json, DIR/model.safetensors (or, with --shards N > 1,
 DIR/model-0000i-of-0000N.safetensors plus DIR/model.safetensors.index.json) and copies
 the SentencePiece model (default /work/shared/models/tok512.model) to DIR/tokenizer.model.
-vocab_size is the number of pieces in that tokenizer (512 for the default).
+vocab_size is the number of pieces in that tokenizer (512 for the default). A Hugging
+Face tokenizer.json is copied to DIR/tokenizer.json instead (vocab_size: its highest id
++ 1); --chat-template NAME (a template of chat_templates.py) writes
+DIR/tokenizer_config.json with that template.
 
 Numpy only; safetensors is written by hand (8-byte LE header length, JSON header padded
 with spaces to a multiple of 8, then the raw little-endian tensor data).
@@ -191,6 +195,14 @@ def write_safetensors(path, tensors, dtype, metadata=None):
 
 # ---------------------------------------------------------------- tokenizer
 
+def count_json_ids(path):
+    """Vocabulary size of a Hugging Face tokenizer.json: highest id (model or added) + 1."""
+    with open(path, encoding="utf-8") as f:
+        j = json.load(f)
+    ids = list(j["model"]["vocab"].values()) + [t["id"] for t in j.get("added_tokens", [])]
+    return max(ids) + 1
+
+
 def count_spm_pieces(path):
     """Counts the repeated field 1 (pieces) of a sentencepiece ModelProto."""
     data = open(path, "rb").read()
@@ -321,15 +333,22 @@ def main(argv=None):
     ap.add_argument("--latent", action="store_true",
                     help="perturb the block linears by up to 5%% so they are full precision, not exact "
                          "ternary (absmean still recovers the same trits)")
+    ap.add_argument("--chat-template", default=None)
     a = ap.parse_args(argv)
 
-    vocab = count_spm_pieces(a.tokenizer)
+    hf_json = a.tokenizer.endswith(".json")
+    vocab = count_json_ids(a.tokenizer) if hf_json else count_spm_pieces(a.tokenizer)
     cfg, tensors = build(a.kind, a.seed, a.dtype, vocab, a.latent)
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
-    shutil.copyfile(a.tokenizer, os.path.join(a.out, "tokenizer.model"))
+    shutil.copyfile(a.tokenizer, os.path.join(a.out, "tokenizer.json" if hf_json else "tokenizer.model"))
+    if a.chat_template:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import chat_templates
+        with open(os.path.join(a.out, "tokenizer_config.json"), "w") as f:
+            json.dump({"chat_template": chat_templates.TEMPLATES[a.chat_template]}, f, indent=2)
 
     meta = {"format": "pt"}
     if a.shards <= 1:
