@@ -72,16 +72,5 @@ TEST(ShippedModel, GreedyTokensMatchTheTorchModel) {
   }
 }
 
-// The README's `convert --to llama` example: the shipped model as a llama GGUF (blocks
-// written out) still gives the torch model's tokens.
-TEST(ShippedModel, ReadmeLlamaExportKeepsTheGreedyTokens) {
-  testing::TempDir dir;
-  const auto llama = dir / "kjv-llama.gguf";
-  const auto r = testing::run_command(testing::tern_cli() + " convert " + testing::shell_quote((kModels / "tern-kjv.gguf").string()) +
-                                      " --to llama --type tern2 -o " + testing::shell_quote(llama.string()));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  expect_recorded_greedy_tokens(llama, "", 1);
-}
-
 }  // namespace
 }  // namespace tern
