@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench-results}
 mkdir -p "$out"
-scripts/build.sh >/dev/null
+scripts/build.sh --all >/dev/null  # tern and tern_microbench
 {
   echo "commit $(git rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
   # Against the peers: their figures come from llama-bench / bitnet.cpp with their

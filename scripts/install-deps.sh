@@ -4,7 +4,7 @@
 set -euo pipefail
 PACKAGES=(
   cmake g++ make pkg-config
-  libeigen3-dev libcli11-dev libfmt-dev libspdlog-dev
+  libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   libsentencepiece-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
   python3 python3-numpy python3-sentencepiece python3-jinja2

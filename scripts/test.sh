@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command: installs what is missing, builds, runs every test; then the
+# The one test command: installs what is missing, builds everything with warnings as
+# errors (-DTERN_WERROR=ON), runs every test; then the
 # ARM64 cross build's kernel and real-model tests under qemu (scripts/test-arm64.sh), the
 # same suite under ASan + UBSan (build-asan/, clang) and every fuzz target for a short
 # time on its seed corpus (scripts/fuzz.sh). TERN_TEST_QUICK=1 skips the last three.
@@ -12,7 +13,7 @@ step() { printf '\n==== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 timed() { local t0=$SECONDS; "$@"; printf '==== took %d s\n' $((SECONDS - t0)); }
 
 step "Release build and tests"
-timed scripts/build.sh
+timed scripts/build.sh --all -DTERN_WERROR=ON
 (cd build && timed ctest --output-on-failure -j"$(nproc)")
 [ "${TERN_TEST_QUICK:-0}" = 1 ] && exit 0
 

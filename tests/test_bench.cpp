@@ -101,7 +101,7 @@ TEST(Bench, ReadsAFakePowercapTreeAndFlagsAStuckCounter) {
 
 TEST(Bench, BadFlagsAreOneLineErrors) {
   TERN_REQUIRE_SHARED(model, "models/stories260K.gguf");
-  for (const std::string args : {"-m " + model.string() + " --compare f16", std::string("--shape nosuchshape"),
+  for (const std::string& args : {"-m " + model.string() + " --compare f16", std::string("--shape nosuchshape"),
                                  "-m " + model.string() + " --watts -3", "-m " + model.string() + " --kv-type f64",
                                  std::string("")}) {
     const auto r = testing::run_command(testing::tern_cli() + " bench " + args);

@@ -196,7 +196,10 @@ void expect_cli_vectors(const std::filesystem::path& tokenizer, const std::strin
                                " -f " + shell_quote(text.string()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::string expected;
-    for (const int32_t id : cases[i].ids) expected += (expected.empty() ? "" : " ") + std::to_string(id);
+    for (const int32_t id : cases[i].ids) {  // appended piece by piece: GCC 12's false -Wrestrict on "x" + string
+      if (!expected.empty()) expected += ' ';
+      expected += std::to_string(id);
+    }
     EXPECT_EQ(r.out, expected + "\n") << "text: '" << cases[i].text << "'";
   }
 }

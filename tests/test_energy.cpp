@@ -8,7 +8,7 @@
 #include <fstream>
 #include <functional>
 
-#include "bench/energy.h"
+#include "tern/energy.h"
 #include "tern/error.h"
 #include "test_support.h"
 

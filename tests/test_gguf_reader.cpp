@@ -20,6 +20,7 @@
 
 #include "io/gguf_reader.h"
 #include "io/gguf_writer.h"
+#include "model/model_internals.h"
 #include "model/weights.h"
 #include "model_files.h"
 #include "tern/error.h"
@@ -582,9 +583,9 @@ TEST_F(GgufModelCorpus, OptionalTensorsMayBeMissing) {
     drop_tensor(t, "blk.1.ffn_norm.weight");
   });
   const auto m = Model::load(path);
-  EXPECT_TRUE(m.weights().blocks[0].attn_norm.empty());
-  EXPECT_FALSE(m.weights().blocks[0].ffn_norm.empty());
-  EXPECT_TRUE(m.weights().blocks[1].ffn_norm.empty());
+  EXPECT_TRUE(weights_of(m).blocks[0].attn_norm.empty());
+  EXPECT_FALSE(weights_of(m).blocks[0].ffn_norm.empty());
+  EXPECT_TRUE(weights_of(m).blocks[1].ffn_norm.empty());
 }
 
 TEST_F(GgufModelCorpus, WrongShape) {

@@ -16,11 +16,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "generation/batch_request.h"
+#include "convert/safetensors_reader.h"
 #include "io/atomic_file.h"
 #include "io/json_number.h"
-#include "io/safetensors_reader.h"
 #include "shared_data.h"
+#include "tern/batch.h"
 #include "tern/error.h"
 #include "test_support.h"
 
@@ -342,7 +342,7 @@ TEST(JsonNumber, OnlyExactIntegersInRange) {
 
 TEST(BatchLine, IntegersMustBeExactAndInRange) {
   BatchDefaults defaults;
-  nlohmann::json id;
+  std::string id;  // JSON text
   auto error_of = [&](const std::string& line) {
     try {
       parse_batch_line(line, 7, defaults, id);
@@ -358,13 +358,13 @@ TEST(BatchLine, IntegersMustBeExactAndInRange) {
   EXPECT_NE(error_of(R"({"prompt":"x","temperature":1e300})").find("\"temperature\""), std::string::npos);
   EXPECT_NE(error_of(R"({"prompt":"x","stop":[1]})").find("\"stop\""), std::string::npos);
   EXPECT_NE(error_of(R"({"id":"a","prompt":"x","n_predict":-2})").find("n_predict"), std::string::npos);
-  EXPECT_EQ(id, "a");  // set before the error, so the error record carries it
+  EXPECT_EQ(id, "\"a\"");  // set before the error, so the error record carries it
   const auto r = parse_batch_line(R"({"prompt":"x","n_predict":5.0,"seed":18446744073709551615,"top_k":-1})", 1,
                                   defaults, id);
-  EXPECT_EQ(r.n_predict, 5);
+  EXPECT_EQ(r.generation.n_predict, 5);
   EXPECT_EQ(r.sampling.seed, UINT64_MAX);
   EXPECT_EQ(r.sampling.top_k, -1);
-  EXPECT_EQ(id, 1);
+  EXPECT_EQ(id, "1");
 }
 
 std::vector<std::string> names_in(const fs::path& dir) {

@@ -4,7 +4,7 @@
 #include <random>
 #include <sstream>
 
-#include "generation/perplexity.h"
+#include "tern/perplexity.h"
 #include "model_files.h"
 #include "tern/error.h"
 
@@ -43,7 +43,9 @@ TEST(Perplexity, MatchesNumpyReferenceOnSlidingWindows) {
     const auto result = compute_perplexity(model, tokens, context, stride, kv_type);
     // Overlapping windows score every target once; back-to-back windows (stride = context)
     // cannot score each window's first token, which has no context inside its window.
-    if (stride < context) EXPECT_EQ(result.n_scored, static_cast<int64_t>(tokens.size()) - 1);
+    if (stride < context) {
+      EXPECT_EQ(result.n_scored, static_cast<int64_t>(tokens.size()) - 1);
+    }
     EXPECT_EQ(result.n_scored, expected_scored);
     EXPECT_NEAR(result.perplexity, expected, 1e-3 * expected) << "context " << context << " stride " << stride;
   }

@@ -1,6 +1,9 @@
 #pragma once
 // The public model API: load a GGUF model, look at its configuration, and run it.
-//   Model::load(file) -> Model (weights, tokenizer) -> Context (KV cache) -> logits
+//   Model::load(file) -> Model (weights, tokenizer; immutable, shared)
+//                     -> Context (KV cache, scratch, threads; one per sequence) -> logits
+// A Model is read-only once loaded: any number of Contexts (and Generators,
+// BatchRunners, perplexity runs) may use it at the same time from different threads.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -41,7 +44,9 @@ struct ModelConfig {
 
 // What `tern info` shows about the weights.
 struct TensorTypeUsage {
-  std::string type;
+  std::string type;  // GGUF tensor type name: "f32", "q8_0", "tern2", ...
+  bool ternary = false;
+  std::string ternary_scales;  // ternary types: "one per row", "one per tensor" or "one per 256-weight block"
   uint64_t n_tensors = 0;
   uint64_t n_weights = 0;
   uint64_t n_bytes = 0;
@@ -53,10 +58,12 @@ struct ModelSummary {
   std::vector<TensorTypeUsage> by_type;
 };
 
-struct ModelWeights;  // internal: src/model/weights.h
+struct ModelWeights;  // internal (src/model/weights.h): the Model's opaque implementation
 
 struct LoadOptions {
-  int threads = 0;   // worker threads including the caller; 0 = all cores
+  // Threads of each Context that does not ask for its own number, the caller included;
+  // 0 = all cores (1 for a model too small to gain from more).
+  int threads = 0;
   std::string isa;   // "scalar", "avx2", "avx512"; empty = TERN_ISA or the best the CPU has
 };
 
@@ -73,23 +80,33 @@ class Model {
   const Tokenizer& tokenizer() const;
   ModelSummary summary() const;
   const std::filesystem::path& path() const;
-  const ModelWeights& weights() const { return *weights_; }
   std::string_view isa() const;  // the kernels in use
-  int threads() const;
+  int threads() const;           // the contexts' default thread count
 
  private:
+  friend const ModelWeights& weights_of(const Model& model);  // for the library's own layers
   explicit Model(std::unique_ptr<ModelWeights> weights);
   std::unique_ptr<ModelWeights> weights_;
 };
 
-struct ForwardScratch;  // internal: src/model/forward.h
+struct ForwardScratch;  // internal (src/model/forward.h): the Context's opaque state
 
-// One sequence being run: its KV cache and scratch buffers, allocated once. Contexts
-// of one model share its thread pool: run them one at a time.
+struct ContextParams {
+  int64_t n_ctx = 0;          // tokens the KV cache holds (prompt + generation); required
+  int64_t max_batch = 32;     // prompt tokens per forward pass
+  KvType kv_type = KvType::F32;  // the KV cache's element type (tern/kv_type.h)
+  int threads = 0;            // this context's threads, the caller included; 0 = the model's default
+};
+
+// One sequence being run: its KV cache, scratch buffers and thread pool, allocated once.
+// A Context is used by one thread at a time; different Contexts of one Model run at
+// the same time without interfering (each has its own threads).
 class Context {
  public:
   static constexpr int64_t kDefaultBatch = 32;  // prompt tokens per forward pass
 
+  // Throws tern::Error when n_ctx or max_batch is not positive.
+  Context(const Model& model, const ContextParams& params);
   // kv_type: the element type of the KV cache (tern/kv_type.h).
   Context(const Model& model, int64_t n_ctx, int64_t max_batch = kDefaultBatch, KvType kv_type = KvType::F32);
   ~Context();
@@ -104,6 +121,7 @@ class Context {
   // ([tokens.size(), n_vocab]): what perplexity needs.
   std::span<const float> evaluate(std::span<const int32_t> tokens);
   int64_t max_batch() const { return max_batch_; }
+  int threads() const;
 
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }

@@ -1,27 +1,43 @@
-#include "bench/batch_decode.h"
+#include "tern/bench.h"
 
 #include <algorithm>
 #include <chrono>
 
+#include "model/forward.h"
+#include "model/kv_cache.h"
+#include "model/model_internals.h"
 #include "model/multi_forward.h"
 
 namespace tern {
 
+struct BatchDecodeBench::State {
+  const Model& model_;
+  int batch_;
+  int n_prompt_;
+  int max_gen_;
+  ForwardScratch scratch_;
+  std::vector<std::unique_ptr<KvCache>> caches_;  // one per sequence
+
+  double tokens_per_second(int n_gen);
+};
+
 BatchDecodeBench::BatchDecodeBench(const Model& model, int batch, int n_prompt, int max_gen, KvType kv_type)
-    : model_(model),
-      batch_(batch),
-      n_prompt_(n_prompt),
-      max_gen_(max_gen),
-      scratch_(model.weights(), n_prompt + max_gen + 1, std::max(batch, n_prompt), kv_type) {
+    : state_(new State{model, batch, n_prompt, max_gen,
+                       ForwardScratch(weights_of(model), n_prompt + max_gen + 1, std::max(batch, n_prompt), kv_type),
+                       {}}) {
   const ModelConfig& c = model.config();
   for (int b = 0; b < batch; ++b) {
-    caches_.push_back(std::make_unique<KvCache>(c.n_layers(), scratch_.cache.n_ctx, c.kv_dim(), kv_type));
-    caches_.back()->prefault();
+    state_->caches_.push_back(std::make_unique<KvCache>(c.n_layers(), state_->scratch_.cache.n_ctx, c.kv_dim(), kv_type));
+    state_->caches_.back()->prefault();
   }
 }
 
-double BatchDecodeBench::tokens_per_second(int n_gen) {
-  const ModelWeights& w = model_.weights();
+BatchDecodeBench::~BatchDecodeBench() = default;
+
+double BatchDecodeBench::tokens_per_second(int n_gen) { return state_->tokens_per_second(n_gen); }
+
+double BatchDecodeBench::State::tokens_per_second(int n_gen) {
+  const ModelWeights& w = weights_of(model_);
   const int64_t n_vocab = model_.config().n_vocab;
   n_gen = std::min(n_gen, max_gen_);
   auto greedy = [&](int64_t row) {
@@ -33,14 +49,8 @@ double BatchDecodeBench::tokens_per_second(int n_gen) {
   std::vector<KvCache*> caches;
   for (int b = 0; b < batch_; ++b) {
     std::vector<int32_t> prompt(static_cast<size_t>(n_prompt_));
-    std::vector<int64_t> positions(prompt.size());
-    for (int i = 0; i < n_prompt_; ++i) {
-      prompt[i] = static_cast<int32_t>((1 + b * 131 + i * 17) % n_vocab);
-      positions[i] = i;
-    }
-    const std::vector<KvCache*> same(prompt.size(), caches_[b].get());
-    const int64_t last[] = {n_prompt_ - 1};
-    forward_rows(w, scratch_, prompt, positions, same, last);
+    for (int i = 0; i < n_prompt_; ++i) prompt[i] = static_cast<int32_t>((1 + b * 131 + i * 17) % n_vocab);
+    prefill_sequence(w, scratch_, prompt, 0, caches_[b].get());
     next[b] = greedy(0);
     caches.push_back(caches_[b].get());
   }

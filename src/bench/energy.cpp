@@ -1,4 +1,4 @@
-#include "bench/energy.h"
+#include "tern/energy.h"
 
 #include <malloc.h>
 

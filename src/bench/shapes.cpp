@@ -1,4 +1,4 @@
-#include "bench/shapes.h"
+#include "tern/bench.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -11,6 +11,8 @@
 #include <utility>
 
 #include "convert/draft_writer.h"
+#include "io/tensor_type.h"
+#include "kernels/cpu_features.h"
 #include "tern/error.h"
 
 namespace tern {
@@ -136,17 +138,28 @@ InMemoryFile::~InMemoryFile() {
 InMemoryFile::InMemoryFile(InMemoryFile&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
 std::string InMemoryFile::path() const { return fmt::format("/proc/self/fd/{}", fd_); }
 
+void SyntheticOptions::validate() const {
+  const auto linear = tensor_type_from_name(linear_type);
+  const auto embedding = tensor_type_from_name(embedding_type);
+  if (!linear) fail("--type '{}' is not a tensor type", linear_type);
+  if (!embedding || traits(*embedding).ternary || *embedding == TensorType::Q4_K)
+    fail("--embd-type '{}' is not one of f32, f16, bf16, q8_0, q6_k", embedding_type);
+}
+
 InMemoryFile build_synthetic_model(const ModelShape& shape, const SyntheticOptions& o) {
-  const bool ternary = traits(o.linear_type).ternary;
+  o.validate();
+  const auto linear_type = tensor_type_from_name(o.linear_type);
+  const auto embedding_type = tensor_type_from_name(o.embedding_type);
+  const bool ternary = traits(*linear_type).ternary;
   ModelDraft draft = synthetic_draft(shape, ternary, o.seed);
-  if (o.linear_type == TensorType::TERN2R)  // per-row scales that really differ
+  if (*linear_type == TensorType::TERN2R)  // per-row scales that really differ
     for (auto& t : draft.tensors)
       if (t.is_ternary())
         for (size_t r = 0; r < t.ternary->scales.size(); ++r) t.ternary->scales[r] *= 1.0f + static_cast<float>(r % 17) / 64;
   DraftWriteOptions write;
-  write.ternary_type = ternary ? o.linear_type : TensorType::TERN2;
-  write.dense_type = ternary ? TensorType::F32 : o.linear_type;
-  write.embedding_type = o.embedding_type;
+  write.ternary_type = ternary ? *linear_type : TensorType::TERN2;
+  write.dense_type = ternary ? TensorType::F32 : *linear_type;
+  write.embedding_type = *embedding_type;
   const GgufWriter writer = draft_to_gguf(draft, write);
   InMemoryFile file(shape.name);
   std::ofstream out(file.path(), std::ios::binary);
@@ -155,5 +168,7 @@ InMemoryFile build_synthetic_model(const ModelShape& shape, const SyntheticOptio
   if (!out) fail("cannot write the {} model to memory", shape.name);
   return file;
 }
+
+std::string cpu_name() { return detect_cpu_features().name; }
 
 }  // namespace tern

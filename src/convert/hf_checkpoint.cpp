@@ -11,9 +11,9 @@
 #include <spdlog/spdlog.h>
 
 #include "convert/hf_ternary_formats.h"
+#include "convert/safetensors_reader.h"
 #include "convert/tokenizer_source.h"
 #include "io/json_number.h"
-#include "io/safetensors_reader.h"
 #include "model/limits.h"
 #include "tern/error.h"
 

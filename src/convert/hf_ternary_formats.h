@@ -12,7 +12,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "convert/model_draft.h"
-#include "io/safetensors_reader.h"
+#include "convert/safetensors_reader.h"
 
 namespace tern {
 

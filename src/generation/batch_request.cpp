@@ -1,9 +1,12 @@
-#include "generation/batch_request.h"
-
+// One line of `tern batch` input -> a SequenceRequest (tern/batch.h). Kept in the
+// library (not the CLI) so a fuzz target reaches the same code.
 #include <cstdint>
 #include <limits>
 
+#include <nlohmann/json.hpp>
+
 #include "io/json_number.h"
+#include "tern/batch.h"
 #include "tern/error.h"
 
 namespace tern {
@@ -36,25 +39,24 @@ std::vector<std::string> read_stop(const json& stop, size_t line_number) {
 
 }  // namespace
 
-BatchRequest parse_batch_line(const std::string& line, size_t line_number, const BatchDefaults& defaults, json& id) {
-  BatchRequest r;
-  r.n_predict = defaults.n_predict;
+SequenceRequest parse_batch_line(const std::string& line, size_t line_number, const BatchDefaults& defaults,
+                                 std::string& id_json) {
+  SequenceRequest r;
+  r.generation.n_predict = defaults.n_predict;
   r.sampling = defaults.sampling;
-  r.stop = defaults.stop;
-  id = static_cast<int64_t>(line_number);
+  r.generation.stop = defaults.stop;
+  id_json = std::to_string(line_number);
   if (defaults.text) {
-    r.id = id;
     r.prompt = line;
     return r;
   }
   const json j = json::parse(line, nullptr, false);
   if (j.is_discarded()) fail("line {} is not JSON", line_number);
   if (!j.is_object()) fail("line {} is not a JSON object", line_number);
-  if (j.contains("id")) id = j["id"];
-  r.id = id;
+  if (j.contains("id")) id_json = j["id"].dump();
   if (!j.contains("prompt") || !j["prompt"].is_string()) fail("line {} has no \"prompt\" string", line_number);
   r.prompt = j["prompt"].get<std::string>();
-  if (j.contains("n_predict")) r.n_predict = read_int32(j, "n_predict", -1, kMaxBatchPredict, line_number);
+  if (j.contains("n_predict")) r.generation.n_predict = read_int32(j, "n_predict", -1, kMaxBatchPredict, line_number);
   if (j.contains("top_k"))
     r.sampling.top_k = read_int32(j, "top_k", std::numeric_limits<int32_t>::min(),
                                   std::numeric_limits<int32_t>::max(), line_number);
@@ -64,7 +66,7 @@ BatchRequest parse_batch_line(const std::string& line, size_t line_number, const
   read_float(j, "top_p", r.sampling.top_p, line_number);
   read_float(j, "min_p", r.sampling.min_p, line_number);
   read_float(j, "repeat_penalty", r.sampling.repeat_penalty, line_number);
-  if (j.contains("stop")) r.stop = read_stop(j["stop"], line_number);
+  if (j.contains("stop")) r.generation.stop = read_stop(j["stop"], line_number);
   r.sampling.validate();
   return r;
 }

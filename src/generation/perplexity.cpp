@@ -1,4 +1,4 @@
-#include "generation/perplexity.h"
+#include "tern/perplexity.h"
 
 #include <algorithm>
 #include <chrono>

@@ -8,13 +8,10 @@
 #include "kernels/kernels.h"
 #include "kernels/thread_pool.h"
 #include "model/multi_forward.h"
+#include "model/schedule.h"
 
 namespace tern {
 namespace {
-
-// Rows per thread slice: a whole number of the kernels' row blocks (32 rows in the
-// TritTriples layout, 4-row tiles otherwise), so no block is split between threads.
-constexpr int64_t kRowGranule = TernaryMatrix::kBlockRows;
 
 int64_t max_linear_input(const ModelConfig& c) { return std::max({c.dim, c.q_dim(), c.ffn}); }
 
@@ -63,67 +60,6 @@ bool any_ternary(std::initializer_list<const Linear*> linears) {
   for (const Linear* l : linears)
     if (l->ternary) return true;
   return false;
-}
-
-// Who runs a pass's parallel regions, over which rows of the batch: the whole pool over
-// every row, or one thread alone over its own rows (a batch of independent sequences
-// runs data-parallel: each thread takes its rows through every layer without meeting
-// the others, since no row's attention reads another row's keys).
-struct Executor {
-  ThreadPool* pool;  // null: inline on the calling thread
-  Range tokens;      // the rows of the batch this executor covers
-  int thread;        // inline: the calling thread's index (its slot in per-thread scratch)
-
-  template <typename Job>
-  void run(Job&& job) const {
-    if (pool) pool->run(job);
-    else job(0, 1);
-  }
-  // Thread `index` of `count`'s part of the rows.
-  Range part(int index, int count) const {
-    const Range r = split_range(tokens.end - tokens.begin, index, count);
-    return {tokens.begin + r.begin, tokens.begin + r.end};
-  }
-  int slot(int index) const { return pool ? index : thread; }
-};
-
-// What one thread computes of a group of linears. Few tokens (generation, a small
-// batch): its slice of the rows for every token, so that each weight is read by one core
-// only. At least four tokens per thread (a prompt chunk, a batch of 8): every row for its
-// own slice of the tokens, the same slice whose tables it built itself. Tables are far
-// larger than the weights they meet (64 bytes per three activations), and reading the
-// other core's tables cost more than reading the weights on both cores: with a row
-// split 2 threads were slower than 1 on prompts, and batches of 8 gained 25% from this.
-constexpr int64_t kMinTokensPerThreadToSplitTokens = 4;
-
-struct Share {
-  Range tokens;
-  bool all_rows;
-  int index, count;
-
-  Range rows(const Linear& l) const {
-    return all_rows ? Range{0, l.n_out} : split_range(l.n_out, index, count, kRowGranule);
-  }
-};
-
-bool splits_tokens(const Executor& ex, int count) {
-  return count > 1 && ex.tokens.end - ex.tokens.begin >= kMinTokensPerThreadToSplitTokens * count;
-}
-
-Share share_of(const Executor& ex, int index, int count) {
-  if (splits_tokens(ex, count)) return {ex.part(index, count), true, index, count};
-  return {ex.tokens, false, index, count};
-}
-
-// A row split over several threads (generation, batches of a few tokens): every thread
-// reads every token's tables. Each thread builds its own copy, in its own scratch, at
-// the start of the product: tables one core wrote and the other read went back and forth
-// between their caches at every product (the writes waited on the other core's copies:
-// 57% of the building time on 2 threads), and the building ran on one thread while the
-// others waited. Up to ForwardScratch::kOwnTableTokens tokens.
-bool tables_per_thread(const Executor& ex) {
-  const int count = ex.pool ? ex.pool->size() : 1;
-  return count > 1 && !splits_tokens(ex, count) && ex.tokens.end - ex.tokens.begin <= ForwardScratch::kOwnTableTokens;
 }
 
 // A sub-layer's input, per token: the optional norm (absent from the file: the input
@@ -261,28 +197,40 @@ void add_residual(ForwardScratch& s, const Linear& projection, const Share& shar
     for (int64_t i = rows.begin; i < rows.end; ++i) s.x[t * dim + i] += s.proj[t * dim + i];
 }
 
+// rope(q, p); rope(k, p); append k, v to the cache of the layer: each thread for its
+// share of the rows of q, k and v (a row split keeps RoPE's pairs together: slices start
+// at even rows).
+void rope_and_append_kv(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, int64_t layer,
+                        const RowPlaces& rows, const Share& share) {
+  const ModelConfig& c = w.config;
+  const Range q_rows = share.rows(b.attn_q), k_rows = share.rows(b.attn_k), v_rows = share.rows(b.attn_v);
+  for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t) {
+    const int64_t pos = rows.pos[t];
+    const float* cos_pos = s.rope_cos.data() + pos * (c.head_dim / 2);
+    const float* sin_pos = s.rope_sin.data() + pos * (c.head_dim / 2);
+    float* k = s.k.data() + t * c.kv_dim();
+    const float* v = s.v.data() + t * c.kv_dim();
+    rope_rows(s.q.data() + t * c.q_dim(), q_rows.begin, q_rows.end, c.head_dim, cos_pos, sin_pos);
+    rope_rows(k, k_rows.begin, k_rows.end, c.head_dim, cos_pos, sin_pos);
+    rows.cache[t]->store_key(layer, pos, k, k_rows.begin, k_rows.end, w.kernels->to_f16);
+    rows.cache[t]->store_value(layer, pos, v, v_rows.begin, v_rows.end, w.kernels->to_f16);
+  }
+}
+
+// The attention half of a layer (docs/FORMAT.md section 4):
+//   h = attn_norm present ? rmsnorm(x, attn_norm) : x
+//   q = Linear_q(h); k = Linear_k(h); v = Linear_v(h)
+//   rope(q, p); rope(k, p); append k, v to the cache of the layer
+//   o = attention of every query head over its KV head's cached positions 0..p
+//   o = attn_sub_norm present ? rmsnorm(o, attn_sub_norm) : o
+//   x = x + Linear_o(o)
 void attention_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, const Executor& ex,
                         int64_t layer, const RowPlaces& rows) {
   const ModelConfig& c = w.config;
   const SubLayerInput h =
       prepare_input(w, s, ex, s.x.data(), b.attn_norm, c.dim, any_ternary({&b.attn_q, &b.attn_k, &b.attn_v}));
-  // Each thread rotates its share of q and k and stores its share of k and v in the
-  // caches (a row split keeps RoPE's pairs together: slices start at even rows).
   run_linears(w, s, ex, {{&b.attn_q, s.q.data()}, {&b.attn_k, s.k.data()}, {&b.attn_v, s.v.data()}}, h,
-              [&](const Share& share) {
-                const Range q_rows = share.rows(b.attn_q), k_rows = share.rows(b.attn_k), v_rows = share.rows(b.attn_v);
-                for (int64_t t = share.tokens.begin; t < share.tokens.end; ++t) {
-                  const int64_t pos = rows.pos[t];
-                  const float* cos_pos = s.rope_cos.data() + pos * (c.head_dim / 2);
-                  const float* sin_pos = s.rope_sin.data() + pos * (c.head_dim / 2);
-                  float* k = s.k.data() + t * c.kv_dim();
-                  const float* v = s.v.data() + t * c.kv_dim();
-                  rope_rows(s.q.data() + t * c.q_dim(), q_rows.begin, q_rows.end, c.head_dim, cos_pos, sin_pos);
-                  rope_rows(k, k_rows.begin, k_rows.end, c.head_dim, cos_pos, sin_pos);
-                  rows.cache[t]->store_key(layer, pos, k, k_rows.begin, k_rows.end, w.kernels->to_f16);
-                  rows.cache[t]->store_value(layer, pos, v, v_rows.begin, v_rows.end, w.kernels->to_f16);
-                }
-              });
+              [&](const Share& share) { rope_and_append_kv(w, b, s, layer, rows, share); });
   attention_rows(w, s, ex, layer, rows);
   const SubLayerInput o = prepare_input(w, s, ex, s.attn_out.data(), b.attn_sub_norm, c.q_dim(), b.attn_output.ternary);
   run_linears(w, s, ex, {{&b.attn_output, s.proj.data()}}, o,
@@ -302,6 +250,11 @@ void gate_rows(const ModelWeights& w, float* gate, const float* up, Range rows) 
   }
 }
 
+// The feed-forward half of a layer (docs/FORMAT.md section 4):
+//   h = ffn_norm present ? rmsnorm(x, ffn_norm) : x
+//   m = act(Linear_gate(h)) * Linear_up(h)
+//   m = ffn_sub_norm present ? rmsnorm(m, ffn_sub_norm) : m
+//   x = x + Linear_down(m)
 void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& s, const Executor& ex) {
   const ModelConfig& c = w.config;
   const SubLayerInput h = prepare_input(w, s, ex, s.x.data(), b.ffn_norm, c.dim, any_ternary({&b.ffn_gate, &b.ffn_up}));
@@ -315,7 +268,8 @@ void ffn_sublayer(const ModelWeights& w, const BlockWeights& b, ForwardScratch& 
               [&](const Share& share) { add_residual(s, b.ffn_down, share); });
 }
 
-// Logits of the chosen rows, in that order: logits[i * n_vocab ...] is row rows[i]'s.
+// x = rmsnorm(x, output_norm); logits = W_head x (docs/FORMAT.md section 4), for the
+// chosen rows, in that order: logits[i * n_vocab ...] is row rows[i]'s.
 // Threads split the vocabulary, each taking all the rows: every weight of the head is
 // read once per call, whatever the number of rows.
 void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> rows) {
@@ -324,7 +278,7 @@ void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> 
   if (n_rows == 0) return;
   for (int64_t i = 0; i < n_rows; ++i)
     rmsnorm_row(s.x.data() + rows[i] * c.dim, w.output_norm, c.rms_eps, c.dim, s.normed.data() + i * c.dim);
-  w.pool->run([&](int index, int count) {
+  s.pool->run([&](int index, int count) {
     const Range vocab_rows = split_range(c.n_vocab, index, count, kRowGranule);
     if (vocab_rows.begin >= vocab_rows.end) return;
     if (w.output_groups)
@@ -337,33 +291,27 @@ void lm_head(const ModelWeights& w, ForwardScratch& s, std::span<const int64_t> 
 }
 
 // The rows of the executor through every layer.
+// One executed layer l, running stored block l / block_repeat.
+void layer(const ModelWeights& w, ForwardScratch& s, const Executor& ex, int64_t l, const RowPlaces& rows) {
+  const BlockWeights& b = w.block_of_layer(l);
+  attention_sublayer(w, b, s, ex, l, rows);
+  ffn_sublayer(w, b, s, ex);
+}
+
+// x = token_embd[token] (dequantized to f32), then every layer, for the executor's rows.
 void run_layers(const ModelWeights& w, ForwardScratch& s, const Executor& ex, std::span<const int32_t> tokens,
                 const RowPlaces& rows) {
   const ModelConfig& c = w.config;
   for (int64_t t = ex.tokens.begin; t < ex.tokens.end; ++t)
     dequantize_row(w.token_embd.type, w.token_embd.row(tokens[t]), s.x.data() + t * c.dim, c.dim);
-  for (int64_t layer = 0; layer < c.n_layers(); ++layer) {
-    const BlockWeights& b = w.block_of_layer(layer);
-    attention_sublayer(w, b, s, ex, layer, rows);
-    ffn_sublayer(w, b, s, ex);
-  }
-}
-
-// Data-parallel layers pay when every thread gets enough rows to share its weight loads
-// among, and are possible when no two rows share a sequence (a row's attention then
-// reads only its own cache).
-bool runs_data_parallel(const ModelWeights& w, std::span<KvCache* const> caches) {
-  const int64_t threads = w.pool->size();
-  if (threads == 1 || static_cast<int64_t>(caches.size()) < kMinTokensPerThreadToSplitTokens * threads) return false;
-  std::vector<KvCache*> sorted(caches.begin(), caches.end());
-  std::sort(sorted.begin(), sorted.end());
-  return std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+  for (int64_t l = 0; l < c.n_layers(); ++l) layer(w, s, ex, l, rows);
 }
 
 }  // namespace
 
-ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t batch, KvType kv_type)
-    : max_batch(batch),
+ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t batch, KvType kv_type, int threads)
+    : pool(std::make_unique<ThreadPool>(threads > 0 ? threads : w.threads)),
+      max_batch(batch),
       max_in(max_linear_input(w.config)),
       max_in_padded(padded_to_chunks(max_linear_input(w.config))),
       prepared_stride(w.kernels->prepared_bytes(max_linear_input(w.config))),
@@ -378,15 +326,16 @@ ForwardScratch::ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t bat
       up(batch * w.config.ffn),
       proj(batch * w.config.dim),
       logits(new float[static_cast<size_t>(batch * w.config.n_vocab)]),
-      scores(static_cast<size_t>(w.pool->size() * w.config.n_heads / w.config.n_kv_heads * n_ctx)),
+      scores(static_cast<size_t>(pool->size() * w.config.n_heads / w.config.n_kv_heads * n_ctx)),
       act_q(batch * max_in_padded),
       act_prepared(batch * prepared_stride),
-      thread_tables(w.pool->size() > 1 ? w.pool->size() * kOwnTableTokens * prepared_stride : 0),
+      thread_tables(pool->size() > 1 ? pool->size() * kOwnTableTokens * prepared_stride : 0),
       act_scale(batch) {
   fill_rope_tables(w.config, n_ctx, rope_cos, rope_sin);
   row_positions.reserve(static_cast<size_t>(batch));
   row_caches.reserve(static_cast<size_t>(batch));
   logit_rows.reserve(static_cast<size_t>(batch));
+  sorted_caches.reserve(static_cast<size_t>(batch));
 }
 
 void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens,
@@ -397,25 +346,36 @@ void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int3
   // Independent sequences go through the layers one share per thread with no
   // synchronization; the head then splits the vocabulary over the threads for all rows
   // (each thread's rows alone would read the whole head once per thread).
-  if (runs_data_parallel(w, caches))
-    w.pool->run([&](int index, int count) {
+  if (runs_data_parallel(s, caches))
+    s.pool->run([&](int index, int count) {
       run_layers(w, s, Executor{nullptr, split_range(n_tok, index, count), index}, tokens, rows);
     });
   else
-    run_layers(w, s, Executor{w.pool.get(), {0, n_tok}, 0}, tokens, rows);
+    run_layers(w, s, Executor{s.pool.get(), {0, n_tok}, 0}, tokens, rows);
   lm_head(w, s, logit_rows);
 }
 
-void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits) {
+void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits,
+                   KvCache* cache) {
   const auto n_tok = static_cast<int64_t>(tokens.size());
   s.row_positions.resize(tokens.size());  // within the capacity reserved at construction
-  s.row_caches.assign(tokens.size(), &s.cache);
+  s.row_caches.assign(tokens.size(), cache ? cache : &s.cache);
   s.logit_rows.clear();
   for (int64_t t = 0; t < n_tok; ++t) {
     s.row_positions[t] = pos + t;
     if (logits == Logits::All || (logits == Logits::Last && t == n_tok - 1)) s.logit_rows.push_back(t);
   }
   forward_rows(w, s, tokens, s.row_positions, s.row_caches, s.logit_rows);
+}
+
+void prefill_sequence(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos,
+                      KvCache* cache) {
+  const auto chunk = static_cast<size_t>(s.max_batch);
+  for (size_t begin = 0; begin < tokens.size(); begin += chunk) {
+    const auto part = tokens.subspan(begin, std::min(chunk, tokens.size() - begin));
+    const bool last = begin + part.size() == tokens.size();
+    forward_batch(w, s, part, pos + static_cast<int64_t>(begin), last ? Logits::Last : Logits::None, cache);
+  }
 }
 
 }  // namespace tern

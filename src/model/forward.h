@@ -2,12 +2,13 @@
 // The forward pass (docs/FORMAT.md section 4): embed -> blocks -> norm -> head, for a
 // batch of consecutive tokens of one sequence at once, so that prompt processing reads
 // each weight once per batch instead of once per token. The kernels (scalar, AVX2,
-// AVX-512) and the thread pool come from the model.
+// AVX-512) come from the model, the thread pool from the scratch (the Context).
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "kernels/aligned_buffer.h"
+#include "kernels/thread_pool.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
 
@@ -15,8 +16,13 @@ namespace tern {
 
 // Every buffer a forward pass needs, allocated once per Context.
 struct ForwardScratch {
-  ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t max_batch, KvType kv_type = KvType::F32);
+  // threads: the pool's size, the caller included (0: the model's default).
+  ForwardScratch(const ModelWeights& w, int64_t n_ctx, int64_t max_batch, KvType kv_type = KvType::F32,
+                 int threads = 0);
 
+  // The threads that run this scratch's passes: its own, so that contexts of one model
+  // run at the same time on different threads.
+  std::unique_ptr<ThreadPool> pool;
   int64_t max_batch;
   int64_t max_in;         // widest linear input
   int64_t max_in_padded;  // widest ternary input, padded to 64
@@ -46,6 +52,7 @@ struct ForwardScratch {
   std::vector<int64_t> row_positions;  // [max_batch] forward_batch's per-row places, reused
   std::vector<KvCache*> row_caches;    // [max_batch]
   std::vector<int64_t> logit_rows;     // [max_batch]
+  std::vector<KvCache*> sorted_caches; // [max_batch] runs_data_parallel's distinctness check
 };
 
 enum class Logits { None, Last, All };
@@ -53,7 +60,15 @@ enum class Logits { None, Last, All };
 // Runs tokens at positions pos, pos+1, ... (tokens.size() <= max_batch), filling the KV
 // cache. Logits::Last leaves the last token's logits in logits[0..n_vocab); All leaves
 // every token's, row by row.
+// `cache`: the sequence's KV cache; null: the scratch's own.
 void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos,
-                   Logits logits);
+                   Logits logits, KvCache* cache = nullptr);
+
+// A whole prompt of one sequence: tokens at positions pos, pos+1, ... in passes of up to
+// max_batch tokens (the one place prompts are chunked: Context, BatchRunner and the
+// batch benchmark all prefill through it). Leaves the logits after the last token in
+// logits[0..n_vocab). `cache` as for forward_batch; tokens must not be empty.
+void prefill_sequence(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos,
+                      KvCache* cache = nullptr);
 
 }  // namespace tern

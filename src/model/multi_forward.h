@@ -22,11 +22,4 @@ void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int3
                   std::span<const int64_t> positions, std::span<KvCache* const> caches,
                   std::span<const int64_t> logit_rows);
 
-// Checks sizes, token ids, positions and caches (throws tern::Error), then runs
-// forward_rows. Returns the logits, [logit_rows.size(), n_vocab], valid until the
-// next pass on this scratch.
-std::span<const float> forward_multi(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens,
-                                     std::span<const int64_t> positions, std::span<KvCache* const> caches,
-                                     std::span<const int64_t> logit_rows);
-
 }  // namespace tern

@@ -13,6 +13,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/dequantize.h"
 #include "kernels/kernels.h"
+#include "kernels/thread_pool.h"
 #include "model/config.h"
 #include "tern/error.h"
 #include "tokenizer/gguf_vocab.h"
@@ -209,10 +210,11 @@ std::vector<PackJob> pack_jobs(const TensorTable& table, ModelWeights& w) {
 
 void pack_for_kernels(const TensorTable& table, ModelWeights& w) {
   const std::vector<PackJob> jobs = pack_jobs(table, w);
+  ThreadPool pool(w.threads);  // for the packing only: each Context has its own
   std::atomic<size_t> next{0};
   std::mutex error_mutex;
   std::exception_ptr error;
-  w.pool->run([&](int, int) {
+  pool.run([&](int, int) {
     for (size_t i = next++; i < jobs.size(); i = next++) {
       try {
         jobs[i].run();
@@ -251,7 +253,7 @@ bool is_model_tensor_name(const std::string& name) {
 }
 
 ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
-  ModelWeights w{std::move(file)};
+  ModelWeights w(std::move(file));
   w.config = read_model_config(w.file);
   ModelConfig& c = w.config;
   w.kernels = &exact_kernels(kernel_table(isa), std::max({c.dim, c.q_dim(), c.ffn}), w.file.name());
@@ -275,8 +277,7 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
   for (int64_t i = 0; i < c.n_blocks; ++i) w.blocks.push_back(load_block(table, c, i));
   table.check_all_used(c.architecture != "llama", c.architecture);
 
-  if (threads <= 0) threads = default_threads(w);
-  w.pool = std::make_unique<ThreadPool>(threads);
+  w.threads = threads > 0 ? threads : default_threads(w);
   pack_for_kernels(table, w);
   w.tokenizer.emplace(read_gguf_vocab(w.file));
   w.file.drop_array_values("tokenizer.ggml.");  // the tokenizer holds its own copy

@@ -11,7 +11,6 @@
 #include "io/gguf_reader.h"
 #include "kernels/kernels.h"
 #include "kernels/ternary_matrix.h"
-#include "kernels/thread_pool.h"
 #include "tern/model.h"
 #include "tern/tokenizer.h"
 
@@ -52,6 +51,8 @@ struct BlockWeights {
 };
 
 struct ModelWeights {
+  explicit ModelWeights(GgufFile mapped) : file(std::move(mapped)) {}
+
   GgufFile file;
   ModelConfig config;
   std::optional<Tokenizer> tokenizer;
@@ -64,10 +65,10 @@ struct ModelWeights {
   bool tied_embeddings = true;
   std::vector<BlockWeights> blocks;  // [n_blocks]
 
-  // How the model runs: the kernels of the chosen instruction set and the model's own
-  // thread pool (one Context runs on it at a time).
+  // How the model runs: the kernels of the chosen instruction set, and the number of
+  // threads each Context's own pool gets unless it asks for another.
   const KernelTable* kernels = nullptr;
-  std::unique_ptr<ThreadPool> pool;
+  int threads = 1;
 
   const BlockWeights& block_of_layer(int64_t layer) const { return blocks[layer / config.block_repeat]; }
 };
@@ -78,7 +79,8 @@ bool is_model_tensor_name(const std::string& name);
 // Reads the tensor table (docs/FORMAT.md 3.2) out of a validated GGUF file: checks
 // every name, shape and type, repacks ternary matrices, rejects unknown tensors for
 // mobilellm. Throws tern::Error naming the file and tensor.
-// `threads` sizes the pool (0: all cores); `isa` picks the kernels.
+// `threads`: the contexts' default thread count (0: all cores, or 1 for a model too small
+// to gain from more); `isa` picks the kernels.
 ModelWeights load_weights(GgufFile file, int threads, Isa isa);
 
 }  // namespace tern

@@ -38,7 +38,7 @@ void Job::finish(BatchResult result) {
 }
 
 Engine::Engine(const Model& model, int parallel, int64_t n_ctx, KvType kv_type, size_t max_queue)
-    : runner_(model, parallel, n_ctx, kv_type), max_queue_(max_queue), started_(Clock::now()) {
+    : runner_(model, BatchParams{.parallel = parallel, .n_ctx = n_ctx, .kv_type = kv_type}), max_queue_(max_queue), started_(Clock::now()) {
   metrics_.slots_total = parallel;
   thread_ = std::thread([this] { run(); });
 }
@@ -118,7 +118,7 @@ std::shared_ptr<Job> Engine::live_job(const nlohmann::json& id) {
 }
 
 void Engine::run() {
-  BatchRunner::Callbacks cb;
+  ContinuousCallbacks cb;
   cb.next = [this] { return next_request(); };
   cb.on_text = [this](const BatchResult& so_far, std::string_view piece) {
     const std::shared_ptr<Job> job = live_job(so_far.id);
@@ -141,7 +141,7 @@ void Engine::run() {
   };
   cb.wait_for_requests = [this] { return wait_for_requests(); };
   try {
-    runner_.run(cb);
+    run_continuous(runner_, cb);
   } catch (const std::exception& e) {
     // Nothing can run any more: answer everything accepted with the error.
     spdlog::error("generation engine stopped: {}", e.what());

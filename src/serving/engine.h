@@ -18,7 +18,7 @@
 #include <string>
 #include <thread>
 
-#include "generation/batch.h"
+#include "serving/continuous_batch.h"
 
 namespace tern {
 

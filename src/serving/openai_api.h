@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "generation/batch.h"
+#include "serving/continuous_batch.h"
 #include "tern/chat.h"
 #include "tern/tokenizer.h"
 

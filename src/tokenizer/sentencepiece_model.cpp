@@ -5,7 +5,6 @@
 // reader, since the generated protobuf header is not installed.
 #include <sentencepiece_processor.h>
 
-#include <cstring>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
@@ -42,13 +41,6 @@ class ProtoReader {
   }
 
   std::string_view bytes() { return take(varint()); }
-
-  float fixed32_float() {
-    const std::string_view raw = take(4);
-    float f;
-    std::memcpy(&f, raw.data(), 4);  // protobuf is little-endian, as are our targets
-    return f;
-  }
 
   void skip(uint32_t wire_type) {
     switch (wire_type) {

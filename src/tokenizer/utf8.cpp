@@ -72,18 +72,4 @@ std::optional<std::size_t> first_invalid_offset(std::string_view s) {
   return std::nullopt;
 }
 
-void append_sanitized(std::string& out, std::string_view bytes) {
-  std::size_t pos = 0;
-  while (pos < bytes.size()) {
-    const std::size_t n = valid_sequence_length(bytes, pos);
-    if (n == 0) {
-      out += kReplacement;
-      ++pos;
-    } else {
-      out.append(bytes.substr(pos, n));
-      pos += n;
-    }
-  }
-}
-
 }  // namespace tern::utf8

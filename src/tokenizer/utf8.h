@@ -24,8 +24,4 @@ bool is_incomplete_prefix(std::string_view s);
 // Offset of the first byte that does not begin a valid sequence, if any.
 std::optional<std::size_t> first_invalid_offset(std::string_view s);
 
-// Appends `bytes`, replacing each byte that does not begin a complete valid
-// sequence by U+FFFD (one replacement per byte, as libsentencepiece does).
-void append_sanitized(std::string& out, std::string_view bytes);
-
 }  // namespace tern::utf8

@@ -1,6 +1,6 @@
 // safetensors: header JSON, dtypes, shapes and offsets; every tensor read as floats.
+#include "convert/safetensors_reader.h"
 #include "fuzz_input.h"
-#include "io/safetensors_reader.h"
 #include "tern/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -19,10 +19,10 @@
 
 #include "commands.h"
 #include "common.h"
-#include "generation/batch.h"
-#include "generation/batch_request.h"
 #include "generation/shard.h"
+#include "serving/continuous_batch.h"
 #include "serving/openai_batch.h"
+#include "tern/batch.h"
 #include "tern/error.h"
 #include "tern/model.h"
 
@@ -160,7 +160,7 @@ int run_batch(BatchOptions o) {
   }
 
   const BatchDefaults defaults{o.n_predict, o.sampling, o.stop, o.text};
-  BatchRunner runner(model, o.parallel, n_ctx, o.kv_type);
+  BatchRunner runner(model, BatchParams{.parallel = o.parallel, .n_ctx = n_ctx, .kv_type = o.kv_type});
   // First SIGINT/SIGTERM: take no new prompts, finish the live ones. Second: stop now.
   const SignalCounter signals({SIGINT, SIGTERM});
   const bool progress = !o.quiet && ::isatty(2);
@@ -189,7 +189,7 @@ int run_batch(BatchOptions o) {
   const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch()).count();
 
-  BatchRunner::Callbacks cb;
+  ContinuousCallbacks cb;
   auto next_api_request = [&](size_t k) -> std::optional<BatchRequest> {
     const int64_t line_number = static_cast<int64_t>(k + 1);
     OpenAiBatchInput in = parse_openai_batch_line(lines[k], model.tokenizer(), api_defaults);
@@ -211,12 +211,12 @@ int run_batch(BatchOptions o) {
         if (auto request = next_api_request(k)) return request;
         continue;
       }
-      json id;
+      std::string id_json;  // set before parse_batch_line can throw
       try {
-        return parse_batch_line(lines[k], k + 1, defaults, id);
+        return batch_request_of(parse_batch_line(lines[k], k + 1, defaults, id_json), id_json);
       } catch (const Error& e) {
         BatchResult failed;
-        failed.id = id;
+        failed.id = json::parse(id_json);
         failed.error = e.what();
         cb.on_result(std::move(failed));
       }
@@ -237,7 +237,7 @@ int run_batch(BatchOptions o) {
   };
   cb.take_more = [] { return SignalCounter::received() == 0; };
   cb.abandon = [] { return SignalCounter::received() > 1; };
-  runner.run(cb);
+  run_continuous(runner, cb);
   show_progress(true);
   if (fd != 1) ::close(fd);
   if (SignalCounter::received() > 0) fmt::print(stderr, "tern: interrupted: {} of {} prompts done; --resume finishes the rest\n", done,

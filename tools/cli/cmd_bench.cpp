@@ -13,12 +13,10 @@
 #include <optional>
 #include <thread>
 
-#include "bench/batch_decode.h"
-#include "bench/energy.h"
-#include "bench/shapes.h"
 #include "commands.h"
 #include "common.h"
-#include "kernels/cpu_features.h"
+#include "tern/bench.h"
+#include "tern/energy.h"
 #include "tern/error.h"
 #include "tern/model.h"
 
@@ -179,14 +177,10 @@ Subject make_subject(const BenchOptions& o, const std::string& linear_type) {
   }
   const auto shape = find_shape(o.shape);
   if (!shape) fail("--shape '{}' is not one of {}", o.shape, known_shape_names());
-  const auto linear = tensor_type_from_name(linear_type);
-  const auto embd = tensor_type_from_name(o.embd_type);
-  if (!linear) fail("--type '{}' is not a tensor type", linear_type);
-  if (!embd || traits(*embd).ternary || *embd == TensorType::Q4_K)
-    fail("--embd-type '{}' is not one of f32, f16, bf16, q8_0, q6_k", o.embd_type);
   SyntheticOptions synthetic;
-  synthetic.linear_type = *linear;
-  synthetic.embedding_type = *embd;
+  synthetic.linear_type = linear_type;
+  synthetic.embedding_type = o.embd_type;
+  synthetic.validate();
   fmt::print(stderr, "tern: building {} with random {} weights in memory ...\n", o.shape, linear_type);
   s.memory.emplace(build_synthetic_model(*shape, synthetic));
   s.path = s.memory->path();
@@ -286,7 +280,7 @@ std::string energy_cell(const Row& r, int repetitions) {
 }
 
 void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
-  const std::string cpu = detect_cpu_features().name;
+  const std::string cpu = cpu_name();
   const std::string format = o.json ? "json" : o.output;
   if (format == "json" || format == "jsonl") {
     nlohmann::json all = nlohmann::json::array();

@@ -5,7 +5,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "convert/convert.h"
+#include "tern/convert.h"
 #include "tern/error.h"
 
 namespace tern::cli {
@@ -23,19 +23,12 @@ struct ConvertCliOptions {
   LogOptions log;
 };
 
-TensorType parse_type(const std::string& flag, const std::string& name, bool ternary) {
-  const auto type = tensor_type_from_name(name);
-  if (!type || traits(*type).ternary != ternary || *type == TensorType::Q4_K || *type == TensorType::I2_S)
-    fail("{} '{}' is not one of {}", flag, name, ternary ? "tern2, tern2r, tq2_0, tq1_0" : "f32, f16, bf16, q8_0, q6_k");
-  return *type;
-}
-
-void print_plan(const ConvertReport& r) {
+void print_plan(const ConvertSummary& r) {
   uint64_t total = 0;
   for (const auto& t : r.tensors) {
     std::string shape;
-    for (auto d : t.ne) shape += (shape.empty() ? "" : " x ") + std::to_string(d);
-    fmt::print("{:<32} {:<14} {:<6} {:>12}\n", t.name, shape, tensor_type_name(t.type), t.bytes);
+    for (auto d : t.shape) shape += (shape.empty() ? "" : " x ") + std::to_string(d);
+    fmt::print("{:<32} {:<14} {:<6} {:>12}\n", t.name, shape, t.type, t.bytes);
     total += t.bytes;
   }
   fmt::print("{} tensors, {} bytes of tensor data\n", r.tensors.size(), total);
@@ -43,7 +36,7 @@ void print_plan(const ConvertReport& r) {
 
 int run_convert(const ConvertCliOptions& o) {
   apply_log_options(o.log);
-  ConvertOptions options;
+  ConvertRequest options;
   options.source = o.source;
   options.output = o.output;
   options.tokenizer = o.tokenizer;
@@ -58,13 +51,13 @@ int run_convert(const ConvertCliOptions& o) {
       fmt::print(stderr, "tern: encoded {}/{} tensors\n", done, total);
     }
   };
-  options.write.architecture = o.to;
-  options.write.ternary_type = parse_type("--type", o.ternary_type.empty() ? (o.to == "llama" ? "tq2_0" : "tern2") : o.ternary_type, true);
-  options.write.embedding_type = parse_type("--embd-type", o.embd_type, false);
-  options.write.dense_type = parse_type("--dense-type", o.dense_type, false);
+  options.to = o.to;
+  options.ternary_type = o.ternary_type;
+  options.embedding_type = o.embd_type;
+  options.dense_type = o.dense_type;
   if (!o.dry_run && o.output.empty()) fail("no output file: pass -o OUT.gguf (or --dry-run)");
   spdlog::info("converting {} ...", o.source);  // -v only: a failure is one error line
-  const ConvertReport r = convert_model(options);
+  const ConvertSummary r = convert_checkpoint(options);
   if (r.post_training_quantized)
     fmt::print(stderr,
                "tern: WARNING: {} holds full-precision weights; they were ternarized here by absmean "
@@ -72,7 +65,7 @@ int run_convert(const ConvertCliOptions& o) {
                o.source);
   for (const auto& note : r.notes) fmt::print(stderr, "tern: {}\n", note);
   if (o.dry_run) {
-    fmt::print("{} -> {} ({} layers, dim {}, vocab {})\n", source_kind_name(r.kind), o.to, r.config.n_layers(),
+    fmt::print("{} -> {} ({} layers, dim {}, vocab {})\n", r.source_kind, o.to, r.config.n_layers(),
                r.config.dim, r.config.n_vocab);
     print_plan(r);
     return 0;

@@ -3,7 +3,6 @@
 
 #include "commands.h"
 #include "common.h"
-#include "io/tensor_type.h"
 #include "tern/chat.h"
 #include "tern/error.h"
 #include "tern/model.h"
@@ -37,11 +36,8 @@ std::string chat_template_label(const std::string& jinja) {
 std::string scale_granularity(const ModelSummary& s) {
   std::string out;
   for (const auto& u : s.by_type) {
-    const auto type = tensor_type_from_name(u.type);
-    if (!type || !traits(*type).ternary) continue;
-    const char* what = *type == TensorType::TERN2R                           ? "one per row"
-                       : *type == TensorType::TERN2 || *type == TensorType::I2_S ? "one per tensor"
-                                                                                : "one per 256-weight block";
+    if (!u.ternary) continue;
+    const std::string& what = u.ternary_scales;
     out += fmt::format("{}{} ({}: {} tensors)", out.empty() ? "" : ", ", what, u.type, u.n_tensors);
   }
   return out;
@@ -58,10 +54,8 @@ int run_info(const InfoOptions& o) {
   fmt::print("width           dim {}, ffn {} ({}), heads {} / {} KV, head dim {}\n", c.dim, c.ffn,
              c.activation == FfnActivation::Silu ? "SwiGLU" : "ReLU^2 GLU", c.n_heads, c.n_kv_heads, c.head_dim);
   fmt::print("context         {} tokens, RoPE base {}, RMSNorm eps {}\n", c.context_length, c.rope_base, c.rms_eps);
-  const bool has_ternary = std::any_of(s.by_type.begin(), s.by_type.end(), [](const TensorTypeUsage& u) {
-    const auto type = tensor_type_from_name(u.type);
-    return type && traits(*type).ternary;
-  });
+  const bool has_ternary =
+      std::any_of(s.by_type.begin(), s.by_type.end(), [](const TensorTypeUsage& u) { return u.ternary; });
   if (has_ternary) {
     fmt::print("ternary linears BitNet b1.58 W1.58A8{}\n",
                c.linear_norm ? fmt::format(", in-linear norm (eps {})", c.linear_norm_eps) : std::string());

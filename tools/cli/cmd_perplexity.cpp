@@ -4,7 +4,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "generation/perplexity.h"
+#include "tern/perplexity.h"
 #include "tern/error.h"
 #include "tern/model.h"
 

@@ -5,7 +5,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "convert/tokenizer_source.h"
+#include "tern/convert.h"
 #include "tern/tokenizer.h"
 
 namespace tern::cli {
@@ -39,7 +39,7 @@ std::string escape_piece(std::string_view piece) {
 int run_tokenize(const TokenizeOptions& o) {
   apply_log_options(o.log);
   // Only the tokenizer is read: a model GGUF's weights are never mapped.
-  const Tokenizer tok(load_vocab_file(resolve_model_path(o.model), 0));
+  const Tokenizer tok(load_tokenizer_file(resolve_model_path(o.model)));
   const auto ids = tok.encode(read_prompt(o.prompt, o.prompt_file), !o.no_bos && tok.vocab().add_bos, o.special);
   if (!o.pieces) {
     fmt::print("{}\n", fmt::join(ids, " "));

@@ -4,71 +4,33 @@
 //   ./build/tern_microbench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 
-#include <random>
+#include <string>
 #include <vector>
 
-#include "kernels/cpu_features.h"
-#include "kernels/kernels.h"
+#include "tern/bench.h"
 
 namespace tern {
 namespace {
 
-TernaryMatrix random_matrix(int64_t n_in, int64_t rows, TernaryLayout layout) {
-  std::mt19937 rng(7);
-  TernaryWeights w;
-  w.n_in = n_in;
-  w.n_rows = rows;
-  w.group = n_in;
-  w.weights.resize(static_cast<size_t>(n_in * rows));
-  for (auto& x : w.weights) x = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);
-  w.scales.assign(static_cast<size_t>(rows), 0.01f);
-  return TernaryMatrix::from_weights(w, layout);
-}
+const char* const kIsaNames[] = {"scalar", "avx2", "avx512"};  // the benchmarks' isa argument
 
-struct Activations {
-  AlignedBuffer<int8_t> q, prepared;
-  std::vector<float> scale;
-  PreparedActivations view;
-};
-
-Activations random_activations(const KernelTable& k, int64_t n_in, int64_t n_tok) {
-  std::mt19937 rng(3);
-  Activations a;
-  const int64_t n_in_padded = padded_to_chunks(n_in), stride = k.prepared_bytes(n_in);
-  a.q.assign(static_cast<size_t>(n_in_padded * n_tok));
-  a.prepared.assign(static_cast<size_t>(stride * n_tok));
-  a.scale.assign(static_cast<size_t>(n_tok), 0.02f);
-  for (size_t i = 0; i < a.q.size(); ++i) a.q[i] = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
-  for (int64_t t = 0; t < n_tok; ++t)
-    k.prepare_ternary(a.q.data() + t * n_in_padded, n_in, a.prepared.data() + t * stride);
-  a.view = {a.prepared.data(), a.scale.data(), stride, n_tok};
-  return a;
+// Times one prepared product; reports weights/s and bytes/s.
+void time_product(benchmark::State& state, std::optional<KernelProduct> product, const std::string& label) {
+  if (!product) {
+    state.SkipWithError("instruction set not supported here");
+    return;
+  }
+  for (auto _ : state) product->run();
+  state.counters["weights/s"] = benchmark::Counter(product->weights(), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bytes/s"] = benchmark::Counter(product->bytes(), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(label);
 }
 
 // Ternary products of `min_bytes` worth of copies of one random matrix (at least one),
 // used in turn. args: isa, n_in, rows, tokens.
 void run_ternary_benchmark(benchmark::State& state, size_t min_bytes) {
-  const auto isa = static_cast<Isa>(state.range(0));
-  if (!isa_supported(isa, detect_cpu_features())) {
-    state.SkipWithError("instruction set not supported here");
-    return;
-  }
-  const KernelTable& k = kernel_table(isa);
-  std::vector<TernaryMatrix> copies(1, random_matrix(state.range(1), state.range(2), k.layout));
-  while (copies.size() * copies[0].codes.size() < min_bytes) copies.push_back(copies[0]);
-  Activations a = random_activations(k, copies[0].n_in, state.range(3));
-  std::vector<float> y(static_cast<size_t>(copies[0].n_rows * state.range(3)));
-  size_t next = 0;
-  for (auto _ : state) {
-    const TernaryMatrix& w = copies[next];
-    next = (next + 1) % copies.size();
-    k.matmul_ternary(w, a.view, 0, w.n_rows, y.data(), w.n_rows);
-    benchmark::DoNotOptimize(y.data());
-  }
-  const double weights = static_cast<double>(copies[0].n_in * copies[0].n_rows);
-  state.counters["weights/s"] = benchmark::Counter(weights * state.range(3), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["bytes/s"] = benchmark::Counter(static_cast<double>(copies[0].codes.size()), benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(std::string(isa_name(isa)));
+  const std::string isa = kIsaNames[state.range(0)];
+  time_product(state, KernelProduct::ternary(isa, state.range(1), state.range(2), state.range(3), min_bytes), isa);
 }
 
 // One matrix, kept in cache by its repeated use.
@@ -93,45 +55,15 @@ BENCHMARK(BM_TernaryFromMemory)->Apply(TernaryShapes);
 
 // args: isa, type (0 F16, 1 Q8_0), n_in, rows — the LM head of the 125M shape.
 void BM_DenseHead(benchmark::State& state) {
-  const auto isa = static_cast<Isa>(state.range(0));
-  if (!isa_supported(isa, detect_cpu_features())) {
-    state.SkipWithError("instruction set not supported here");
-    return;
-  }
-  const KernelTable& k = kernel_table(isa);
-  const TensorType type = state.range(1) == 0 ? TensorType::F16 : TensorType::Q8_0;
-  const int64_t n_in = state.range(2), rows = state.range(3);
-  std::vector<uint8_t> data(row_bytes(type, n_in) * rows, 0);
-  std::vector<float> x(static_cast<size_t>(n_in), 0.5f), y(static_cast<size_t>(rows));
-  for (auto _ : state) {
-    k.matmul_dense(type, data.data(), n_in, x.data(), n_in, 1, 0, rows, y.data(), rows);
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.counters["bytes/s"] = benchmark::Counter(static_cast<double>(data.size()), benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(std::string(isa_name(isa)) + (type == TensorType::F16 ? " f16" : " q8_0"));
+  const std::string isa = kIsaNames[state.range(0)], type = state.range(1) == 0 ? "f16" : "q8_0";
+  time_product(state, KernelProduct::dense(isa, type, state.range(2), state.range(3)), isa + " " + type);
 }
 BENCHMARK(BM_DenseHead)->Args({1, 0, 576, 32000})->Args({1, 1, 576, 32000})->Args({2, 0, 576, 32000})->Args({2, 1, 576, 32000});
 
 // The Q8_0 LM head of the 125M shape in row groups (AVX-512 only), for 1 token
 // (generation) and 8 (a batch step); args: tokens.
 void BM_Q8GroupsHead(benchmark::State& state) {
-  const KernelTable& k = kernel_table(Isa::Avx512);
-  if (!isa_supported(Isa::Avx512, detect_cpu_features()) || k.matmul_q8_groups == nullptr) {
-    state.SkipWithError("no row-group kernel here");
-    return;
-  }
-  const int64_t n_in = 576, rows = 32000, tokens = state.range(0);
-  std::vector<uint8_t> data(row_bytes(TensorType::Q8_0, n_in) * rows);
-  std::mt19937 rng(5);
-  for (auto& b : data) b = static_cast<uint8_t>(rng() & 0x3f);  // small scales, any weights
-  const Q8RowGroups w = Q8RowGroups::from_q8_0(data.data(), n_in, rows);
-  std::vector<float> x(static_cast<size_t>(n_in * tokens), 0.5f), y(static_cast<size_t>(rows * tokens));
-  for (auto _ : state) {
-    k.matmul_q8_groups(w, x.data(), n_in, tokens, 0, rows, y.data(), rows);
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.counters["weights/s"] =
-      benchmark::Counter(static_cast<double>(n_in * rows * tokens), benchmark::Counter::kIsIterationInvariantRate);
+  time_product(state, KernelProduct::q8_row_groups(576, 32000, state.range(0)), "avx512");
 }
 BENCHMARK(BM_Q8GroupsHead)->Arg(1)->Arg(8);
 

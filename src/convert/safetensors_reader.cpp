@@ -1,4 +1,4 @@
-#include "io/safetensors_reader.h"
+#include "convert/safetensors_reader.h"
 
 #include <cmath>
 #include <cstring>

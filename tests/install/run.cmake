@@ -1,0 +1,25 @@
+# ctest's install_consumer: installs the build tree into a fresh prefix, configures and
+# builds tests/install against that prefix alone, and runs the program on the shipped
+# model. Arguments (-D): TERN_BINARY_DIR, TERN_SOURCE_DIR, WORK_DIR.
+file(REMOVE_RECURSE "${WORK_DIR}")
+set(prefix "${WORK_DIR}/prefix")
+function(run_step)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(step_output "${out}" PARENT_SCOPE)
+endfunction()
+run_step(${CMAKE_COMMAND} --install "${TERN_BINARY_DIR}" --prefix "${prefix}")
+file(GLOB_RECURSE config_files "${prefix}/ternConfig.cmake")
+if(NOT EXISTS "${prefix}/include/tern/model.h" OR NOT config_files)
+  message(FATAL_ERROR "cmake --install did not install include/tern/model.h and ternConfig.cmake")
+endif()
+run_step(${CMAKE_COMMAND} -S "${TERN_SOURCE_DIR}/tests/install" -B "${WORK_DIR}/build"
+         -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}")
+run_step(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
+run_step("${WORK_DIR}/build/tern_consumer" "${TERN_SOURCE_DIR}/models/tern-kjv.gguf" "And the LORD said")
+message("${step_output}")
+if(NOT step_output MATCHES "^prompt tokens [1-9][0-9]*, generated [1-8]: ")
+  message(FATAL_ERROR "unexpected output: ${step_output}")
+endif()
