@@ -5,6 +5,7 @@
 // first, stays in the context untouched.
 #include <algorithm>
 
+#include "generation/prompt_bound.h"
 #include "tern/chat.h"
 #include "tern/error.h"
 
@@ -49,6 +50,8 @@ void ChatSession::clear() {
 }
 
 ChatTurn ChatSession::send(std::string_view user_text, const GenerationParams& params, const TextSink& sink) {
+  // A message that cannot fit even alone is refused before it is rendered and tokenized.
+  check_prompt_bytes(context_.model().tokenizer(), user_text, context_.n_ctx() - 1);
   ChatTurn turn;
   messages_.push_back({"user", std::string(user_text)});
   const std::size_t first_turn = !messages_.empty() && messages_.front().role == "system" ? 1 : 0;
