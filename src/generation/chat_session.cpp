@@ -53,6 +53,8 @@ ChatTurn ChatSession::send(std::string_view user_text, const GenerationParams& p
   // A message that cannot fit even alone is refused before it is rendered and tokenized.
   check_prompt_bytes(context_.model().tokenizer(), user_text, context_.n_ctx() - 1);
   ChatTurn turn;
+  // Refused before the whole conversation is rendered and tokenized (a 10 MB line).
+  check_prompt_bytes(context_.model().tokenizer(), user_text, context_.n_ctx());
   messages_.push_back({"user", std::string(user_text)});
   const std::size_t first_turn = !messages_.empty() && messages_.front().role == "system" ? 1 : 0;
   std::vector<int32_t> prompt = prompt_tokens(messages_);
