@@ -50,8 +50,6 @@ void ChatSession::clear() {
 }
 
 ChatTurn ChatSession::send(std::string_view user_text, const GenerationParams& params, const TextSink& sink) {
-  // A message that cannot fit even alone is refused before it is rendered and tokenized.
-  check_prompt_bytes(context_.model().tokenizer(), user_text, context_.n_ctx() - 1);
   ChatTurn turn;
   // Refused before the whole conversation is rendered and tokenized (a 10 MB line).
   check_prompt_bytes(context_.model().tokenizer(), user_text, context_.n_ctx());
