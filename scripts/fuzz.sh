@@ -22,9 +22,9 @@ cmake --build $B -j"$(nproc)" --target fuzz_targets >/dev/null
 
 /usr/bin/python3 tests/fuzz/make_corpus.py $B/seeds >/dev/null
 declare -A DICT=([gguf]=gguf [safetensors]=safetensors [hf_folder]=json [bitllama2c]=bitllama2c
-                 [spm_model]=spm_model [tokenizer]=tokenizer [batch_line]=json)
+                 [spm_model]=spm_model [tokenizer]=tokenizer [chat_template]=chat_template [batch_line]=json)
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(gguf safetensors hf_folder bitllama2c spm_model tokenizer batch_line)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(gguf safetensors hf_folder bitllama2c spm_model tokenizer chat_template batch_line)
 mkdir -p $B/artifacts $B/logs
 failed=0
 printf '%-12s %10s %8s %8s %8s  %s\n' target execs exec/s cov ft result

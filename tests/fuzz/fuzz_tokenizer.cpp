@@ -1,5 +1,6 @@
-// Tokenizer on arbitrary bytes, with two real vocabularies from ../shared (tok512, 512
-// pieces with whitespace squeezing; LLaMA-2's 32000). The first input byte picks one.
+// Tokenizer on arbitrary bytes, with three real vocabularies from ../shared (tok512, 512
+// SentencePiece pieces with whitespace squeezing; LLaMA-2's 32000; GPT-2's byte-level
+// BPE). The first input byte picks one and whether special tokens are parsed.
 // Checks: decoding any ids gives valid UTF-8, and streaming decode (push per id, then
 // flush) equals whole decode, both for the ids of the encoded text and for ids read
 // straight from the input.
@@ -25,6 +26,8 @@ const std::vector<std::unique_ptr<tern::Tokenizer>>& tokenizers() {
     t.push_back(std::make_unique<tern::Tokenizer>(tern::load_sentencepiece_vocab(shared("models/tok512.model"))));
     t.push_back(std::make_unique<tern::Tokenizer>(
         tern::read_gguf_vocab(tern::GgufFile::open(shared("tokenizers/ggml-vocab-llama-spm.gguf")))));
+    t.push_back(std::make_unique<tern::Tokenizer>(
+        tern::read_gguf_vocab(tern::GgufFile::open(shared("tokenizers/ggml-vocab-gpt-2.gguf")))));
     return t;
   }();
   return all;
@@ -53,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const tern::Tokenizer& tok = *tokenizers()[data[0] % tokenizers().size()];
   const auto text = tern::fuzz::as_text(data + 1, size - 1);
   try {
-    check_decoders(tok, tok.encode(text, data[0] & 2));
+    check_decoders(tok, tok.encode(text, data[0] & 4, data[0] & 8));
   } catch (const tern::Error&) {  // invalid UTF-8 is refused with an error
   }
   std::vector<int32_t> ids;

@@ -6,7 +6,7 @@ Usage:
     /usr/bin/python3 tests/fuzz/make_corpus.py OUT_DIR [--shared DIR]
 
 Writes OUT_DIR/<target>/<seed> for each target (gguf, safetensors, hf_folder, bitllama2c,
-spm_model, tokenizer, batch_line). Nothing is committed: the seeds are rebuilt from the
+spm_model, tokenizer, chat_template, batch_line). Nothing is committed: the seeds are rebuilt from the
 shared data each time (scripts/fuzz.sh, scripts/test.sh).
 """
 
@@ -127,6 +127,15 @@ def main():
         for i, text in enumerate(t for t in inp.split(b"\n__ggml_vocab_test__\n") if t):
             for selector in (0, 1):
                 put(a.out, "tokenizer", f"inp-{i}-{selector}", bytes([selector]) + text)
+
+        # Chat templates: the published templates tools/reference renders with jinja2,
+        # each with a short conversation ("@@@@" between the template and the messages).
+        sys.path.insert(0, REFERENCE)
+        import chat_templates  # noqa: E402 (needs python3-jinja2, as the tests do)
+        for name, template in chat_templates.TEMPLATES.items():
+            put(a.out, "chat_template", name, SEPARATOR.join(
+                [template.encode(), b"You are terse.", b"Hi <|eot_id|>", b"Hello.", b"Bye"]))
+        put(a.out, "chat_template", "empty", SEPARATOR.join([b"", b"sys", b"user"]))
 
         # Batch lines: the repro and one line per parameter.
         put(a.out, "batch_line", "float-cast", read(os.path.join(repros, "batch-float-cast.jsonl")).strip())
