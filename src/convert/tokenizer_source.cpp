@@ -114,6 +114,7 @@ Vocab load_tokenizer_json(const std::filesystem::path& path) {
 }  // namespace
 
 Vocab load_vocab_file(const std::filesystem::path& path, int64_t vocab_size) {
+  if (std::filesystem::is_directory(path)) fail("{}: is a directory, expected a tokenizer or model file", path.string());
   if (!std::filesystem::is_regular_file(path)) fail("{}: tokenizer file not found", path.string());
   const auto ext = path.extension().string();
   Vocab v;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "tern/chat.h"
+#include "generation/prompt_bound.h"
 #include "tern/error.h"
 
 namespace tern {
@@ -50,6 +51,8 @@ void ChatSession::clear() {
 
 ChatTurn ChatSession::send(std::string_view user_text, const GenerationParams& params, const TextSink& sink) {
   ChatTurn turn;
+  // A message that cannot fit even alone is refused before it is tokenized.
+  check_prompt_bytes(context_.model().tokenizer(), user_text, context_.n_ctx());
   messages_.push_back({"user", std::string(user_text)});
   const std::size_t first_turn = !messages_.empty() && messages_.front().role == "system" ? 1 : 0;
   std::vector<int32_t> prompt = prompt_tokens(messages_);
