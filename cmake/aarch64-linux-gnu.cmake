@@ -15,5 +15,8 @@ set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 # pkg-config: the arm64 .pc files only (plus the directory the caller names in
 # PKG_CONFIG_PATH, where scripts/test-arm64.sh describes sentencepiece).
 set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
-# Emulated test runs: ctest and gtest discovery start target programs through qemu.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /usr/aarch64-linux-gnu)
+# Emulated test runs: ctest and gtest discovery start target programs through qemu. The
+# arm64 C library is the multiarch libc6:arm64 (a dependency of the packages above, with
+# its loader at /lib/ld-linux-aarch64.so.1): qemu's -L /usr/aarch64-linux-gnu would mix
+# in the cross toolchain's older copy, under which starting a thread hangs.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64)

@@ -258,12 +258,17 @@ TEST(Hardening, ConvertToAnExistingDirectoryIsACleanError) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1) << "a temp file was left";
 }
 
+// An HF folder from tools/reference/hf_fixture.py (config.json, model.safetensors, tokenizer).
+void make_fixture(const fs::path& dir, const std::string& kind) {
+  const auto made = run_command(shell_quote(python()) + " " + shell_quote(reference_tool("hf_fixture.py")) +
+                                " --kind " + kind + " --out " + quote(dir));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+}
+
 TEST(Hardening, NanWeightIsRefusedByName) {
   TempDir dir;
   const auto src = dir / "hf";
-  const auto made = run_command(shell_quote(python()) + " " + shell_quote(reference_tool("hf_fixture.py")) +
-                                " --kind llama --out " + quote(src));
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ASSERT_NO_FATAL_FAILURE(make_fixture(src, "llama"));
   // Overwrite the first value of layer 1's k_proj with a float NaN.
   std::fstream f(src / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
   uint64_t header_len = 0;
@@ -283,9 +288,7 @@ TEST(Hardening, NanWeightIsRefusedByName) {
 TEST(Hardening, HfRepeatAboveTheLoadersMaximumIsRefused) {
   TempDir dir;
   const auto src = dir / "hf";
-  const auto made = run_command(shell_quote(python()) + " " + shell_quote(reference_tool("hf_fixture.py")) +
-                                " --kind mobilellm --out " + quote(src));
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ASSERT_NO_FATAL_FAILURE(make_fixture(src, "mobilellm"));
   std::ifstream in(src / "config.json");
   auto config = nlohmann::json::parse(in);
   in.close();

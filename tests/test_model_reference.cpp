@@ -192,10 +192,12 @@ TEST_P(IsaVsScalar, PromptBatchMatchesScalarTokenByToken) {
   }
 }
 
+// Named after the table (Isas/IsaVsScalar.LogitsMatchScalarPath/neon), so a run can pick one.
+std::string isa_param_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 #if defined(__aarch64__)
-INSTANTIATE_TEST_SUITE_P(Isas, IsaVsScalar, ::testing::Values("neon", "dotprod", "i8mm"));
+INSTANTIATE_TEST_SUITE_P(Isas, IsaVsScalar, ::testing::Values("neon", "dotprod", "i8mm"), isa_param_name);
 #else
-INSTANTIATE_TEST_SUITE_P(Isas, IsaVsScalar, ::testing::Values("avx2", "avx512"));
+INSTANTIATE_TEST_SUITE_P(Isas, IsaVsScalar, ::testing::Values("avx2", "avx512"), isa_param_name);
 #endif
 
 // A linear wider than the AVX-512 kernel keeps exact (132,104 inputs: its float partial

@@ -36,7 +36,9 @@ std::string greedy_text(const Model& model, const std::string& prompt, int32_t n
 // The table TERN_ISA names, when it names one.
 void expect_forced_isa(const Model& model) {
   const char* forced = std::getenv("TERN_ISA");
-  if (forced != nullptr && *forced != '\0') EXPECT_EQ(model.isa(), forced);
+  if (forced != nullptr && *forced != '\0') {
+    EXPECT_EQ(model.isa(), forced);
+  }
 }
 
 TEST(SelectedIsa, Stories260KGreedyTextMatchesLlama2c) {

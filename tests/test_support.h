@@ -102,6 +102,12 @@ inline std::string reference_tool(const std::string& script) {
 }
 inline std::string tern_cli() { return TERN_CLI_PATH; }
 
+// `tern ARGS` and `python3 tools/reference/SCRIPT ARGS` (ARGS already shell-quoted).
+inline CommandResult run_tern_cli(const std::string& args) { return run_command(shell_quote(tern_cli()) + " " + args); }
+inline CommandResult run_reference_script(const std::string& script, const std::string& args) {
+  return run_command(shell_quote(python()) + " " + shell_quote(reference_tool(script)) + " " + args);
+}
+
 // Runs a Python script with tools/reference importable (as gguf) and json imported, in
 // dir; returns its standard output.
 inline std::string run_python_script(const std::string& script, const std::filesystem::path& dir) {

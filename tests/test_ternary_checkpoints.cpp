@@ -32,9 +32,9 @@ using testing::TempDir;
 std::string quote(const std::string& s) { return testing::shell_quote(s); }
 std::string quote(const fs::path& p) { return quote(p.string()); }
 
-CommandResult run_tern(const std::string& args) { return testing::run_command(quote(testing::tern_cli()) + " " + args); }
+CommandResult run_tern(const std::string& args) { return testing::run_tern_cli(args); }
 CommandResult run_python(const std::string& script, const std::string& args) {
-  return testing::run_command(quote(testing::python()) + " " + quote(testing::reference_tool(script)) + " " + args);
+  return testing::run_reference_script(script, args);
 }
 
 std::string csv(const std::vector<int32_t>& v) {

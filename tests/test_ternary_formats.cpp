@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -367,6 +368,70 @@ TEST(TernaryFormatsTern2, DifferentScalesCannotBeOneTensorScale) {
   auto w = random_weights(8, 2, 8, rng);
   w.scales[1] = w.scales[0] * 2;
   EXPECT_THROW(encode_ternary(TensorType::TERN2, w), Error);
+}
+
+// ---------------------------------------------------------------- TERN2R, I2_S by hand
+
+std::vector<uint8_t> with_floats(std::vector<uint8_t> bytes, const std::vector<float>& values) {
+  const auto* p = reinterpret_cast<const uint8_t*>(values.data());
+  bytes.insert(bytes.end(), p, p + values.size() * sizeof(float));
+  return bytes;
+}
+
+TEST(TernaryFormatsTern2r, HandBuiltRowsWithTheirOwnScales) {
+  // The rows of TernaryFormatsTern2.HandBuiltRows, then one f32 scale per row (FORMAT.md 2.5).
+  const auto bytes = with_floats({0b00'01'10'00, 0b01'01'01'10, 0b10'01'01'01, 0b01'01'01'00}, {0.75f, -2.5f});
+  EXPECT_EQ(tensor_bytes(TensorType::TERN2R, 5, 2), bytes.size());
+  const auto w = decode_ternary(TensorType::TERN2R, bytes, 5, 2, "hand");
+  EXPECT_EQ(w.weights, (std::vector<int8_t>{-1, 1, 0, -1, 1, 0, 0, 0, 1, -1}));
+  EXPECT_EQ(w.group, 5);
+  EXPECT_EQ(w.scales, (std::vector<float>{0.75f, -2.5f}));
+  EXPECT_EQ(encode_ternary(TensorType::TERN2R, w), bytes);
+  EXPECT_THROW(encode_ternary(TensorType::TERN2, w), Error);  // two scales: not TERN2
+}
+
+TEST(TernaryFormatsTern2r, NonFiniteRowScaleNamesTheTensor) {
+  const auto bytes = with_floats({0x55, 0x55}, {1.0f, std::numeric_limits<float>::quiet_NaN()});
+  EXPECT_THAT([&] { decode_ternary(TensorType::TERN2R, bytes, 4, 2, "blk.3.ffn_up.weight"); },
+              ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("blk.3.ffn_up.weight"), HasSubstr("finite"))));
+}
+
+TEST(TernaryFormatsTern2r, RowScalesBecomeTq2BlockScales) {
+  // --to llama: each 256-weight block of a row gets the row's scale as its f16 d.
+  std::mt19937 rng(21);
+  TernaryWeights w;
+  w.n_in = 512;
+  w.n_rows = 3;
+  w.group = 512;
+  w.weights.resize(512 * 3);
+  for (auto& t : w.weights) t = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);
+  w.scales = {0.5f, 0.25f, 2.0f};  // exact in f16
+  const auto tq = decode_ternary(TensorType::TQ2_0, encode_ternary(TensorType::TQ2_0, w), 512, 3, "tq");
+  EXPECT_EQ(tq.weights, w.weights);
+  EXPECT_EQ(tq.scales, (std::vector<float>{0.5f, 0.5f, 0.25f, 0.25f, 2.0f, 2.0f}));
+}
+
+TEST(TernaryFormatsI2s, HandBuiltBlock) {
+  // 128 weights = 32 bytes; weight j is in byte j % 32 at bits 7-2(j/32)..6-2(j/32) as
+  // code w + 1 (FORMAT.md 2.6). Byte 0 = 0b10'00'01'10: weights 0, 32, 64, 96 = +1, -1, 0, +1;
+  // every other byte 0x55 (all zero). Then the f32 scale 0.5 and 28 bytes of padding.
+  std::vector<uint8_t> bytes(32, 0x55);
+  bytes[0] = 0b10'00'01'10;
+  bytes[5] = 0b01'01'01'00;  // weight 101 = 96 + 5: group 3 (bits 1..0) = -1
+  bytes = with_floats(bytes, {0.5f});
+  bytes.resize(64, 0);
+  EXPECT_EQ(tensor_bytes(TensorType::I2_S, 128, 1), bytes.size());
+  const auto w = decode_ternary(TensorType::I2_S, bytes, 128, 1, "i2s");
+  std::vector<int8_t> expected(128, 0);
+  expected[0] = 1;
+  expected[32] = -1;
+  expected[96] = 1;
+  expected[101] = -1;
+  EXPECT_EQ(w.weights, expected);
+  EXPECT_EQ(w.scales, (std::vector<float>{0.5f}));
+  bytes[7] = 0xff;  // code 3
+  EXPECT_THAT([&] { decode_ternary(TensorType::I2_S, bytes, 128, 1, "blk.0.attn_q.weight"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("blk.0.attn_q.weight")));
 }
 
 TEST(TernaryFormats, InvalidCodesThrowNamingTheTensor) {

@@ -140,6 +140,10 @@ std::vector<PlannedTensor> plan_tensors(const ModelDraft& d, const DraftWriteOpt
   }
   std::vector<PlannedTensor> plan;
   for (const auto& t : d.tensors) {
+    if (t.is_ternary() && o.architecture == "llama" && t.ternary->n_in % kTernaryBlock != 0)
+      fail("tensor '{}' has rows of {} weights; a llama GGUF holds ternary linears as TQ2_0/TQ1_0 blocks, which "
+           "need a multiple of 256 (keep it as a tern GGUF instead)",
+           t.name, t.ternary->n_in);
     const TensorType type = t.is_ternary() ? ternary_type_for(t, o.ternary_type) : float_type_for(t, o);
     plan.push_back({t.name, t.ne, type, tensor_bytes(type, t.ne[0], t.n_elements() / t.ne[0])});
   }

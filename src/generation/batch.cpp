@@ -59,7 +59,7 @@ bool BatchRunner::admit(Slot& slot, BatchRequest request, const Callbacks& callb
     if (request.n_predict < -1) fail("n_predict must be -1 (until the context is full) or >= 0, got {}", request.n_predict);
     request.sampling.validate();
     check_prompt_bytes(tok, request.prompt, n_ctx_);
-    tokens = tok.encode(request.prompt, tok.vocab().add_bos);
+    tokens = request.prompt_tokens.empty() ? tok.encode(request.prompt, tok.vocab().add_bos) : request.prompt_tokens;
     if (tokens.empty()) tokens.push_back(tok.bos());
     if (static_cast<int64_t>(tokens.size()) > n_ctx_)
       fail("prompt is {} tokens but the context is {} (raise -c or shorten the prompt)", tokens.size(), n_ctx_);
@@ -110,7 +110,7 @@ std::optional<int32_t> BatchRunner::draw(Slot& slot) {
   return slot.sampler->sample(slot.logits, slot.history);
 }
 
-bool BatchRunner::advance(Slot& slot, std::optional<int32_t> drawn) {
+bool BatchRunner::advance(Slot& slot, std::optional<int32_t> drawn, const Callbacks& callbacks) {
   const Tokenizer& tok = model_.tokenizer();
   BatchResult& r = slot.result;
   if (!drawn) {
@@ -118,13 +118,19 @@ bool BatchRunner::advance(Slot& slot, std::optional<int32_t> drawn) {
     return false;
   }
   const int32_t token = *drawn;
-  if (token == tok.eos()) {
+  const auto& ends = slot.request.end_tokens;
+  if (token == tok.eos() || std::find(ends.begin(), ends.end(), token) != ends.end()) {
     r.finish = FinishReason::Eos;
     return false;
   }
   ++r.tokens_generated;
   ++stats_.generated_tokens;
-  r.text += slot.stops->push(slot.decoder->push(token));
+  const std::string piece = slot.stops->push(slot.decoder->push(token));
+  r.text += piece;
+  if (callbacks.on_text && !callbacks.on_text(r, piece)) {
+    r.finish = FinishReason::Cancelled;
+    return false;
+  }
   if (slot.stops->stopped()) {
     r.finish = FinishReason::Stop;
     return false;
@@ -137,12 +143,14 @@ bool BatchRunner::advance(Slot& slot, std::optional<int32_t> drawn) {
   return true;
 }
 
-BatchResult BatchRunner::finish(Slot& slot) {
+BatchResult BatchRunner::finish(Slot& slot, const Callbacks& callbacks) {
   BatchResult& r = slot.result;
-  if (!slot.stops->stopped()) {
-    r.text += slot.stops->push(slot.decoder->flush());
+  if (!slot.stops->stopped() && r.finish != FinishReason::Cancelled) {
+    std::string rest = slot.stops->push(slot.decoder->flush());
     if (slot.stops->stopped()) r.finish = FinishReason::Stop;
-    else r.text += slot.stops->flush();
+    else rest += slot.stops->flush();
+    r.text += rest;
+    if (callbacks.on_text && !rest.empty()) callbacks.on_text(r, rest);
   }
   r.ms = std::chrono::duration<double, std::milli>(Clock::now() - slot.start).count();
   slot.live = false;
@@ -161,6 +169,7 @@ void BatchRunner::run(const Callbacks& cb) {
   std::vector<std::optional<int32_t>> drawn;  // [rows] this pass's tokens
   while (true) {
     if (cb.abandon()) return;
+    if (cb.wait_for_requests) exhausted = false;  // a server's queue refills
     // Free slots take new requests (prefill and first token).
     for (auto& slot_ptr : slots_) {
       Slot& slot = *slot_ptr;
@@ -171,7 +180,7 @@ void BatchRunner::run(const Callbacks& cb) {
           break;
         }
         if (!admit(slot, std::move(*request), cb)) continue;
-        if (!advance(slot, draw(slot))) cb.on_result(finish(slot));
+        if (!advance(slot, draw(slot), cb)) cb.on_result(finish(slot, cb));
       }
     }
     if (cb.abandon()) return;
@@ -186,7 +195,12 @@ void BatchRunner::run(const Callbacks& cb) {
         rows.push_back(slot_ptr.get());
       }
     if (rows.empty()) {
-      if (exhausted || !cb.take_more()) return;
+      if (!cb.take_more()) return;
+      if (cb.wait_for_requests) {
+        if (!cb.wait_for_requests()) return;
+      } else if (exhausted) {
+        return;
+      }
       continue;
     }
     forward_rows(w, *scratch_, tokens, positions, caches, logit_rows);
@@ -207,7 +221,7 @@ void BatchRunner::run(const Callbacks& cb) {
     if (rows.size() > 1) w.pool->run(draw_rows);
     else draw_rows(0, 1);
     for (size_t i = 0; i < rows.size(); ++i)
-      if (!advance(*rows[i], drawn[i])) cb.on_result(finish(*rows[i]));
+      if (!advance(*rows[i], drawn[i], cb)) cb.on_result(finish(*rows[i], cb));
   }
 }
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +27,8 @@ namespace tern {
 struct BatchRequest {
   nlohmann::json id;
   std::string prompt;
+  std::vector<int32_t> prompt_tokens;  // not empty: the prompt already tokenized (e.g. a chat template's)
+  std::vector<int32_t> end_tokens;     // besides EOS, tokens that end the text (a template's end of turn)
   int32_t n_predict = 128;  // -1: until the sequence's context is full
   SamplerParams sampling;
   std::vector<std::string> stop;
@@ -57,11 +60,19 @@ class BatchRunner {
   // on_result(): called once per request as it finishes (or fails), in completion order.
   // take_more(): false stops taking new requests (live ones still finish).
   // abandon(): true drops the live sequences unreported and returns at once.
+  // on_text() (optional): called after every generated token with the text it released
+  // (empty while a UTF-8 character or a possible stop string is incomplete) and the
+  // result so far; false cancels that sequence (finish Cancelled, reported as usual).
+  // wait_for_requests() (optional, for a server): set, next() returning nothing means
+  // "nothing yet", not "no more"; it is called when no sequence is live, blocks until a
+  // request may have arrived and returns false to end run().
   struct Callbacks {
     std::function<std::optional<BatchRequest>()> next;
     std::function<void(BatchResult)> on_result;
     std::function<bool()> take_more = [] { return true; };
     std::function<bool()> abandon = [] { return false; };
+    std::function<bool(const BatchResult& so_far, std::string_view piece)> on_text;
+    std::function<bool()> wait_for_requests;
   };
   void run(const Callbacks& callbacks);
 
@@ -76,8 +87,8 @@ class BatchRunner {
   // has generated its n_predict tokens. Touches only the slot: slots draw in parallel.
   static std::optional<int32_t> draw(Slot& slot);
   // Takes the drawn token (text, stop strings, limits); false once the slot finished.
-  bool advance(Slot& slot, std::optional<int32_t> drawn);
-  BatchResult finish(Slot& slot);
+  bool advance(Slot& slot, std::optional<int32_t> drawn, const Callbacks& callbacks);
+  BatchResult finish(Slot& slot, const Callbacks& callbacks);
 
   const Model& model_;
   int parallel_;

@@ -5,8 +5,8 @@
 // first, stays in the context untouched.
 #include <algorithm>
 
-#include "tern/chat.h"
 #include "generation/prompt_bound.h"
+#include "tern/chat.h"
 #include "tern/error.h"
 
 namespace tern {
@@ -51,7 +51,7 @@ void ChatSession::clear() {
 
 ChatTurn ChatSession::send(std::string_view user_text, const GenerationParams& params, const TextSink& sink) {
   ChatTurn turn;
-  // A message that cannot fit even alone is refused before it is tokenized.
+  // Refused before the whole conversation is rendered and tokenized (a 10 MB line).
   check_prompt_bytes(context_.model().tokenizer(), user_text, context_.n_ctx());
   messages_.push_back({"user", std::string(user_text)});
   const std::size_t first_turn = !messages_.empty() && messages_.front().role == "system" ? 1 : 0;

@@ -25,34 +25,15 @@ struct SdotKernel {
   template <int T>
   static constexpr int kRowsFor = T == 1 ? 8 : 4;
 
+  using Acc = int32x4_t;
+  static Acc zero() { return vdupq_n_s32(0); }
+  [[gnu::always_inline]] static Acc multiply_add(Acc acc, int8x16_t weights, int8x16_t a) { return vdotq_s32(acc, weights, a); }
+  static int32_t total(Acc acc) { return vaddvq_s32(acc); }
+
   template <int R, int T>
   [[gnu::always_inline]] static void add(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T], int64_t c0,
                                          int64_t c1, int32_t (&sums)[R][T]) {
-    const TritDecoder decode;
-    int32x4_t acc[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] = vdupq_n_s32(0);
-    for (int64_t c = c0; c < c1; ++c) {
-      uint8x16_t codes[R];
-      for (int r = 0; r < R; ++r) codes[r] = vld1q_u8(rows[r] + c * TernaryMatrix::kChunkBytes);
-      plane<0>(decode, codes, acts, c, acc);
-      plane<1>(decode, codes, acts, c, acc);
-      plane<2>(decode, codes, acts, c, acc);
-      plane<3>(decode, codes, acts, c, acc);
-    }
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) sums[r][t] += vaddvq_s32(acc[r][t]);
-  }
-
-  template <int P, int R, int T>
-  [[gnu::always_inline]] static void plane(const TritDecoder& decode, const uint8x16_t (&codes)[R],
-                                           const int8_t* const (&acts)[T], int64_t c, int32x4_t (&acc)[R][T]) {
-    int8x16_t weights[R];
-    for (int r = 0; r < R; ++r) weights[r] = decode.plane<P>(codes[r]);
-    for (int t = 0; t < T; ++t) {
-      const int8x16_t a = vld1q_s8(acts[t] + c * kChunk + 16 * P);
-      for (int r = 0; r < R; ++r) acc[r][t] = vdotq_s32(acc[r][t], weights[r], a);
-    }
+    add_plane_products<SdotKernel, R, T>(rows, acts, c0, c1, sums);
   }
 };
 

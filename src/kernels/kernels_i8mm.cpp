@@ -89,13 +89,15 @@ struct SmmlaKernel {
   }
 };
 
-// Tokens [t0, t0 + T) over rows [row_begin, row_end) in tiles of 8 rows, then pairs;
-// returns the end of the rows covered (a last odd row is left).
+// Tokens [t0, t0 + T) over rows [row_begin, row_end) in tiles of 8 rows (4 for two
+// tokens: 8 x 2 spills in GCC 12's code), then pairs; returns the end of the rows
+// covered (a last odd row is left).
 template <int T>
 int64_t smmla_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end, int64_t t0,
                    float* y, int64_t y_stride) {
+  constexpr int kRows = T == 4 ? 8 : 4;
   int64_t r = row_begin;
-  for (; r + 8 <= row_end; r += 8) ternary_tile<SmmlaKernel, 8, T>(w, x, r, t0, y, y_stride);
+  for (; r + kRows <= row_end; r += kRows) ternary_tile<SmmlaKernel, kRows, T>(w, x, r, t0, y, y_stride);
   for (; r + 2 <= row_end; r += 2) ternary_tile<SmmlaKernel, 2, T>(w, x, r, t0, y, y_stride);
   return r;
 }

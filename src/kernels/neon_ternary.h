@@ -40,6 +40,36 @@ struct TritDecoder {
   }
 };
 
+// The R x T integer sums of rows[r] against acts[t] over chunks [c0, c1), for a kernel
+// that multiplies one plane's 16 int8 weights by 16 activations into an accumulator:
+// Product::Acc (zero()), Product::multiply_add(acc, weights, activations), Product::total(acc).
+template <typename Product, int R, int T>
+[[gnu::always_inline]] inline void add_plane_products(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T],
+                                                      int64_t c0, int64_t c1, int32_t (&sums)[R][T]) {
+  const TritDecoder decode;
+  typename Product::Acc acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = Product::zero();
+  auto plane = [&]<int P>(const uint8x16_t (&codes)[R], int64_t c) {
+    int8x16_t weights[R];
+    for (int r = 0; r < R; ++r) weights[r] = decode.plane<P>(codes[r]);
+    for (int t = 0; t < T; ++t) {
+      const int8x16_t a = vld1q_s8(acts[t] + c * kChunk + 16 * P);
+      for (int r = 0; r < R; ++r) acc[r][t] = Product::multiply_add(acc[r][t], weights[r], a);
+    }
+  };
+  for (int64_t c = c0; c < c1; ++c) {
+    uint8x16_t codes[R];
+    for (int r = 0; r < R; ++r) codes[r] = vld1q_u8(rows[r] + c * TernaryMatrix::kChunkBytes);
+    plane.template operator()<0>(codes, c);
+    plane.template operator()<1>(codes, c);
+    plane.template operator()<2>(codes, c);
+    plane.template operator()<3>(codes, c);
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) sums[r][t] += Product::total(acc[r][t]);
+}
+
 // The R x T integer sums of rows[r] against acts[t] over chunks [c0, c1) come from
 // Kernel::add<R, T>(rows, acts, c0, c1, sums), which adds them into sums[r][t]; it takes
 // at most Kernel::kMaxChunks chunks per call (its narrow accumulators' limit).

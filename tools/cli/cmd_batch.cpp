@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -20,6 +21,8 @@
 #include "common.h"
 #include "generation/batch.h"
 #include "generation/batch_request.h"
+#include "generation/shard.h"
+#include "serving/openai_batch.h"
 #include "tern/error.h"
 #include "tern/model.h"
 
@@ -75,8 +78,9 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
-// Ids already in the output (for --resume). A torn last line (no '\n') is cut off.
-std::set<std::string> done_ids(const std::string& path) {
+// Ids (the values of `key`) already in the output (for --resume). A torn last line
+// (no '\n') is cut off.
+std::set<std::string> done_ids(const std::string& path, const std::string& key) {
   std::set<std::string> ids;
   std::ifstream in(path, std::ios::binary);
   if (!in) return ids;
@@ -88,20 +92,9 @@ std::set<std::string> done_ids(const std::string& path) {
   std::string line;
   while (std::getline(lines, line)) {
     const json j = json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("id")) ids.insert(j["id"].dump());
+    if (j.is_object() && j.contains(key)) ids.insert(j[key].dump());
   }
   return ids;
-}
-
-std::pair<int, int> parse_shard(const std::string& s) {
-  const auto slash = s.find('/');
-  int i = -1, n = -1;
-  try {
-    if (slash != std::string::npos) i = std::stoi(s.substr(0, slash)), n = std::stoi(s.substr(slash + 1));
-  } catch (const std::exception&) {
-  }
-  if (n <= 0 || i < 0 || i >= n) fail("--shard must be I/N with 0 <= I < N, got '{}'", s);
-  return {i, n};
 }
 
 std::string result_line(const BatchResult& r) {
@@ -122,8 +115,7 @@ std::string result_line(const BatchResult& r) {
 int run_batch(BatchOptions o) {
   apply_log_options(o.log);
   o.sampling.validate();
-  int shard_index = 0, shard_count = 1;
-  if (!o.shard.empty()) std::tie(shard_index, shard_count) = parse_shard(o.shard);
+  const Shard shard = o.shard.empty() ? Shard{} : parse_shard(o.shard);
   if (o.resume && o.output == "-") fail("--resume needs an output file (-o), not standard output");
   // By identity, not name: "x" and "./x" (or a link to x) are one file, and opening the
   // output truncates it before the input is read.
@@ -132,7 +124,12 @@ int run_batch(BatchOptions o) {
     fail("the output {} is the input file {}: results would overwrite the prompts", o.output, o.input);
 
   const std::vector<std::string> lines = read_lines(o.input);
-  const std::set<std::string> skip = o.resume ? done_ids(o.output) : std::set<std::string>{};
+  // OpenAI Batch API files are told apart by their first line; ids are then "custom_id".
+  const auto first = std::find_if(lines.begin(), lines.end(),
+                                  [](const std::string& l) { return l.find_first_not_of(" \t") != std::string::npos; });
+  const bool openai = !o.text && first != lines.end() && is_openai_batch_line(*first);
+  const std::string id_key = openai ? "custom_id" : "id";
+  const std::set<std::string> skip = o.resume ? done_ids(o.output, id_key) : std::set<std::string>{};
 
   LoadOptions load;
   load.threads = o.threads;
@@ -149,13 +146,13 @@ int run_batch(BatchOptions o) {
   // The lines this run handles: its shard, not empty, not already done.
   std::vector<size_t> todo;
   for (size_t k = 0; k < lines.size(); ++k) {
-    if (static_cast<int>(k % static_cast<size_t>(shard_count)) != shard_index) continue;
+    if (!shard.contains(k)) continue;
     if (lines[k].empty() || (!o.text && lines[k].find_first_not_of(" \t") == std::string::npos)) continue;
     if (!skip.empty()) {
       json id = static_cast<int64_t>(k + 1);
       if (!o.text) {
         const json j = json::parse(lines[k], nullptr, false);
-        if (j.is_object() && j.contains("id")) id = j["id"];
+        if (j.is_object() && j.contains(id_key)) id = j[id_key];
       }
       if (skip.count(id.dump())) continue;
     }
@@ -185,10 +182,35 @@ int run_batch(BatchOptions o) {
     std::fflush(stderr);
   };
 
+  // OpenAI format: the request of each live line number, for its output line.
+  std::map<int64_t, std::pair<json, ApiRequest>> live_api_requests;
+  const RequestDefaults api_defaults{o.sampling.seed, n_ctx, model_chat_template(model.tokenizer())};
+  const std::string model_name = std::filesystem::path(model.path()).stem().string();
+  const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
+
   BatchRunner::Callbacks cb;
+  auto next_api_request = [&](size_t k) -> std::optional<BatchRequest> {
+    const int64_t line_number = static_cast<int64_t>(k + 1);
+    OpenAiBatchInput in = parse_openai_batch_line(lines[k], model.tokenizer(), api_defaults);
+    if (in.error) {
+      ++n_errors;
+      write_line(fd, openai_batch_error_line(in.custom_id, std::to_string(line_number), *in.error, in.line_error));
+      ++done;
+      return std::nullopt;
+    }
+    BatchRequest request = std::move(in.request->generation);
+    request.id = line_number;
+    live_api_requests.emplace(line_number, std::make_pair(std::move(in.custom_id), std::move(*in.request)));
+    return request;
+  };
   cb.next = [&]() -> std::optional<BatchRequest> {
     while (next_line < todo.size()) {
       const size_t k = todo[next_line++];
+      if (openai) {
+        if (auto request = next_api_request(k)) return request;
+        continue;
+      }
       json id;
       try {
         return parse_batch_line(lines[k], k + 1, defaults, id);
@@ -203,7 +225,13 @@ int run_batch(BatchOptions o) {
   };
   cb.on_result = [&](BatchResult r) {
     if (!r.error.empty()) ++n_errors;
-    write_line(fd, result_line(r));
+    if (openai) {
+      const auto live = live_api_requests.find(r.id.get<int64_t>());
+      write_line(fd, openai_batch_output_line(live->second.first, r.id.dump(), live->second.second, model_name, r, created));
+      live_api_requests.erase(live);
+    } else {
+      write_line(fd, result_line(r));
+    }
     ++done;
     show_progress(false);
   };
@@ -228,7 +256,8 @@ Command add_batch_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "batch", "Run many prompts (JSONL in, JSONL out in completion order) with continuous batching");
   app->add_option("-m,--model", o->model, "Model file (GGUF); default: the model shipped in models/");
-  app->add_option("-i,--input", o->input, "Prompts: JSONL {\"id\", \"prompt\", ...} per line ('-': standard input)");
+  app->add_option("-i,--input", o->input, "Prompts: JSONL {\"id\", \"prompt\", ...} per line, or OpenAI Batch API lines "
+                 "{\"custom_id\", \"method\", \"url\", \"body\"} (answered in its output format) ('-': standard input)");
   app->add_option("-o,--output", o->output, "Results: one JSON line per prompt ('-': standard output)");
   app->add_option("--parallel", o->parallel, "Sequences run at once")->check(CLI::Range(1, 4096));
   app->add_option("-n,--n-predict", o->n_predict, "Tokens to generate per prompt (-1: until the context is full)")
@@ -242,7 +271,8 @@ Command add_batch_command(CLI::App& parent) {
   app->add_option("--stop", o->stop, "Default stop string (repeatable)");
   app->add_flag("--text", o->text, "Input is plain text: one prompt per line, id = line number");
   app->add_flag("--resume", o->resume, "Skip ids already in the output file and append the rest");
-  app->add_option("--shard", o->shard, "Run only input lines k (0-based) with k % N == I");
+  app->add_option("--shard", o->shard, "I/N: run only input lines k (0-based) with k % N == I; auto or auto/N: I and N from "
+                 "a Slurm job array or a Kubernetes Indexed Job (see docs/SCALE-OUT.md)");
   app->add_flag("-q,--quiet", o->quiet, "No progress line");
   add_log_options(*app, o->log);
   return {app, [o] { return run_batch(*o); }};

@@ -20,5 +20,7 @@ Command add_bench_command(CLI::App& parent);
 Command add_perplexity_command(CLI::App& parent);
 Command add_batch_command(CLI::App& parent);
 Command add_chat_command(CLI::App& parent);
+Command add_serve_command(CLI::App& parent);
+Command add_bench_serve_command(CLI::App& parent);
 
 }  // namespace tern::cli

@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
       tern::cli::add_perplexity_command(app),
       tern::cli::add_batch_command(app),
       tern::cli::add_chat_command(app),
+#ifdef TERN_HAVE_SERVER  // cpp-httplib (a cross build may lack the target's)
+      tern::cli::add_serve_command(app),
+      tern::cli::add_bench_serve_command(app),
+#endif
   };
 
   try {
