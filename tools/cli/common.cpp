@@ -186,10 +186,14 @@ int converse(ChatSession& session, const Context& context, const GenerationParam
     }
     if (line.empty()) continue;
     const SignalCounter interrupts({SIGINT});
-    const ChatTurn turn = session.send(line, params, print_piece);
-    fmt::print("\n");
-    std::fflush(stdout);
-    report_turn(session, turn, context, params.n_predict);
+    try {
+      const ChatTurn turn = session.send(line, params, print_piece);
+      fmt::print("\n");
+      std::fflush(stdout);
+      report_turn(session, turn, context, params.n_predict);
+    } catch (const Error& e) {  // a message that does not fit: say so, the conversation goes on
+      fmt::print(stderr, "tern: error: {}\n", e.what());
+    }
   }
   fmt::print(stderr, "\n");
   return 0;
