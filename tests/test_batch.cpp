@@ -27,7 +27,7 @@ using testing::shell_quote;
 using testing::tern_cli;
 using testing::TempDir;
 
-std::filesystem::path shipped_model() { return std::filesystem::path(TERN_SOURCE_DIR) / "models" / "tern-kjv.gguf"; }
+using testing::shipped_model_path;
 
 std::vector<std::string> read_lines(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -122,7 +122,7 @@ void check_multi_forward(const std::filesystem::path& model_path) {
   }
 }
 
-TEST(MultiForward, BitIdenticalToOneSequenceAtATimeShipped) { check_multi_forward(shipped_model()); }
+TEST(MultiForward, BitIdenticalToOneSequenceAtATimeShipped) { check_multi_forward(shipped_model_path()); }
 
 TEST(MultiForward, BitIdenticalToOneSequenceAtATimeStories) {
   TERN_REQUIRE_SHARED(model, "models/stories260K.gguf");
@@ -147,7 +147,7 @@ TEST(BatchCli, SameResultsWhateverTheParallelism) {
   TERN_REQUIRE_SHARED(stories, "models/stories260K.gguf");
   TempDir dir;
   write_prompts(dir / "in.jsonl", 13, "");
-  for (const auto& model : {stories, shipped_model()})
+  for (const auto& model : {stories, shipped_model_path()})
     for (const std::string sampling : {"--temp 0", "--temp 0.9 --seed 42", "--temp 0.9 --seed 42 --kv-type f16"}) {
       std::map<std::string, json> first;
       for (int parallel : {1, 4, 8}) {
@@ -189,7 +189,7 @@ TEST(BatchCli, BadLinesGiveErrorRecordsAndTheRestComplete) {
        << R"({"id": "long", "prompt": ")" << std::string(400, 'a') << " " << std::string(400, 'b') << "\"}\n"
        << R"({"id": "ok2", "prompt": "The LORD", "n_predict": 3, "temperature": 0})" << "\n";
   }
-  const auto r = run_command(batch_cmd(shipped_model(), dir / "in.jsonl", dir / "out.jsonl", "-n 5 -c 32"));
+  const auto r = run_command(batch_cmd(shipped_model_path(), dir / "in.jsonl", dir / "out.jsonl", "-n 5 -c 32"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const auto got = records(dir / "out.jsonl");
   ASSERT_EQ(got.size(), 6u);
@@ -206,7 +206,7 @@ TEST(BatchCli, KilledRunResumesToTheSameResults) {
   TempDir dir;
   write_prompts(dir / "in.jsonl", 200);
   const std::string flags = "-n 32 --temp 0.8 --seed 3 --parallel 8";
-  ASSERT_EQ(run_command(batch_cmd(shipped_model(), dir / "in.jsonl", dir / "full.jsonl", flags)).exit_code, 0);
+  ASSERT_EQ(run_command(batch_cmd(shipped_model_path(), dir / "in.jsonl", dir / "full.jsonl", flags)).exit_code, 0);
   const auto full = records(dir / "full.jsonl");
   ASSERT_EQ(full.size(), 200u);
 
@@ -214,7 +214,7 @@ TEST(BatchCli, KilledRunResumesToTheSameResults) {
   // run takes a few tenths of a second and its speed varies).
   const auto out = dir / "out.jsonl";
   const std::string lines = "$(cat " + shell_quote(out.string()) + " 2>/dev/null | wc -l)";
-  run_command("sh -c " + shell_quote(batch_cmd(shipped_model(), dir / "in.jsonl", out, flags) + " & pid=$!; " +
+  run_command("sh -c " + shell_quote(batch_cmd(shipped_model_path(), dir / "in.jsonl", out, flags) + " & pid=$!; " +
                                      "while kill -0 $pid 2>/dev/null && [ " + lines + " -lt 5 ]; do sleep 0.005; done; " +
                                      "kill -9 $pid; wait $pid"));
   const std::string partial = slurp(out);
@@ -223,7 +223,7 @@ TEST(BatchCli, KilledRunResumesToTheSameResults) {
   EXPECT_LT(before.size(), 200u) << "the run finished before the kill; the test proves less";
   for (const auto& [id, j] : before) EXPECT_EQ(j, full.at(id));
 
-  const auto r = run_command(batch_cmd(shipped_model(), dir / "in.jsonl", out, flags + " --resume"));
+  const auto r = run_command(batch_cmd(shipped_model_path(), dir / "in.jsonl", out, flags + " --resume"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(records(out), full);  // records() also checks each id is there once
   EXPECT_EQ(read_lines(out).size(), 200u);
@@ -238,14 +238,14 @@ TEST(BatchCli, ShardsCoverEveryIdOnce) {
     std::string name = "s";  // appended, not "s" + ...: GCC 12's false -Wrestrict
     name += std::to_string(i);
     const auto out = dir / name;
-    ASSERT_EQ(run_command(batch_cmd(shipped_model(), dir / "in.jsonl", out, "-n 2 --shard " + std::to_string(i) + "/3")).exit_code, 0);
+    ASSERT_EQ(run_command(batch_cmd(shipped_model_path(), dir / "in.jsonl", out, "-n 2 --shard " + std::to_string(i) + "/3")).exit_code, 0);
     const auto got = records(out);
     total += got.size();
     all.insert(got.begin(), got.end());
   }
   EXPECT_EQ(total, 10u);
   EXPECT_EQ(all.size(), 10u);
-  EXPECT_NE(run_command(batch_cmd(shipped_model(), dir / "in.jsonl", dir / "x", "--shard 3/3")).exit_code, 0);
+  EXPECT_NE(run_command(batch_cmd(shipped_model_path(), dir / "in.jsonl", dir / "x", "--shard 3/3")).exit_code, 0);
 }
 
 TEST(BatchCli, PlainTextInputUsesLineNumbers) {
@@ -254,7 +254,7 @@ TEST(BatchCli, PlainTextInputUsesLineNumbers) {
     std::ofstream in(dir / "in.txt");
     in << "And God said\nThe LORD\n";
   }
-  const auto r = run_command(batch_cmd(shipped_model(), dir / "in.txt", dir / "out.jsonl", "--text -n 3"));
+  const auto r = run_command(batch_cmd(shipped_model_path(), dir / "in.txt", dir / "out.jsonl", "--text -n 3"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto got = records(dir / "out.jsonl");
   EXPECT_EQ(got.size(), 2u);

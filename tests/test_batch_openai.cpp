@@ -21,7 +21,7 @@ using testing::shell_quote;
 using testing::tern_cli;
 using testing::TempDir;
 
-std::string shipped() { return (std::filesystem::path(TERN_SOURCE_DIR) / "models" / "tern-kjv.gguf").string(); }
+std::string shipped() { return testing::shipped_model_path().string(); }
 
 std::string batch_cmd(const std::filesystem::path& in, const std::filesystem::path& out, const std::string& flags) {
   return tern_cli() + " batch -q -t 2 -m " + shell_quote(shipped()) + " -i " + shell_quote(in.string()) + " -o " +

@@ -26,7 +26,7 @@ namespace {
 
 using nlohmann::json;
 
-std::filesystem::path shipped_model() { return std::filesystem::path(TERN_SOURCE_DIR) / "models" / "tern-kjv.gguf"; }
+using testing::shipped_model_path;
 
 // jinja2's renders of every template for one conversation, plus "_templates".
 json jinja_renders(const std::vector<ChatMessage>& messages, const std::string& bos, const std::string& eos) {
@@ -102,7 +102,7 @@ TEST(ChatTemplate, PlainAndContinueFormats) {
 // ---- conversations on the shipped model (256-token context) ----
 
 TEST(ChatSession, ConversationFarPastTheContextKeepsTheSystemPrompt) {
-  const Model model = Model::load(shipped_model());
+  const Model model = Model::load(shipped_model_path());
   Context context(model, model.config().context_length);
   SamplerParams sampling;
   sampling.temperature = 0;
@@ -130,7 +130,7 @@ TEST(ChatSession, ConversationFarPastTheContextKeepsTheSystemPrompt) {
 }
 
 TEST(ChatSession, MessageLongerThanTheContextIsAnErrorAndTheChatGoesOn) {
-  const Model model = Model::load(shipped_model());
+  const Model model = Model::load(shipped_model_path());
   Context context(model, 64);
   ChatSession chat(context, SamplerParams{}, ChatTemplate::named("plain"), "");
   GenerationParams params;
@@ -153,7 +153,7 @@ std::string many_lines(int n, const std::string& text) {
 TEST(ChatCli, ScriptedConversationFarPastTheContext) {
   TempDir dir;
   std::ofstream(dir / "in.txt") << many_lines(10, "And God said unto Noah") << "/clear\n" << "In the beginning\n";
-  const auto r = run_command("sh -c " + shell_quote(shell_quote(tern_cli()) + " chat -m " + shell_quote(shipped_model().string()) +
+  const auto r = run_command("sh -c " + shell_quote(shell_quote(tern_cli()) + " chat -m " + shell_quote(shipped_model_path().string()) +
                                                     " --system 'The book of the law.' --temp 0 -n 50 < " +
                                                     shell_quote((dir / "in.txt").string())));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -166,7 +166,7 @@ TEST(ChatCli, ScriptedConversationFarPastTheContext) {
 TEST(ChatCli, RunInteractiveSurvivesManyTurnsAndContinuesTheUsersText) {
   TempDir dir;
   std::ofstream(dir / "in.txt") << "And Moses said\nAnd the LORD\nIn the beginning\nAnd he said\nAnd it came to pass\n";
-  const auto r = run_command("sh -c " + shell_quote(shell_quote(tern_cli()) + " run -i -m " + shell_quote(shipped_model().string()) +
+  const auto r = run_command("sh -c " + shell_quote(shell_quote(tern_cli()) + " run -i -m " + shell_quote(shipped_model_path().string()) +
                                                     " --temp 0 < " + shell_quote((dir / "in.txt").string())));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("error"), std::string::npos) << r.err;
@@ -183,7 +183,7 @@ TEST(ChatCli, RunInteractiveSurvivesManyTurnsAndContinuesTheUsersText) {
 
 TEST(ChatCli, LlamaCppFlags) {
   const std::string tern = shell_quote(tern_cli()) + " ";
-  const std::string model = " -m " + shell_quote(shipped_model().string());
+  const std::string model = " -m " + shell_quote(shipped_model_path().string());
   const auto version = run_command(tern + "--version");
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_EQ(version.out.rfind("tern ", 0), 0u) << version.out;

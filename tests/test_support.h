@@ -18,6 +18,11 @@
 
 namespace tern::testing {
 
+// The model shipped in models/ (what `tern run` uses without -m).
+inline std::filesystem::path shipped_model_path() {
+  return std::filesystem::path(TERN_SOURCE_DIR) / "models" / "tern-kjv.gguf";
+}
+
 // Whether this CPU runs the named kernel table ("scalar", "avx2", "neon", ...).
 inline bool isa_supported_by_cpu(const std::string& name) {
   for (Isa isa : kAllIsas)
