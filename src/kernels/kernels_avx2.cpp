@@ -1,13 +1,15 @@
 // AVX2 kernels (with FMA and F16C). Compiled with those flags; only called when the
 // CPU reports them (see cpu_features.cpp). No AVX-512 here.
 //
-// Ternary product: a 32-byte load of a row's codes covers two 64-weight chunks = 128
-// weights (one "step"). For bit-plane p, a shift moves the plane's two bits to bits 6
-// (+1) and 7 (-1) of each byte, so the masked byte reads as positive, negative or
-// zero; VPSIGNB then gives +q, -q or 0 per activation byte (a conditional negate, not
-// a multiplication by a weight), and VPMADDUBSW against ones adds byte pairs into
-// int16 lanes. Int16 sums run over a bounded number of steps before being widened to
-// int32 (see kMaxStepsInt16).
+// Ternary product (OffsetCodes layout, ternary_matrix.h): a 32-byte load of a row's
+// codes covers two 64-weight chunks = 128 weights (one "step"). For bit-plane p, a shift
+// and a mask give each weight + 1 (0, 1 or 2) as an unsigned byte, and VPMADDUBSW
+// multiplies those by the signed int8 activations and adds byte pairs into int16 lanes:
+// one instruction per 32 weights and token, the weights never leave {0, 1, 2}. The +1
+// is taken back out once per scale group: the integer sum is sum((w + 1) a) - sum(a),
+// the activations' sum per 256-weight block coming with the prepared activations. Int16
+// sums run over a bounded number of steps before being widened to int32 (see
+// kMaxStepsInt16).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -28,21 +30,53 @@ namespace {
 
 constexpr int64_t kStepWeights = 128;  // weights per 32-byte code load (two chunks)
 constexpr int64_t kStepBytes = 32;
-// Per step, one int16 lane gains at most 4 planes * (127 + 127) = 1016 in magnitude;
-// 31 steps plus a trailing half step (31.5 * 1016 = 32004) stay below 32767 before
-// the sums are widened to int32.
-constexpr int64_t kMaxStepsInt16 = 31;
+// Per step, one int16 lane gains at most 4 planes * 2 products * 2 * 127 = 2032 in
+// magnitude; 15 steps plus a trailing half step (15.5 * 2032 = 31496) stay below 32767
+// before the sums are widened to int32.
+constexpr int64_t kMaxStepsInt16 = 15;
+// The activation sums that undo the weights' +1 cover 256-weight blocks (the TQ scale
+// group; a whole-row group adds its blocks).
+constexpr int64_t kSumBlock = 256;
+static_assert(kSumBlock == kTernaryBlock, "a TQ scale group must be one activation-sum block");
 
+int64_t sum_blocks(int64_t n_in) { return (padded_to_chunks(n_in) + kSumBlock - 1) / kSumBlock; }
+
+// Prepared activations: the reordered bytes (below), then one int32 sum per 256-weight
+// block and the sum of them all (a whole-row group's), padded to 64 bytes.
+//
 // Activation order for one step (128 weights at `base`): the kernel pairs byte j of the
 // 32 code bytes (chunk j / 16, byte j % 16) with weight 64 * (j / 16) + 16p + j % 16
 // for plane p, so plane p of both chunks goes to one contiguous 32-byte run:
 //   out[base + 32p + 16c + j] = q[base + 64c + 16p + j]
 // A trailing odd chunk (n_in_padded / 64 odd) keeps the natural order, which already
 // puts plane p at 16p. Loads all four inputs before storing, so in place works too.
-int64_t prepared_bytes_avx2(int64_t n_in) { return padded_to_chunks(n_in); }
+int64_t prepared_bytes_avx2(int64_t n_in) {
+  return padded_to_chunks(n_in) + ((sum_blocks(n_in) + 1) * 4 + 63) / 64 * 64;
+}
+
+const int32_t* activation_sums(const int8_t* prepared, int64_t n_in_padded) {
+  return reinterpret_cast<const int32_t*>(prepared + n_in_padded);
+}
 
 void prepare_ternary_avx2(const int8_t* q, int64_t n_in, int8_t* out_q) {
   const int64_t n = padded_to_chunks(n_in);
+  // Block sums first (the reorder below may run in place): bytes paired by VPMADDUBSW
+  // against ones, then widened to int32.
+  auto* sums = reinterpret_cast<int32_t*>(out_q + n);
+  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < sum_blocks(n_in); ++b) {
+    __m256i acc = _mm256_setzero_si256();
+    for (int64_t i = b * kSumBlock; i < std::min(n, (b + 1) * kSumBlock); i += 32) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, v), ones16));
+    }
+    const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    const __m128i s2 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    sums[b] = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1)));
+  }
+  int32_t total = 0;
+  for (int64_t b = 0; b < sum_blocks(n_in); ++b) total += sums[b];
+  sums[sum_blocks(n_in)] = total;
   int64_t base = 0;
   for (; base + kStepWeights <= n; base += kStepWeights) {
     const auto* in = reinterpret_cast<const __m256i*>(q + base);
@@ -59,43 +93,71 @@ void prepare_ternary_avx2(const int8_t* q, int64_t n_in, int8_t* out_q) {
 
 // ------------------------------------------------------------------ ternary product
 
-// Plane P's sign selector: bit 2P (+1) to bit 6, bit 2P+1 (-1) to bit 7. The 16-bit
-// shift carries bits across the byte boundary, but only into bits the mask drops.
+// Plane P's weights + 1, one unsigned byte per weight (0, 1 or 2). The 16-bit shift
+// carries bits across the byte boundary, but only into bits the mask drops.
 template <int P>
-inline __m256i plane_selector(__m256i codes) {
-  return _mm256_and_si256(_mm256_slli_epi16(codes, 6 - 2 * P), _mm256_set1_epi8(static_cast<char>(0xC0)));
+inline __m256i plane_values(__m256i codes) {
+  const __m256i three = _mm256_set1_epi8(3);
+  if constexpr (P == 0) return _mm256_and_si256(codes, three);
+  else return _mm256_and_si256(_mm256_srli_epi16(codes, 2 * P), three);
 }
 
 // Adds one step's sums (R rows x T tokens) into int16 lanes. `at` is the code byte
 // offset; activations start at 4 * at. kHalf: the trailing single chunk, read with
 // 16-byte loads; the codes' upper half is zero, so whatever the upper half of the
-// activation vector holds, VPSIGNB turns it into zeros.
+// activation vector holds, it is multiplied by 0. Each plane reloads its rows' codes
+// from L1 and uses each decoded vector at once, so only the R * T accumulators, one
+// decoded vector and the mask stay in registers (R * T up to 12 of the 16).
 template <int R, int T, bool kHalf, int P>
-[[gnu::always_inline]] inline void accumulate_plane(const __m256i (&codes)[R], const int8_t* const (&acts)[T],
+[[gnu::always_inline]] inline void accumulate_plane(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T],
                                                     int64_t at, __m256i (&acc)[R][T]) {
-  const __m256i ones = _mm256_set1_epi8(1);
-  __m256i sel[R];
-  for (int r = 0; r < R; ++r) sel[r] = plane_selector<P>(codes[r]);
-  for (int t = 0; t < T; ++t) {
-    const int8_t* a = acts[t] + 4 * at + (kHalf ? 16 : 32) * P;
-    const __m256i q = kHalf ? _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)))
-                            : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
-    for (int r = 0; r < R; ++r)
-      acc[r][t] = _mm256_add_epi16(acc[r][t], _mm256_maddubs_epi16(ones, _mm256_sign_epi8(q, sel[r])));
+  for (int r = 0; r < R; ++r) {
+    const __m256i codes = kHalf ? _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + at)))
+                                : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + at));
+    const __m256i u = plane_values<P>(codes);
+    for (int t = 0; t < T; ++t) {
+      const int8_t* a = acts[t] + 4 * at + (kHalf ? 16 : 32) * P;
+      const __m256i q = kHalf ? _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)))
+                              : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+      acc[r][t] = _mm256_add_epi16(acc[r][t], _mm256_maddubs_epi16(u, q));
+    }
   }
+}
+
+constexpr int64_t kPrefetchAhead = 4096;
+
+// One token (GEMV): each row's codes are loaded once per step and decoded four times;
+// the activation vector of a plane is shared by the R rows.
+template <int R, bool kHalf, int P>
+[[gnu::always_inline]] inline void accumulate_plane_gemv(const __m256i (&codes)[R], const int8_t* act, int64_t at,
+                                                         __m256i (&acc)[R][1]) {
+  const int8_t* a = act + 4 * at + (kHalf ? 16 : 32) * P;
+  const __m256i q = kHalf ? _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)))
+                          : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+  for (int r = 0; r < R; ++r) acc[r][0] = _mm256_add_epi16(acc[r][0], _mm256_maddubs_epi16(plane_values<P>(codes[r]), q));
 }
 
 template <int R, int T, bool kHalf>
 [[gnu::always_inline]] inline void accumulate_step(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T],
                                                    int64_t at, __m256i (&acc)[R][T]) {
-  __m256i codes[R];
-  for (int r = 0; r < R; ++r)
-    codes[r] = kHalf ? _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + at)))
-                     : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + at));
-  accumulate_plane<R, T, kHalf, 0>(codes, acts, at, acc);
-  accumulate_plane<R, T, kHalf, 1>(codes, acts, at, acc);
-  accumulate_plane<R, T, kHalf, 2>(codes, acts, at, acc);
-  accumulate_plane<R, T, kHalf, 3>(codes, acts, at, acc);
+  if constexpr (T == 1) {
+    // The tile's rows are consecutive in memory: fetching ahead of each of them keeps
+    // the lines of the next tiles on their way (one token reads the codes once).
+    for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + at + kPrefetchAhead), _MM_HINT_T0);
+    __m256i codes[R];
+    for (int r = 0; r < R; ++r)
+      codes[r] = kHalf ? _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + at)))
+                       : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + at));
+    accumulate_plane_gemv<R, kHalf, 0>(codes, acts[0], at, acc);
+    accumulate_plane_gemv<R, kHalf, 1>(codes, acts[0], at, acc);
+    accumulate_plane_gemv<R, kHalf, 2>(codes, acts[0], at, acc);
+    accumulate_plane_gemv<R, kHalf, 3>(codes, acts[0], at, acc);
+  } else {
+    accumulate_plane<R, T, kHalf, 0>(rows, acts, at, acc);
+    accumulate_plane<R, T, kHalf, 1>(rows, acts, at, acc);
+    accumulate_plane<R, T, kHalf, 2>(rows, acts, at, acc);
+    accumulate_plane<R, T, kHalf, 3>(rows, acts, at, acc);
+  }
 }
 
 // Steps [s0, s1) (plus the half chunk when `half`) summed in int16, then widened into acc32.
@@ -142,6 +204,10 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
   for (int t = 0; t < T; ++t) acts[t] = x.q + (t0 + t) * x.stride;
   const int64_t groups = w.groups_per_row();
   const int64_t steps = w.n_in_padded / kStepWeights;
+  // The activations' sum over group g for token t, what the weights' +1 added: a TQ
+  // group is one 256-weight block, a whole-row group the total after the blocks.
+  const int64_t sum_index = groups > 1 ? 0 : sum_blocks(w.n_in);
+  auto activation_sum = [&](int t, int64_t g) { return activation_sums(acts[t], w.n_in_padded)[sum_index + g]; };
   const bool odd_chunk = w.n_in_padded % kStepWeights != 0;
   const float* scales = w.scales.data() + r0 * groups;
   __m128 sums[kQuads];
@@ -153,12 +219,18 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
     for (int q = 0; q < kQuads; ++q) {
       __m256i v[4];
       alignas(16) float s[4] = {};
+      alignas(16) int32_t offset[4] = {};
       for (int i = 0; i < 4; ++i) {
         const int k = 4 * q + i;
         v[i] = k < kOut ? acc[k] : _mm256_setzero_si256();
-        if (k < kOut) s[i] = scales[(k / T) * groups + g];
+        if (k < kOut) {
+          s[i] = scales[(k / T) * groups + g];
+          offset[i] = activation_sum(k % T, g);
+        }
       }
-      sums[q] = add_scaled(sums[q], _mm_load_ps(s), hsum4_epi32(v[0], v[1], v[2], v[3]));
+      const __m128i group_sums =
+          _mm_sub_epi32(hsum4_epi32(v[0], v[1], v[2], v[3]), _mm_load_si128(reinterpret_cast<const __m128i*>(offset)));
+      sums[q] = add_scaled(sums[q], _mm_load_ps(s), group_sums);
     }
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc32[r][t] = _mm256_setzero_si256();
@@ -196,18 +268,18 @@ void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
   for (; r < row_end; ++r) ternary_tile<1, T>(w, x, r, t0, y, y_stride);
 }
 
-// Tokens in tiles of up to 4, so each code load and plane selector serves several
-// tokens (and a matrix streamed from memory is read once per 4 tokens); a single token
-// (GEMV) takes 4 rows at a time instead, sharing each activation load across rows.
-// R * T stays at 8 or below: past that the int16 accumulators no longer fit the 16
-// YMM registers next to the codes and constants.
+// Tokens in tiles of up to 4, so each decoded code vector serves several tokens (and a
+// matrix streamed from memory is read once per 4 tokens); fewer tokens take more rows,
+// a single token (GEMV) 8, so the per-tile work (horizontal sums, scales, stores) is
+// spread over more weights. R * T stays at 12 or below: the int16 accumulators share the
+// 16 YMM registers with a decoded vector, an activation vector and the mask.
 void matmul_ternary_avx2(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                          float* y, int64_t y_stride) {
   int64_t t = 0;
-  for (; t + 4 <= x.n_tok; t += 4) ternary_rows<2, 4>(w, x, row_begin, row_end, t, y, y_stride);
+  for (; t + 4 <= x.n_tok; t += 4) ternary_rows<3, 4>(w, x, row_begin, row_end, t, y, y_stride);
   switch (x.n_tok - t) {
-    case 3: ternary_rows<2, 3>(w, x, row_begin, row_end, t, y, y_stride); break;
-    case 2: ternary_rows<3, 2>(w, x, row_begin, row_end, t, y, y_stride); break;
+    case 3: ternary_rows<4, 3>(w, x, row_begin, row_end, t, y, y_stride); break;
+    case 2: ternary_rows<6, 2>(w, x, row_begin, row_end, t, y, y_stride); break;
     case 1: ternary_rows<4, 1>(w, x, row_begin, row_end, t, y, y_stride); break;
     default: break;
   }
@@ -481,7 +553,7 @@ float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
 }  // namespace
 
 const KernelTable& avx2_kernels() {
-  static const KernelTable table{Isa::Avx2, TernaryLayout::BitPlanes, kMaxExactInputInt32, prepared_bytes_avx2, prepare_ternary_avx2, matmul_ternary_avx2, matmul_dense_avx2,
+  static const KernelTable table{Isa::Avx2, TernaryLayout::OffsetCodes, kMaxExactInputInt32, prepared_bytes_avx2, prepare_ternary_avx2, matmul_ternary_avx2, matmul_dense_avx2,
                                  Avx2Rows::dot<float>, Avx2Rows::axpy<float>, attention_heads_avx2, quantize_row_avx2, silu_gate_scalar, nullptr,
                                  to_f16_avx2};
   return table;

@@ -7,6 +7,30 @@
 namespace tern {
 namespace {
 
+// Where weight c of a row sits in the BitPlanes / OffsetCodes geometry: its byte within
+// the row and the shift of its two bits.
+struct CodeSlot {
+  int64_t byte;
+  int shift;
+};
+CodeSlot code_slot(int64_t c) {
+  const int64_t chunk = c / TernaryMatrix::kChunkWeights, within = c % TernaryMatrix::kChunkWeights;
+  return {chunk * TernaryMatrix::kChunkBytes + within % TernaryMatrix::kChunkBytes,
+          static_cast<int>(2 * (within / TernaryMatrix::kChunkBytes))};
+}
+
+void pack_offset_codes(const TernaryWeights& w, TernaryMatrix& m) {
+  m.row_stride = m.n_in_padded / 4;
+  m.codes.assign(static_cast<size_t>(m.row_stride * m.n_rows), 0x55);  // every weight 0 (code 1)
+  for (int64_t r = 0; r < w.n_rows; ++r)
+    for (int64_t c = 0; c < w.n_in; ++c) {
+      const CodeSlot slot = code_slot(c);
+      uint8_t& byte = m.codes[static_cast<size_t>(r * m.row_stride + slot.byte)];
+      const unsigned code = static_cast<unsigned>(w.weights[r * w.n_in + c] + 1);
+      byte = static_cast<uint8_t>((byte & ~(3u << slot.shift)) | (code << slot.shift));
+    }
+}
+
 void pack_bit_planes(const TernaryWeights& w, TernaryMatrix& m) {
   m.row_stride = m.n_in_padded / 4;
   m.codes.assign(static_cast<size_t>(m.row_stride * m.n_rows), 0);
@@ -82,6 +106,7 @@ TernaryMatrix TernaryMatrix::from_weights(const TernaryWeights& w, TernaryLayout
   m.group = w.group;
   m.scales = w.scales;
   if (layout == TernaryLayout::BitPlanes) pack_bit_planes(w, m);
+  else if (layout == TernaryLayout::OffsetCodes) pack_offset_codes(w, m);
   else pack_trit_triples(w, m);
   return m;
 }
@@ -92,6 +117,10 @@ int8_t TernaryMatrix::weight(int64_t row, int64_t col) const {
     const int shift = static_cast<int>(2 * (within / kChunkBytes));
     const uint8_t byte = codes[static_cast<size_t>(row * row_stride + chunk * kChunkBytes + within % kChunkBytes)];
     return static_cast<int8_t>(((byte >> shift) & 1) - ((byte >> (shift + 1)) & 1));
+  }
+  if (layout == TernaryLayout::OffsetCodes) {
+    const CodeSlot slot = code_slot(col);
+    return static_cast<int8_t>(((codes[static_cast<size_t>(row * row_stride + slot.byte)] >> slot.shift) & 3) - 1);
   }
   const int64_t within = col % kSegmentWeights;
   const uint16_t bits =

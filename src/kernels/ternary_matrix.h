@@ -9,6 +9,12 @@
 // Two bit-planes per weight, so a kernel turns a byte vector into "add" and "subtract"
 // masks with one test each, and never multiplies by a weight.
 //
+// OffsetCodes (AVX2): the BitPlanes geometry (64-weight chunks of 16 bytes, weight j+16g
+// of a chunk in bits 2g and 2g+1 of byte j), but the two bits hold weight + 1 (0, 1 or
+// 2) as an unsigned number; padding weights are 0 (code 1). A shift and a mask give each
+// weight as an unsigned byte that VPMADDUBSW pairs with the signed activations directly;
+// the +1 comes back out as the activations' sum over the scale group.
+//
 // TritTriples (AVX-512): three consecutive weights (t0, t1, t2) form one base-3 index
 // e = (t0 + 1) + 3 (t1 + 1) + 9 (t2 + 1) in 0..26, the entry of a 27-entry table of
 // that activation triple's signed sums (built per token; a table lookup replaces the
@@ -30,7 +36,7 @@
 
 namespace tern {
 
-enum class TernaryLayout { BitPlanes, TritTriples };
+enum class TernaryLayout { BitPlanes, TritTriples, OffsetCodes };
 
 struct TernaryMatrix {
   // BitPlanes
@@ -47,9 +53,9 @@ struct TernaryMatrix {
   int64_t n_in_padded = 0;  // n_in rounded up to a multiple of 64
   int64_t n_rows = 0;       // rows (output length)
   int64_t group = 0;        // weights per scale along a row: n_in, or 256 (TQ blocks)
-  int64_t row_stride = 0;   // BitPlanes: bytes per row = n_in_padded / 4
+  int64_t row_stride = 0;   // BitPlanes, OffsetCodes: bytes per row = n_in_padded / 4
   int64_t words_per_row = 0;  // TritTriples: 16-bit words per row (words_for(n_in))
-  // BitPlanes: [n_rows, row_stride];
+  // BitPlanes, OffsetCodes: [n_rows, row_stride];
   // TritTriples: [segments, n_rows / 32 (rounded up), words of the segment, 32] uint16
   AlignedBuffer<uint8_t> codes;
   std::vector<float> scales;     // [n_rows, n_in / group]
