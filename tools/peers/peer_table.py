@@ -48,7 +48,12 @@ def main():
         if not name.endswith(".json"):
             continue
         _, shape, engine = name[: -len(".json")].split(".", 2)
-        for cell, value in cells_of(os.path.join(out_dir, name)).items():
+        try:
+            found = cells_of(os.path.join(out_dir, name))
+        except (ValueError, KeyError) as e:  # a run cut short: no cells from it
+            print(f"peer_table: skipping {name}: {e}", file=sys.stderr)
+            continue
+        for cell, value in found.items():
             runs[(shape, engine)][cell].append(value)
     cells = [("pp128", 1), ("pp128", 2), ("tg128", 1), ("tg128", 2)]
     header = "| {} | pp128 1t | pp128 2t | tg128 1t | tg128 2t |\n|---|---:|---:|---:|---:|"
