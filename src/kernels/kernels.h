@@ -72,7 +72,7 @@ inline constexpr int64_t kMaxExactInputInt32 = ((int64_t{1} << 31) - 1) / 127;
 
 // Declared per instruction set file; kernel_table picks one.
 const KernelTable& scalar_kernels();
-// The scalar gating (std::exp), also the AVX2 table's: no vector version there yet.
+// The scalar gating (std::exp).
 void silu_gate_scalar(float* gate, const float* up, int64_t n);
 // x86-64 builds only:
 const KernelTable& avx2_kernels();
