@@ -106,8 +106,10 @@ constexpr float kUntouched = 12345.0f;
 // y[n_tok, n_rows] from rows [row_begin, row_end) of w, packed in the layout the table
 // reads; other entries keep kUntouched.
 std::vector<float> run_ternary(const KernelTable& k, const TernaryWeights& w, const std::vector<int8_t>& raw,
-                               int64_t n_tok, const std::vector<float>& scale, int64_t row_begin, int64_t row_end) {
-  const TernaryMatrix m = TernaryMatrix::from_weights(w, k.layout);
+                               int64_t n_tok, const std::vector<float>& scale, int64_t row_begin, int64_t row_end,
+                               bool streamed = true) {
+  TernaryMatrix m = TernaryMatrix::from_weights(w, k.layout);
+  m.streamed = streamed;
   const Prepared p = prepare(k, raw, n_tok, m.n_in, scale);
   std::vector<float> y(static_cast<size_t>(n_tok * m.n_rows), kUntouched);
   k.matmul_ternary(m, p.view, row_begin, row_end, y.data(), m.n_rows);
@@ -215,6 +217,22 @@ TEST_P(SimdKernels, TernaryLoopOrdersMatchScalar) {
         expect_ternary_identical(simd(), m, raw, n_tok, scale, r0, r1, describe(n_in, n_rows, n_tok, n_in, r0, r1));
       if (HasFailure()) return;
     }
+}
+
+// A model the last-level cache holds runs the one-token kernels without fetching ahead
+// (TernaryMatrix::streamed false): the same sums, also on rows longer than an int16
+// block and with an odd last chunk.
+TEST_P(SimdKernels, TernaryCacheResidentMatchesScalar) {
+  std::mt19937 rng(11);
+  for (const int64_t n_in : {64, 576, 1000, 4160}) {
+    const int64_t n_rows = 37;
+    const TernaryWeights w = make_weights(n_rows, n_in, n_in, WeightFill::Random, rng);
+    const auto raw = make_activations(1, n_in, padded_to_chunks(n_in), ActFill::Random, rng);
+    const std::vector<float> scale = {0.25f};
+    const auto want = run_ternary(scalar_kernels(), w, raw, 1, scale, 0, n_rows);
+    const auto got = run_ternary(simd(), w, raw, 1, scale, 0, n_rows, /*streamed=*/false);
+    for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], want[i]) << "n_in " << n_in << " row " << i;
+  }
 }
 
 // Unit scales make y the integer sum itself (exact in f32 below 2^24), checked against

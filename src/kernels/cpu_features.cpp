@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <string>
 
 #include "tern/error.h"
 
@@ -50,6 +51,35 @@ CpuFeatures detect_cpu_features() {
 // Neither x86 nor ARM64 (cpu_features_arm64.cpp): the scalar kernels only.
 CpuFeatures detect_cpu_features() { return CpuFeatures{.name = "unknown CPU"}; }
 #endif
+
+namespace {
+
+// A sysfs cache size such as "32768K" or "32M", in bytes (0 if unreadable).
+int64_t read_cache_size(const std::string& path) {
+  std::ifstream in(path);
+  int64_t value = 0;
+  char unit = 0;
+  if (!(in >> value)) return 0;
+  in >> unit;
+  return unit == 'K' ? value << 10 : unit == 'M' ? value << 20 : unit == 'G' ? value << 30 : value;
+}
+
+}  // namespace
+
+CacheSizes detect_cache_sizes() {
+  CacheSizes sizes;
+  for (int index = 0; index < 8; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    std::ifstream level_file(dir + "level"), type_file(dir + "type");
+    int level = 0;
+    std::string type;
+    if (!(level_file >> level) || !(type_file >> type) || type == "Instruction") continue;
+    const int64_t bytes = read_cache_size(dir + "size");
+    if (level == 2) sizes.l2_bytes = bytes;
+    if (level >= 2 && bytes > sizes.last_level_bytes) sizes.last_level_bytes = bytes;
+  }
+  return sizes;
+}
 
 bool isa_supported(Isa isa, const CpuFeatures& c) {
   switch (isa) {

@@ -1,6 +1,7 @@
 #pragma once
 // What the CPU can run, read at run time (never assumed at build time), and which
 // instruction set the kernels use: the best one available, or TERN_ISA's choice.
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,14 @@ struct CpuFeatures {
 };
 
 CpuFeatures detect_cpu_features();
+
+// Cache sizes of CPU 0 (Linux sysfs; 0 where unknown): the L2 of its core and the
+// last-level cache it shares with others.
+struct CacheSizes {
+  int64_t l2_bytes = 0;
+  int64_t last_level_bytes = 0;
+};
+CacheSizes detect_cache_sizes();
 bool isa_supported(Isa isa, const CpuFeatures& cpu);
 std::string_view isa_name(Isa isa);
 // TERN_ISA=scalar|avx2|avx512|neon|dotprod|i8mm forces one (an error if this CPU lacks it); otherwise

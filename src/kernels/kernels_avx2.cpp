@@ -138,13 +138,14 @@ template <int R, bool kHalf, int P>
   for (int r = 0; r < R; ++r) acc[r][0] = _mm256_add_epi16(acc[r][0], _mm256_maddubs_epi16(plane_values<P>(codes[r]), q));
 }
 
-template <int R, int T, bool kHalf>
+template <int R, int T, bool kHalf, bool kPrefetch>
 [[gnu::always_inline]] inline void accumulate_step(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T],
                                                    int64_t at, __m256i (&acc)[R][T]) {
   if constexpr (T == 1) {
     // The tile's rows are consecutive in memory: fetching ahead of each of them keeps
     // the lines of the next tiles on their way (one token reads the codes once).
-    for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + at + kPrefetchAhead), _MM_HINT_T0);
+    if constexpr (kPrefetch)
+      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + at + kPrefetchAhead), _MM_HINT_T0);
     __m256i codes[R];
     for (int r = 0; r < R; ++r)
       codes[r] = kHalf ? _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + at)))
@@ -162,14 +163,14 @@ template <int R, int T, bool kHalf>
 }
 
 // Steps [s0, s1) (plus the half chunk when `half`) summed in int16, then widened into acc32.
-template <int R, int T>
+template <int R, int T, bool kPrefetch = false>
 [[gnu::always_inline]] inline void accumulate_block(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T],
                                                     int64_t s0, int64_t s1, bool half, __m256i (&acc32)[R][T]) {
   __m256i acc16[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc16[r][t] = _mm256_setzero_si256();
-  for (int64_t s = s0; s < s1; ++s) accumulate_step<R, T, false>(rows, acts, s * kStepBytes, acc16);
-  if (half) accumulate_step<R, T, true>(rows, acts, s1 * kStepBytes, acc16);
+  for (int64_t s = s0; s < s1; ++s) accumulate_step<R, T, false, kPrefetch>(rows, acts, s * kStepBytes, acc16);
+  if (half) accumulate_step<R, T, true, false>(rows, acts, s1 * kStepBytes, acc16);
   const __m256i ones16 = _mm256_set1_epi16(1);
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc32[r][t] = _mm256_add_epi32(acc32[r][t], _mm256_madd_epi16(acc16[r][t], ones16));
@@ -195,7 +196,7 @@ inline __m128 add_scaled(__m128 sums, __m128 scales, __m128i group_sums) {
 // Rows [r0, r0 + R) against tokens [t0, t0 + T). Each output's float sum takes its
 // groups in order, as ternary_rescale does: y = (sum_g scales[r, g] * acc_g) * x.scale[t].
 // The R * T outputs are handled four at a time (output k is row k / T, token k % T).
-template <int R, int T>
+template <int R, int T, bool kPrefetch = false>
 void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, int64_t t0, float* y,
                   int64_t y_stride) {
   constexpr int kOut = R * T, kQuads = (kOut + 3) / 4;
@@ -243,14 +244,14 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
     // multiple of the group there is no odd chunk.
     const int64_t group_steps = w.group / kStepWeights;
     for (int64_t g = 0; g < groups; ++g) {
-      accumulate_block<R, T>(rows, acts, g * group_steps, (g + 1) * group_steps, false, acc32);
+      accumulate_block<R, T, kPrefetch>(rows, acts, g * group_steps, (g + 1) * group_steps, false, acc32);
       close_group(g);
     }
   } else {
     // Blocks of int16 sums; the last one (possibly only the odd chunk) takes the odd chunk.
     for (int64_t s = 0;; s += kMaxStepsInt16) {
       const int64_t end = std::min(steps, s + kMaxStepsInt16);
-      accumulate_block<R, T>(rows, acts, s, end, odd_chunk && end == steps, acc32);
+      accumulate_block<R, T, kPrefetch>(rows, acts, s, end, odd_chunk && end == steps, acc32);
       if (end == steps) break;
     }
     close_group(0);
@@ -261,12 +262,12 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
 }
 
 // Rows in tiles of R for tokens [t0, t0 + T); leftover rows one at a time.
-template <int R, int T>
+template <int R, int T, bool kPrefetch = false>
 void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                   int64_t t0, float* y, int64_t y_stride) {
   int64_t r = row_begin;
-  for (; r + R <= row_end; r += R) ternary_tile<R, T>(w, x, r, t0, y, y_stride);
-  for (; r < row_end; ++r) ternary_tile<1, T>(w, x, r, t0, y, y_stride);
+  for (; r + R <= row_end; r += R) ternary_tile<R, T, kPrefetch>(w, x, r, t0, y, y_stride);
+  for (; r < row_end; ++r) ternary_tile<1, T, kPrefetch>(w, x, r, t0, y, y_stride);
 }
 
 // Tokens in tiles of up to 4, so each decoded code vector serves several tokens (and a
@@ -281,7 +282,10 @@ void matmul_ternary_avx2(const TernaryMatrix& w, const PreparedActivations& x, i
   switch (x.n_tok - t) {
     case 3: ternary_rows<4, 3>(w, x, row_begin, row_end, t, y, y_stride); break;
     case 2: ternary_rows<6, 2>(w, x, row_begin, row_end, t, y, y_stride); break;
-    case 1: ternary_rows<4, 1>(w, x, row_begin, row_end, t, y, y_stride); break;
+    case 1:  // fetching ahead only where the codes come from memory (TernaryMatrix::streamed)
+      if (w.streamed) ternary_rows<4, 1, true>(w, x, row_begin, row_end, t, y, y_stride);
+      else ternary_rows<4, 1, false>(w, x, row_begin, row_end, t, y, y_stride);
+      break;
     default: break;
   }
 }

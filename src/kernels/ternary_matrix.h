@@ -61,6 +61,10 @@ struct TernaryMatrix {
   std::vector<float> scales;     // [n_rows, n_in / group]
   // TritTriples: the scales again, one vector of 32 lanes per block and group (0 past n_rows).
   std::vector<float> lane_scales;     // [n_rows / 32 (rounded up), n_in / group, 32]
+  // Whether the codes come from memory at every use (the model is larger than the
+  // last-level cache; set at load): one-token kernels that can fetch rows ahead do so
+  // only then, since for a model the cache holds the extra instructions only cost.
+  bool streamed = true;
 
   static TernaryMatrix from_weights(const TernaryWeights& w, TernaryLayout layout = TernaryLayout::BitPlanes);
   // Words a row of n_in weights takes in the TritTriples layout.

@@ -208,6 +208,22 @@ std::vector<PackJob> pack_jobs(const TensorTable& table, ModelWeights& w) {
   return jobs;
 }
 
+// Whether one token's weights (ternary codes and the head) stay in the last-level cache
+// between tokens: at most half of it, leaving room for the KV cache, activations and
+// other tenants. If they do, the kernels do not fetch ahead (TernaryMatrix::streamed).
+void mark_streamed_weights(ModelWeights& w, const CacheSizes& cache) {
+  uint64_t bytes = w.output.row_bytes() * static_cast<uint64_t>(w.output.n_rows);
+  for (const BlockWeights& b : w.blocks)
+    for (const auto& spec : kBlockLinears)
+      if (const Linear& l = b.*spec.member; l.ternary) bytes += l.packed.bytes();
+  const bool streamed = cache.last_level_bytes == 0 || bytes > static_cast<uint64_t>(cache.last_level_bytes / 2);
+  for (BlockWeights& b : w.blocks)
+    for (const auto& spec : kBlockLinears)
+      if (Linear& l = b.*spec.member; l.ternary) l.packed.streamed = streamed;
+  spdlog::info("{}: {} MB of weights per token, last-level cache {} MB: {}", w.file.name(), bytes / 1000000,
+               cache.last_level_bytes / 1000000, streamed ? "streamed (kernels fetch ahead)" : "cache-resident");
+}
+
 void pack_for_kernels(const TensorTable& table, ModelWeights& w) {
   const std::vector<PackJob> jobs = pack_jobs(table, w);
   ThreadPool pool(w.threads);  // for the packing only: each Context has its own
@@ -279,6 +295,7 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
 
   w.threads = threads > 0 ? threads : default_threads(w);
   pack_for_kernels(table, w);
+  mark_streamed_weights(w, detect_cache_sizes());
   w.tokenizer.emplace(read_gguf_vocab(w.file));
   w.file.drop_array_values("tokenizer.ggml.");  // the tokenizer holds its own copy
   release_header_pages(w.file);
