@@ -4,6 +4,8 @@
 
 #include "kernels/dequantize.h"
 #include "tern/error.h"
+#include "tokenizer/hf_tokenizer_json.h"
+#include "tokenizer/pre_tokenizer.h"
 
 namespace tern {
 namespace {
@@ -92,13 +94,19 @@ namespace {
 GgufValue token_id_value(int32_t id) { return GgufValue::u32(static_cast<uint32_t>(id)); }
 
 // llama.cpp's keys for byte-level BPE: merges in rank order, and the name of the
-// pre-tokenizer (its regexes are implied by the name, not stored).
+// pre-tokenizer (its regexes are implied by the name, not stored). A pre-tokenizer
+// no name stands for is stored whole under tern's own keys, with a name llama.cpp
+// refuses rather than one it would silently tokenize differently with.
 void write_byte_level_keys(const Vocab& v, GgufWriter& w) {
-  if (v.pre.empty())
-    fail("the tokenizer's pre-tokenizer is none that GGUF's tokenizer.ggml.pre can name (known: {})",
-         known_pre_tokenizer_names());
   w.set("tokenizer.ggml.model", GgufValue::string("gpt2"));
-  w.set("tokenizer.ggml.pre", GgufValue::string(v.pre));
+  if (v.pre.empty() || v.pre == kCustomPreTokenizerName) {
+    w.set("tokenizer.ggml.pre", GgufValue::string(std::string(kCustomPreTokenizerName)));
+    w.set("tern.tokenizer.pre_tokenizer", GgufValue::string(pre_tokenizer_to_hf_json(v.pre_tokenizer)));
+    w.set("tern.tokenizer.ignore_merges", GgufValue::boolean(v.ignore_merges));
+    w.set("tern.tokenizer.normalize_nfc", GgufValue::boolean(v.normalize_nfc));
+  } else {
+    w.set("tokenizer.ggml.pre", GgufValue::string(v.pre));
+  }
   w.set("tokenizer.ggml.merges", GgufValue::string_array(v.merges));
 }
 
