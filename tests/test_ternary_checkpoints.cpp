@@ -133,7 +133,7 @@ TEST_P(TernaryFormat, MatchesTheFormatsOwnDefinition) {
   const auto src = dir / (gguf_source ? "src.gguf" : "src");
   const auto out = dir / "out.gguf";
   make_fixture(c.kind, src);
-  const auto conv = run_tern("convert " + quote(src) + " -o " + quote(out));
+  const auto conv = run_tern("convert " + quote(src) + " -o " + quote(out) + " --embd-type f32");  // exact
   ASSERT_EQ(conv.exit_code, 0) << conv.err;
   EXPECT_EQ(conv.err.find("WARNING"), std::string::npos) << "exact ternary weights were re-quantized:\n" << conv.err;
   EXPECT_NE(conv.err.find(c.expected_note), std::string::npos) << conv.err;
@@ -195,7 +195,7 @@ TEST(TernaryFormatRoundTrip, ParetoQThroughLlamaKeepsLogits) {
   make_fixture("paretoq158", src);
   for (const auto& [from, to, extra] : {std::tuple{src, tern1, ""}, std::tuple{tern1, llama, " --to llama"},
                                         std::tuple{llama, tern2, ""}}) {
-    const auto r = run_tern("convert " + quote(from) + " -o " + quote(to) + extra);
+    const auto r = run_tern("convert " + quote(from) + " -o " + quote(to) + extra + " --embd-type f32");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   {
