@@ -45,9 +45,13 @@ CommandResult run_python(const std::string& script, const std::string& args) {
   return testing::run_reference_script(script, args);
 }
 
+// These tests check that conversion is exact, so they keep the embedding / LM head in
+// f32 (the default, auto, makes it Q8_0: ConvertDefaults checks that choice).
+constexpr const char* kExactEmbedding = " --embd-type f32";
+
 // `tern convert ARGS` that must succeed.
 void convert(const std::string& args) {
-  const auto r = run_tern("convert " + args);
+  const auto r = run_tern("convert " + args + kExactEmbedding);
   ASSERT_EQ(r.exit_code, 0) << "tern convert " << args << "\nstderr: " << r.err;
 }
 
@@ -298,13 +302,36 @@ TEST(ConvertRoundTrip, TernToLlamaToTernKeepsLogits) {
   expect_logits_close(ll, ref, 2e-3f, "tern vs forward.py on the llama export");
 }
 
+TEST(ConvertRoundTrip, NarrowRowsGoToLlamaAsQ8_0AndKeepLogits) {
+  // Rows of 96 and 160 weights are not whole TQ2_0 blocks: they go out as Q8_0
+  // (rows of 40 as F16), which hold +-1 x scale up to the scale's f16 rounding.
+  TempDir dir;
+  const auto m = dir / "m.gguf", l = dir / "l.gguf";
+  testing::make_random_model(m, "--ternary-type tern2 --dim 96 --ffn 160 --heads 3 --kv-heads 1 --head-dim 40 "
+                                "--blocks 2 --repeat 2");
+  convert(quote(m) + " --to llama -o " + quote(l));
+  const GgufFile lf = GgufFile::open(l);
+  for (const auto& t : lf.tensors()) {
+    if (t.name.rfind("blk.", 0) != 0 || t.name.find("_norm") != std::string::npos) continue;
+    const bool f16_rows = t.name.find("attn_output") != std::string::npos;  // rows of 3 x 40 = 120 = not 32-blocks
+    EXPECT_EQ(t.type, f16_rows ? TensorType::F16 : TensorType::Q8_0) << t.name;
+  }
+  const auto m16 = dir / "m16.gguf";
+  round_scales_to_f16(m, m16);
+  const auto ll = engine_logits(l, kTokens);
+  expect_logits_close(ll, engine_logits(m16, kTokens), 2e-2f, "llama export vs original with f16 scales");
+  const auto ref = testing::reference_logits(l, csv(kTokens), dir / "ref.bin");
+  expect_logits_close(ll, ref, 2e-2f, "tern vs forward.py on the llama export");
+  EXPECT_EQ(greedy(l, "Once upon a time", 16), greedy(m16, "Once upon a time", 16));
+}
+
 // ------------------------------------------------------------------ 5: llama.cpp GGUF in
 
 TEST(ConvertGguf, Stories260KKeepsLogitsAndText) {
   TERN_REQUIRE_SHARED(src, "models/stories260K.gguf");
   TempDir dir;
   const auto out = dir / "s.gguf";
-  const auto r = run_tern("convert " + quote(src) + " -o " + quote(out));
+  const auto r = run_tern("convert " + quote(src) + " -o " + quote(out) + kExactEmbedding);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("WARNING"), std::string::npos) << r.err;
   {
@@ -347,7 +374,7 @@ TEST_P(ConvertHf, LogitsMatchNumpyHuggingFaceModel) {
     const auto r = run_python("hf_fixture.py", "--kind " + c.kind + " --out " + quote(src) + " " + c.fixture_options);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
-  const auto r = run_tern("convert " + quote(src) + " -o " + quote(out));
+  const auto r = run_tern("convert " + quote(src) + " -o " + quote(out) + kExactEmbedding);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const bool warned = r.err.find("WARNING") != std::string::npos &&
                       r.err.find("post-training quantization") != std::string::npos;
@@ -530,6 +557,42 @@ TEST(ConvertDryRun, WritesNothingAndPrintsTheTensorTable) {
   }
   EXPECT_EQ(rows, 56);
   EXPECT_NE(r.out.find("token_embd.weight"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tern
+
+namespace tern {
+namespace {
+
+// ------------------------------------------------------------------ defaults
+
+// `tern perplexity` of model on the shipped held-out excerpt.
+double perplexity_of(const fs::path& model) {
+  const auto text = testing::shipped_model_path().parent_path() / "heldout-excerpt.txt";
+  const auto r = run_tern("perplexity -m " + quote(model) + " -f " + quote(text));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto at = r.out.find("perplexity ");
+  return at == std::string::npos ? 0.0 : std::stod(r.out.substr(at + 11));
+}
+
+TEST(ConvertDefaults, LmHeadIsQ8_0WhereRowsAreWhole32BlocksAndCostsNoPerplexity) {
+  // The shipped model's tied embedding / head is f32; the default (auto) makes it Q8_0.
+  TempDir dir;
+  const auto out = dir / "q8.gguf";
+  const auto r = run_tern("convert " + quote(testing::shipped_model_path()) + " -o " + quote(out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(GgufFile::open(out).find_tensor("token_embd.weight")->type, TensorType::Q8_0);
+  const double original = perplexity_of(testing::shipped_model_path()), converted = perplexity_of(out);
+  ASSERT_GT(original, 1.0);
+  EXPECT_NEAR(converted / original, 1.0, 1e-3) << original << " -> " << converted;
+
+  // Rows of 72 are not whole 32-blocks: the head stays f32.
+  const auto src = dir / "hf";
+  make_fixture(src, "mobilellm");
+  const auto narrow = dir / "narrow.gguf";
+  ASSERT_EQ(run_tern("convert " + quote(src) + " -o " + quote(narrow)).exit_code, 0);
+  EXPECT_EQ(GgufFile::open(narrow).find_tensor("token_embd.weight")->type, TensorType::F32);
 }
 
 }  // namespace

@@ -79,10 +79,10 @@ void parse_pre_tokenizer(const std::string& file, const json& j, std::vector<Pre
     if (j.value("use_regex", true)) s.regex = std::string(kGpt2Pattern);
     steps.push_back(std::move(s));
   } else if (type == "Digits") {
-    steps.push_back({.regex = j.value("individual_digits", false) ? R"(\p{N})" : R"(\p{N}+)"});
+    steps.push_back({.regex = j.value("individual_digits", false) ? kHfSingleDigitPattern : kHfDigitRunPattern});
   } else if (type == "Punctuation") {
     // Hugging Face's punctuation: ASCII punctuation or any Unicode P* character.
-    steps.push_back({.regex = R"([\p{P}!-/:-@\[-`{-~])", .behavior = parse_behavior(file, j.value("behavior", "Isolated"))});
+    steps.push_back({.regex = kHfPunctuationPattern, .behavior = parse_behavior(file, j.value("behavior", "Isolated"))});
   } else {
     fail("{}: pre_tokenizer type '{}' is not supported for byte-level BPE (Sequence, Split, ByteLevel, Digits, "
          "Punctuation are)",
@@ -235,6 +235,34 @@ Vocab load_byte_level_tokenizer_json(const std::filesystem::path& path) {
   } catch (const json::exception& e) {  // a key of the wrong type
     fail("{}: {}", path.string(), e.what());
   }
+}
+
+std::string pre_tokenizer_to_hf_json(const std::vector<PreTokenizeStep>& steps) {
+  static const char* const kBehaviorNames[] = {"Isolated", "Removed", "MergedWithPrevious", "MergedWithNext",
+                                               "Contiguous"};
+  json sequence = json::array();
+  for (const PreTokenizeStep& s : steps) {
+    if (s.kind == PreTokenizeStep::Kind::ByteLevel) {
+      // ByteLevel's regex is GPT-2's or none: use_regex says which.
+      sequence.push_back({{"type", "ByteLevel"}, {"add_prefix_space", s.add_prefix_space}, {"use_regex", !s.regex.empty()}});
+    } else {
+      sequence.push_back({{"type", "Split"},
+                          {"pattern", {{"Regex", s.regex}}},
+                          {"behavior", kBehaviorNames[static_cast<int>(s.behavior)]},
+                          {"invert", s.invert}});
+    }
+  }
+  return json{{"type", "Sequence"}, {"pretokenizers", sequence}}.dump();
+}
+
+std::vector<PreTokenizeStep> pre_tokenizer_from_hf_json(const std::string& text, const std::string& where) {
+  std::vector<PreTokenizeStep> steps;
+  try {
+    parse_pre_tokenizer(where, json::parse(text), steps);
+  } catch (const json::exception& e) {
+    fail("{}: not a pre_tokenizer object: {}", where, e.what());
+  }
+  return steps;
 }
 
 }  // namespace tern
