@@ -39,7 +39,7 @@ struct KernelTable {
   // into what matmul_ternary reads, at out (64-byte aligned).
   void (*prepare_ternary)(const int8_t* q, int64_t n_in, int8_t* out);
   // y[t * y_stride + r] = scale[t] * sum_g scales[r, g] * (integer sum of row r's
-  // group g against token t) for rows [row_begin, row_end). Adds and subtracts only.
+  // group g against token t) for rows [row_begin, row_end). Exact integer sums.
   void (*matmul_ternary)(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                          float* y, int64_t y_stride);
   // y[t * y_stride + r] = dot(row r of a float-like matrix, x[t * x_stride ..]).
