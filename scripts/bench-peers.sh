@@ -41,6 +41,8 @@
 #   done
 #   GGUF_PY=$PEERS/BitNet/3rdparty/llama.cpp/gguf-py python3 tools/peers/make_shape_gguf.py \
 #       --shape bitnet-700m --tl2 $PEERS/BitNet --out $PEERS/models/bitnet-700m-tl2.gguf
+#   # the peers' own weights for tern too, where llama.cpp's file is all TQ2_0 (700m)
+#   ./build/tern convert $PEERS/models/bitnet-700m-tq2_0.gguf -o $PEERS/models/bitnet-700m-tern.gguf --embd-type q8_0
 # A model file that is missing is skipped (its engine gets no cell).
 #
 # The machine is shared: as root the script runs in its own session, whose autogroup
@@ -102,6 +104,10 @@ for ((round = 1; round <= rounds; ++round)); do
     for t in "${terns[@]}"; do
       run "$round" "$shape" "${t%%=*}" "${t#*=}" bench --shape "$shape" "${test_args[@]}" --kv-type f16 --output json
     done
+    # The first tern build on the peers' weights (converted from llama.cpp's file), as a check.
+    model=$PEERS/models/$shape-tern.gguf
+    first=${terns[0]}
+    [[ -f $model ]] && run "$round" "$shape" "${first%%=*}-gguf" "${first#*=}" bench -m "$model" "${test_args[@]}" --kv-type f16 --output json
     for type in tq2_0 tq1_0; do
       model=$PEERS/models/$shape-$type.gguf
       [[ -f $model && -x $llama ]] && run "$round" "$shape" "llama.cpp-$type" "$llama" -m "$model" "${test_args[@]}" -ctk f16 -ctv f16 -o json
@@ -117,5 +123,5 @@ echo "$(date -u +%H:%M:%S) end load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "
 {
   echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') (family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ') model $(grep -m1 '^model\s' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')), $(nproc) CPUs"
   echo "tern $(git rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ), $rounds rounds, ${test_args[*]}, f16 KV cache"
-  python3 tools/peers/peer_table.py "$out" "${terns[@]%%=*}"
+  python3 tools/peers/peer_table.py "$out" "${terns[@]%%=*}" "${terns[0]%%=*}-gguf"
 } | tee "$out/table.md"

@@ -67,6 +67,8 @@ def main():
             print(f"| {shape} {engine} | " + " | ".join(fmt(runs[(shape, engine)][c]) for c in cells) + " |")
 
     for tern in terns:
+        if not any(e == tern for _, e in runs):
+            continue
         print(f"\n{tern} against the best peer in each cell (median tokens/s; ratio):\n")
         print(header.format("shape"))
         for shape in shapes:
