@@ -220,7 +220,7 @@ void mark_streamed_weights(ModelWeights& w, const CacheSizes& cache) {
   for (BlockWeights& b : w.blocks)
     for (const auto& spec : kBlockLinears)
       if (Linear& l = b.*spec.member; l.ternary) l.packed.streamed = streamed;
-  spdlog::info("{}: {} MB of weights per token, last-level cache {} MB: {}", w.file.name(), bytes / 1000000,
+  spdlog::debug("{}: {} MB of weights per token, last-level cache {} MB: {}", w.file.name(), bytes / 1000000,
                cache.last_level_bytes / 1000000, streamed ? "streamed (kernels fetch ahead)" : "cache-resident");
 }
 
