@@ -26,16 +26,7 @@ namespace tern {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::CommandResult;
 using testing::TempDir;
-
-std::string quote(const std::string& s) { return testing::shell_quote(s); }
-std::string quote(const fs::path& p) { return quote(p.string()); }
-
-CommandResult run_tern(const std::string& args) { return testing::run_tern_cli(args); }
-CommandResult run_python(const std::string& script, const std::string& args) {
-  return testing::run_reference_script(script, args);
-}
 
 std::string csv(const std::vector<int32_t>& v) {
   std::ostringstream s;
@@ -92,14 +83,17 @@ struct Reference {
 
 Reference reference(const fs::path& fixture, const std::string& act, const TempDir& dir) {
   const auto out = dir / ("ref-" + act + ".bin");
-  const auto r = run_python("ternary_forward.py", quote(fixture) + " --tokens " + csv(kTokens) + " --out " + quote(out) +
-                                                      " --act " + act + " --greedy " + std::to_string(kGreedyTokens));
+  const auto r =
+      testing::run_reference_script("ternary_forward.py", testing::shell_quote(fixture) + " --tokens " + csv(kTokens) +
+                                                              " --out " + testing::shell_quote(out) + " --act " + act +
+                                                              " --greedy " + std::to_string(kGreedyTokens));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return {testing::read_floats(out), parse_csv(r.out)};
 }
 
 void make_fixture(const std::string& kind, const fs::path& out, const std::string& extra = "") {
-  const auto r = run_python("ternary_fixture.py", "--kind " + kind + " --out " + quote(out) + " " + extra);
+  const auto r = testing::run_reference_script("ternary_fixture.py",
+                                               "--kind " + kind + " --out " + testing::shell_quote(out) + " " + extra);
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -133,7 +127,7 @@ TEST_P(TernaryFormat, MatchesTheFormatsOwnDefinition) {
   const auto src = dir / (gguf_source ? "src.gguf" : "src");
   const auto out = dir / "out.gguf";
   make_fixture(c.kind, src);
-  const auto conv = run_tern("convert " + quote(src) + " -o " + quote(out));
+  const auto conv = testing::run_tern_cli("convert " + testing::shell_quote(src) + " -o " + testing::shell_quote(out));
   ASSERT_EQ(conv.exit_code, 0) << conv.err;
   EXPECT_EQ(conv.err.find("WARNING"), std::string::npos) << "exact ternary weights were re-quantized:\n" << conv.err;
   EXPECT_NE(conv.err.find(c.expected_note), std::string::npos) << conv.err;
@@ -141,7 +135,7 @@ TEST_P(TernaryFormat, MatchesTheFormatsOwnDefinition) {
     const GgufFile f = GgufFile::open(out);
     EXPECT_EQ(f.find_tensor("blk.0.attn_q.weight")->type, c.per_row_type);
   }
-  const auto info = run_tern("info -m " + quote(out));
+  const auto info = testing::run_tern_cli("info -m " + testing::shell_quote(out));
   ASSERT_EQ(info.exit_code, 0) << info.err;
   const bool per_row = c.per_row_type == TensorType::TERN2R;
   EXPECT_NE(info.out.find(per_row ? "one per row (TERN2R" : "ternary scales  one per tensor"), std::string::npos)
@@ -195,7 +189,8 @@ TEST(TernaryFormatRoundTrip, ParetoQThroughLlamaKeepsLogits) {
   make_fixture("paretoq158", src);
   for (const auto& [from, to, extra] : {std::tuple{src, tern1, ""}, std::tuple{tern1, llama, " --to llama"},
                                         std::tuple{llama, tern2, ""}}) {
-    const auto r = run_tern("convert " + quote(from) + " -o " + quote(to) + extra);
+    const auto r =
+        testing::run_tern_cli("convert " + testing::shell_quote(from) + " -o " + testing::shell_quote(to) + extra);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   {
@@ -225,7 +220,7 @@ TEST(TernaryFormatRoundTrip, ParetoQThroughLlamaKeepsLogits) {
 // Same as convert's expect_convert_error: one line naming what is wrong, nothing written.
 void expect_error(const std::string& command, const fs::path& outdir, const std::vector<std::string>& mentions) {
   SCOPED_TRACE(command);
-  const auto r = run_tern(command);
+  const auto r = testing::run_tern_cli(command);
   EXPECT_NE(r.exit_code, 0) << r.err;
   EXPECT_LT(r.exit_code, 128) << "crashed: " << r.err;
   ASSERT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -237,15 +232,17 @@ void expect_error(const std::string& command, const fs::path& outdir, const std:
 TEST(TernaryFormatRoundTrip, LlamaExportRefusesRowsThatAreNotWholeBlocks) {
   TempDir dir, outdir;
   make_fixture("paretoq1", dir / "src");  // dim 96
-  expect_error("convert " + quote(dir / "src") + " --to llama -o " + quote(outdir / "x.gguf"), outdir.path(),
-               {"blk.0.attn_q.weight", "rows of 96", "multiple of 256"});
+  expect_error(
+      "convert " + testing::shell_quote(dir / "src") + " --to llama -o " + testing::shell_quote(outdir / "x.gguf"),
+      outdir.path(), {"blk.0.attn_q.weight", "rows of 96", "multiple of 256"});
 }
 
 TEST(TernaryFormatRoundTrip, BitNet2B4TStyleCannotBeALlamaFile) {
   TempDir dir, outdir;
   make_fixture("bitnet_auto", dir / "src");  // sub-norms and relu2: tern-only in a llama file
-  expect_error("convert " + quote(dir / "src") + " --to llama -o " + quote(outdir / "x.gguf"), outdir.path(),
-               {"cannot be written as a llama GGUF", "relu2"});
+  expect_error(
+      "convert " + testing::shell_quote(dir / "src") + " --to llama -o " + testing::shell_quote(outdir / "x.gguf"),
+      outdir.path(), {"cannot be written as a llama GGUF", "relu2"});
 }
 
 // ------------------------------------------------------------------ bad input
@@ -266,8 +263,9 @@ TEST_P(TernaryFormatBadInput, OneLineNamingFileTensorAndExpectation) {
   make_fixture(c.kind, src, "--break " + c.defect);
   std::vector<std::string> mentions = c.mentions;
   mentions.push_back(src.string());
-  expect_error("convert " + quote(src) + " -o " + quote(outdir / "out.gguf"), outdir.path(), mentions);
-  if (c.kind == "i2s") expect_error("info -m " + quote(src), outdir.path(), mentions);
+  expect_error("convert " + testing::shell_quote(src) + " -o " + testing::shell_quote(outdir / "out.gguf"),
+               outdir.path(), mentions);
+  if (c.kind == "i2s") expect_error("info -m " + testing::shell_quote(src), outdir.path(), mentions);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -21,6 +21,12 @@ BatchResult Job::wait_result() {
   return *result_;
 }
 
+std::optional<BatchResult> Job::wait_result(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return result_.has_value(); });
+  return result_;
+}
+
 void Job::add_text(std::string_view piece) {
   {
     const std::lock_guard lock(mutex_);

@@ -1,6 +1,5 @@
-// `tern serve`: the server on a free 127.0.0.1 port, driven with cpp-httplib's client.
-// Every request is bounded (small max_tokens on tern-kjv, a 256-token model; client
-// timeouts), and all traffic stays on loopback.
+// `tern serve`: the server on a free 127.0.0.1 port, driven with cpp-httplib's client
+// (tests/server/server_support.h).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -18,8 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "serving/server.h"
+#include "server_support.h"
 #include "tern/model.h"
+#include "tern/server.h"
 
 namespace tern {
 namespace {
@@ -27,47 +27,12 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-std::filesystem::path shipped_path() { return std::filesystem::path(TERN_SOURCE_DIR) / "models" / "tern-kjv.gguf"; }
-
-const Model& shipped() {
-  static const Model model = [] {
-    LoadOptions load;
-    load.threads = 2;
-    return Model::load(shipped_path(), load);
-  }();
-  return model;
-}
-
-// A server answering on a free loopback port for the life of the object.
-class RunningServer {
- public:
-  explicit RunningServer(ServerOptions options = {}) {
-    std::signal(SIGPIPE, SIG_IGN);  // as `tern serve` does: a closed connection fails a write
-    options.port = 0;
-    options.n_ctx = 256;
-    server_ = std::make_unique<Server>(shipped(), options);
-    thread_ = std::thread([this] { server_->serve(); });
-  }
-  ~RunningServer() {
-    server_->shutdown();
-    thread_.join();
-  }
-  Server& server() { return *server_; }
-  std::unique_ptr<httplib::Client> client() const {
-    auto c = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-    c->set_read_timeout(120, 0);
-    c->set_connection_timeout(10, 0);
-    return c;
-  }
-
- private:
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-};
-
-httplib::Result post(const RunningServer& s, const std::string& path, const json& body, const httplib::Headers& headers = {}) {
-  return s.client()->Post(path.c_str(), headers, body.dump(), "application/json");
-}
+using testing::metric;
+using testing::post;
+using testing::RunningServer;
+using testing::shipped_model;
+using testing::shipped_model_path;
+using testing::streaming_request;
 
 // The events of a server-sent event stream: every one "data: ...\n\n", the last [DONE].
 std::vector<json> sse_events(const std::string& body) {
@@ -112,14 +77,6 @@ void expect_api_error(const httplib::Result& r, int status, const std::string& p
   }
 }
 
-double metric(const RunningServer& s, const std::string& name) {
-  const auto r = s.client()->Get("/metrics");
-  if (!r || r->status != 200) return -1;
-  const std::string key = "\n" + name + " ";
-  const size_t at = r->body.find(key);
-  return at == std::string::npos ? -1 : std::stod(r->body.substr(at + key.size()));
-}
-
 TEST(Server, HealthModelsAndMetrics) {
   RunningServer s;
   auto r = s.client()->Get("/health");
@@ -160,9 +117,9 @@ TEST(Server, GreedyCompletionMatchesTernRun) {
   EXPECT_EQ(body["usage"]["completion_tokens"], 12);
   EXPECT_EQ(choice["finish_reason"], "length");
   EXPECT_EQ(body["usage"]["prompt_tokens"].get<int64_t>(),
-            static_cast<int64_t>(shipped().tokenizer().encode("And God said", true).size()));
+            static_cast<int64_t>(shipped_model().tokenizer().encode("And God said", true).size()));
   const std::string out = std::filesystem::path(TERN_BINARY_DIR) / ("server-run-" + std::to_string(::getpid()) + ".txt");
-  const std::string cmd = std::string(TERN_CLI_PATH) + " run -t 2 -m '" + shipped_path().string() +
+  const std::string cmd = std::string(TERN_CLI_PATH) + " run -t 2 -m '" + shipped_model_path().string() +
                           "' -n 12 --temp 0 -p 'And God said' >" + out + " 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::ifstream in(out);
@@ -258,11 +215,8 @@ TEST(Server, DisconnectMidStreamFreesTheSlot) {
   options.parallel = 1;
   RunningServer s(options);
   auto client = s.client();
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/v1/completions";
-  req.set_header("Content-Type", "application/json");
-  req.body = json{{"prompt", "And"}, {"max_tokens", 240}, {"stream", true}, {"seed", 1}}.dump();
+  httplib::Request req =
+      streaming_request("/v1/completions", {{"prompt", "And"}, {"max_tokens", 240}, {"stream", true}, {"seed", 1}});
   int chunks = 0;
   req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < 3; };
   httplib::Response res;
@@ -362,18 +316,15 @@ TEST(Server, ShutdownDrainsStreamsInFlight) {
   options.port = 0;
   options.n_ctx = 256;
   std::signal(SIGPIPE, SIG_IGN);
-  Server server(shipped(), options);
+  Server server(shipped_model(), options);
   std::thread serving([&] { server.serve(); });
   httplib::Client client("127.0.0.1", server.port());
   client.set_read_timeout(120, 0);
   std::atomic<bool> first_chunk{false};
   std::string body;
   auto in_flight = std::async(std::launch::async, [&] {
-    httplib::Request req;
-    req.method = "POST";
-    req.path = "/v1/completions";
-    req.set_header("Content-Type", "application/json");
-    req.body = json{{"prompt", "And"}, {"max_tokens", 60}, {"stream", true}, {"seed", 5}}.dump();
+    httplib::Request req =
+        streaming_request("/v1/completions", {{"prompt", "And"}, {"max_tokens", 60}, {"stream", true}, {"seed", 5}});
     req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
       body.append(data, n);
       first_chunk = true;
@@ -408,7 +359,8 @@ TEST(ServeCli, ServesAndExitsCleanlyOnSigterm) {
   if (pid == 0) {
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 2);
-    ::execl(TERN_CLI_PATH, TERN_CLI_PATH, "serve", "-m", shipped_path().c_str(), "--port", "0", "-t", "2", nullptr);
+    ::execl(TERN_CLI_PATH, TERN_CLI_PATH, "serve", "-m", shipped_model_path().c_str(), "--port", "0", "-t", "2",
+            nullptr);
     ::_exit(127);
   }
   int port = 0;

@@ -9,9 +9,9 @@
 
 #include "commands.h"
 #include "common.h"
-#include "serving/load_test.h"
-#include "serving/server.h"
+#include "tern/load_test.h"
 #include "tern/model.h"
+#include "tern/server.h"
 
 namespace tern::cli {
 namespace {
