@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "io/gguf_reader.h"
 #include "shared_data.h"
@@ -224,6 +227,95 @@ TEST(ByteLevelBpeCli, PiecesAreOneALineAndSpecialIsOptIn) {
   const auto lines = std::count(pieces.out.begin(), pieces.out.end(), '\n');
   const Tokenizer tok = llama3_json_tokenizer();
   EXPECT_EQ(lines, static_cast<long>(tok.encode("a\n\tb<|eot_id|>", true).size())) << pieces.out;
+}
+
+}  // namespace tern::testing
+
+// ---- tern convert with a pre-tokenizer that no llama.cpp name stands for ----
+
+namespace tern::testing {
+namespace {
+
+// tokenizer.json with its pre_tokenizer replaced, converted (in a tiny random model)
+// to a GGUF; returns that GGUF's path in dir.
+std::filesystem::path convert_with_pre_tokenizer(const TempDir& dir, const nlohmann::json& pre_tokenizer) {
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(shared_dir() / "tokenizers/llama3/tokenizer.json"));
+  j["pre_tokenizer"] = pre_tokenizer;
+  const auto json_path = dir / "tokenizer.json";
+  std::ofstream(json_path) << j.dump();
+  const auto fixture = run_reference_script("hf_fixture.py", "--kind mobilellm --out " + shell_quote((dir / "hf").string()) +
+                                                                 " --tokenizer " + shell_quote(json_path.string()));
+  EXPECT_EQ(fixture.exit_code, 0) << fixture.err;
+  const auto gguf = dir / "m.gguf";
+  const auto convert = run_tern_cli("convert " + shell_quote((dir / "hf").string()) + " -o " + shell_quote(gguf.string()));
+  EXPECT_EQ(convert.exit_code, 0) << convert.err;
+  return gguf;
+}
+
+nlohmann::json split_then_byte_level(const std::string& regex) {
+  return {{"type", "Sequence"},
+          {"pretokenizers",
+           {{{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"}, {"invert", false}},
+            {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+}
+
+}  // namespace
+
+TEST(ByteLevelBpeConvert, UnnamedPreTokenizerIsKeptWholeAndMatchesTheVectors) {
+  TERN_REQUIRE_SHARED(json, "tokenizers/llama3/tokenizer.json");
+  TempDir dir;
+  // LLaMA-3's regex with its (?i:...) spelled out: the same splits, but not the
+  // text llama.cpp's converter names "llama-bpe", so it travels as tern-custom.
+  const auto gguf = convert_with_pre_tokenizer(
+      dir, split_then_byte_level(R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|)"
+                                 R"(\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"));
+  const GgufFile file = GgufFile::open(gguf);
+  EXPECT_EQ(file.get_string("tokenizer.ggml.pre"), "tern-custom");
+  const Tokenizer tok(read_gguf_vocab(file));
+  EXPECT_TRUE(tok.vocab().ignore_merges);
+  expect_vectors(tok, shared_dir() / "tokenizers/ggml-vocab-llama-bpe.gguf.inp",
+                 shared_dir() / "tokenizers/ggml-vocab-llama-bpe.gguf.out");
+  // The CLI reads the same file the same way.
+  const auto r = run_tern_cli("tokenize --no-bos -m " + shell_quote(gguf.string()) + " -p 'It costs 1234 dollars!'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string expected;
+  for (const int32_t id : tok.encode("It costs 1234 dollars!", false)) (expected += expected.empty() ? "" : " ") += std::to_string(id);
+  EXPECT_EQ(r.out, expected + "\n");
+}
+
+TEST(ByteLevelBpeConvert, DigitsAndPunctuationStepsSurviveConversion) {
+  TERN_REQUIRE_SHARED(json, "tokenizers/llama3/tokenizer.json");
+  TempDir dir;
+  nlohmann::json pre = split_then_byte_level(R"(\p{L}+|\s+|[^\s\p{L}]+)");
+  pre["pretokenizers"].insert(pre["pretokenizers"].begin(),
+                              {{{"type", "Digits"}, {"individual_digits", true}},
+                               {{"type", "Punctuation"}, {"behavior", "Contiguous"}}});
+  const auto gguf = convert_with_pre_tokenizer(dir, pre);
+  const Tokenizer converted(read_gguf_vocab(GgufFile::open(gguf)));
+  const Tokenizer direct(load_byte_level_tokenizer_json(dir / "tokenizer.json"));
+  const auto cases = read_vocab_test_cases(shared_dir() / "tokenizers/ggml-vocab-llama-bpe.gguf.inp",
+                                           shared_dir() / "tokenizers/ggml-vocab-llama-bpe.gguf.out");
+  for (const auto& c : cases) EXPECT_EQ(converted.encode(c.text, false), direct.encode(c.text, false)) << c.text;
+  // The Digits step really is there: LLaMA-3 alone cuts 1234 as 123|4.
+  EXPECT_EQ(converted.encode("1234", false).size(), 4u);
+  EXPECT_EQ(llama3_json_tokenizer().encode("1234", false).size(), 2u);
+}
+
+TEST(ByteLevelBpeConvert, CustomNameWithoutItsStepsIsAnError) {
+  TempDir dir;
+  const auto path = dir / "v.gguf";
+  run_python_script("w = gguf.GGUFWriter()\n"
+                    "w.add_string('tokenizer.ggml.model', 'gpt2')\nw.add_string('tokenizer.ggml.pre', 'tern-custom')\n"
+                    "w.add_array('tokenizer.ggml.tokens', gguf.STRING, ['a', 'b', 'ab'])\n"
+                    "w.add_array('tokenizer.ggml.merges', gguf.STRING, ['a b'])\n"
+                    "w.write('" + path.string() + "')\n",
+                    dir.path());
+  try {
+    read_gguf_vocab(GgufFile::open(path));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tern.tokenizer.pre_tokenizer"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace tern::testing

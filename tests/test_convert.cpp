@@ -293,6 +293,29 @@ TEST(ConvertRoundTrip, TernToLlamaToTernKeepsLogits) {
   expect_logits_close(ll, ref, 2e-3f, "tern vs forward.py on the llama export");
 }
 
+TEST(ConvertRoundTrip, NarrowRowsGoToLlamaAsQ8_0AndKeepLogits) {
+  // Rows of 96 and 160 weights are not whole TQ2_0 blocks: they go out as Q8_0
+  // (rows of 40 as F16), which hold +-1 x scale up to the scale's f16 rounding.
+  TempDir dir;
+  const auto m = dir / "m.gguf", l = dir / "l.gguf";
+  testing::make_random_model(m, "--ternary-type tern2 --dim 96 --ffn 160 --heads 3 --kv-heads 1 --head-dim 40 "
+                                "--blocks 2 --repeat 2");
+  convert(shell_quote(m) + " --to llama -o " + shell_quote(l));
+  const GgufFile lf = GgufFile::open(l);
+  for (const auto& t : lf.tensors()) {
+    if (t.name.rfind("blk.", 0) != 0 || t.name.find("_norm") != std::string::npos) continue;
+    const bool f16_rows = t.name.find("attn_output") != std::string::npos;  // rows of 3 x 40 = 120 = not 32-blocks
+    EXPECT_EQ(t.type, f16_rows ? TensorType::F16 : TensorType::Q8_0) << t.name;
+  }
+  const auto m16 = dir / "m16.gguf";
+  round_scales_to_f16(m, m16);
+  const auto ll = engine_logits(l, kTokens);
+  expect_logits_close(ll, engine_logits(m16, kTokens), 2e-2f, "llama export vs original with f16 scales");
+  const auto ref = testing::reference_logits(l, csv(kTokens), dir / "ref.bin");
+  expect_logits_close(ll, ref, 2e-2f, "tern vs forward.py on the llama export");
+  EXPECT_EQ(greedy(l, "Once upon a time", 16), greedy(m16, "Once upon a time", 16));
+}
+
 // ------------------------------------------------------------------ 5: llama.cpp GGUF in
 
 TEST(ConvertGguf, Stories260KKeepsLogitsAndText) {

@@ -229,14 +229,6 @@ void expect_error(const std::string& command, const fs::path& outdir, const std:
   EXPECT_TRUE(fs::is_empty(outdir)) << "left files behind";
 }
 
-TEST(TernaryFormatRoundTrip, LlamaExportRefusesRowsThatAreNotWholeBlocks) {
-  TempDir dir, outdir;
-  make_fixture("paretoq1", dir / "src");  // dim 96
-  expect_error(
-      "convert " + testing::shell_quote(dir / "src") + " --to llama -o " + testing::shell_quote(outdir / "x.gguf"),
-      outdir.path(), {"blk.0.attn_q.weight", "rows of 96", "multiple of 256"});
-}
-
 TEST(TernaryFormatRoundTrip, BitNet2B4TStyleCannotBeALlamaFile) {
   TempDir dir, outdir;
   make_fixture("bitnet_auto", dir / "src");  // sub-norms and relu2: tern-only in a llama file

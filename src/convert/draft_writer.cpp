@@ -4,6 +4,8 @@
 
 #include "kernels/dequantize.h"
 #include "tern/error.h"
+#include "tokenizer/hf_tokenizer_json.h"
+#include "tokenizer/pre_tokenizer.h"
 
 namespace tern {
 namespace {
@@ -39,6 +41,19 @@ TensorType ternary_type_for(const DraftTensor& t, TensorType requested) {
   return requested;
 }
 
+// A llama GGUF holds ternary linears as TQ2_0/TQ1_0 blocks of 256 weights. Rows of
+// another width are written the way llama.cpp's quantizer falls back for them, as
+// Q8_0 where they are whole 32-blocks (+-127 x scale/127: exact up to the f16 scale,
+// like TQ2_0's), else F16: every engine reads them, they are just bigger.
+TensorType llama_ternary_type_for(const DraftTensor& t, TensorType requested) {
+  const int64_t n_in = t.ternary->n_in;
+  if (n_in % kTernaryBlock == 0) return ternary_type_for(t, requested);
+  const TensorType fallback = n_in % traits(TensorType::Q8_0).block_weights == 0 ? TensorType::Q8_0 : TensorType::F16;
+  spdlog::info("{}: rows of {} weights are not whole {}-weight {} blocks; written as {}", t.name, n_in, kTernaryBlock,
+               tensor_type_name(requested), tensor_type_name(fallback));
+  return fallback;
+}
+
 TensorType float_type_for(const DraftTensor& t, const DraftWriteOptions& o) {
   if (t.ne.size() == 1) return TensorType::F32;  // norms stay exact
   const TensorType type = is_embedding(t.name) ? o.embedding_type : o.dense_type;
@@ -48,13 +63,21 @@ TensorType float_type_for(const DraftTensor& t, const DraftWriteOptions& o) {
   return type;
 }
 
+// The values a ternary tensor stands for, weight x its group's scale.
+std::vector<float> ternary_values(const TernaryWeights& w) {
+  std::vector<float> values(w.weights.size());  // [n_rows, n_in]
+  for (size_t i = 0; i < values.size(); ++i) values[i] = w.weights[i] * w.scales[i / w.group];
+  return values;
+}
+
 std::vector<uint8_t> encode(const DraftTensor& t, TensorType type) {
-  if (t.is_ternary()) return encode_ternary(type, *t.ternary);
+  if (t.is_ternary() && traits(type).ternary) return encode_ternary(type, *t.ternary);
+  const std::vector<float> values = t.is_ternary() ? ternary_values(*t.ternary) : t.values;
   std::vector<uint8_t> bytes;
   const auto n_in = static_cast<int64_t>(t.ne[0]);
   bytes.reserve(tensor_bytes(type, t.ne[0], t.n_elements() / t.ne[0]));
-  for (size_t row = 0; row < t.values.size() / n_in; ++row)
-    quantize_row(type, std::span<const float>(t.values).subspan(row * n_in, n_in), bytes);
+  for (size_t row = 0; row < values.size() / n_in; ++row)
+    quantize_row(type, std::span<const float>(values).subspan(row * n_in, n_in), bytes);
   return bytes;
 }
 
@@ -92,13 +115,19 @@ namespace {
 GgufValue token_id_value(int32_t id) { return GgufValue::u32(static_cast<uint32_t>(id)); }
 
 // llama.cpp's keys for byte-level BPE: merges in rank order, and the name of the
-// pre-tokenizer (its regexes are implied by the name, not stored).
+// pre-tokenizer (its regexes are implied by the name, not stored). A pre-tokenizer
+// no name stands for is stored whole under tern's own keys, with a name llama.cpp
+// refuses rather than one it would silently tokenize differently with.
 void write_byte_level_keys(const Vocab& v, GgufWriter& w) {
-  if (v.pre.empty())
-    fail("the tokenizer's pre-tokenizer is none that GGUF's tokenizer.ggml.pre can name (known: {})",
-         known_pre_tokenizer_names());
   w.set("tokenizer.ggml.model", GgufValue::string("gpt2"));
-  w.set("tokenizer.ggml.pre", GgufValue::string(v.pre));
+  if (v.pre.empty() || v.pre == kCustomPreTokenizerName) {
+    w.set("tokenizer.ggml.pre", GgufValue::string(std::string(kCustomPreTokenizerName)));
+    w.set("tern.tokenizer.pre_tokenizer", GgufValue::string(pre_tokenizer_to_hf_json(v.pre_tokenizer)));
+    w.set("tern.tokenizer.ignore_merges", GgufValue::boolean(v.ignore_merges));
+    w.set("tern.tokenizer.normalize_nfc", GgufValue::boolean(v.normalize_nfc));
+  } else {
+    w.set("tokenizer.ggml.pre", GgufValue::string(v.pre));
+  }
   w.set("tokenizer.ggml.merges", GgufValue::string_array(v.merges));
 }
 
@@ -140,11 +169,9 @@ std::vector<PlannedTensor> plan_tensors(const ModelDraft& d, const DraftWriteOpt
   }
   std::vector<PlannedTensor> plan;
   for (const auto& t : d.tensors) {
-    if (t.is_ternary() && o.architecture == "llama" && t.ternary->n_in % kTernaryBlock != 0)
-      fail("tensor '{}' has rows of {} weights; a llama GGUF holds ternary linears as TQ2_0/TQ1_0 blocks, which "
-           "need a multiple of 256 (keep it as a tern GGUF instead)",
-           t.name, t.ternary->n_in);
-    const TensorType type = t.is_ternary() ? ternary_type_for(t, o.ternary_type) : float_type_for(t, o);
+    const TensorType type = !t.is_ternary()                  ? float_type_for(t, o)
+                            : o.architecture == "llama"         ? llama_ternary_type_for(t, o.ternary_type)
+                                                                : ternary_type_for(t, o.ternary_type);
     plan.push_back({t.name, t.ne, type, tensor_bytes(type, t.ne[0], t.n_elements() / t.ne[0])});
   }
   return plan;

@@ -1,6 +1,7 @@
 #include "tokenizer/gguf_vocab.h"
 
 #include "tern/error.h"
+#include "tokenizer/hf_tokenizer_json.h"
 #include "tokenizer/pre_tokenizer.h"
 
 namespace tern {
@@ -27,6 +28,17 @@ std::vector<TokenType> read_token_types(const GgufFile& f) {
   return types;
 }
 
+// A pre-tokenizer kept whole by tern convert (docs/FORMAT.md 3.4): a Hugging Face
+// pre_tokenizer object and the two flags that go with it.
+void read_custom_pre_tokenizer(const GgufFile& f, Vocab& v) {
+  const std::string key = "tern.tokenizer.pre_tokenizer";
+  if (!f.has(key))
+    fail("{}: key 'tokenizer.ggml.pre' is '{}' but key '{}' is missing", f.name(), kCustomPreTokenizerName, key);
+  v.pre_tokenizer = pre_tokenizer_from_hf_json(f.get_string(key), f.name() + ": key '" + key + "'");
+  v.ignore_merges = f.get_bool("tern.tokenizer.ignore_merges", false);
+  v.normalize_nfc = f.get_bool("tern.tokenizer.normalize_nfc", false);
+}
+
 // tokenizer.ggml.model "gpt2": byte-level BPE with merges and a named pre-tokenizer.
 Vocab read_byte_level_vocab(const GgufFile& f) {
   Vocab v;
@@ -37,13 +49,17 @@ Vocab read_byte_level_vocab(const GgufFile& f) {
                                                 : std::vector<TokenType>(v.pieces.size(), TokenType::Normal);
   v.merges = f.get_string_array("tokenizer.ggml.merges");
   v.pre = f.get_string("tokenizer.ggml.pre", "default");
-  auto steps = pre_tokenizer_for(v.pre);
-  if (!steps)
-    fail("{}: key 'tokenizer.ggml.pre' is '{}', which tern does not know (known: {})", f.name(), v.pre,
-         known_pre_tokenizer_names());
-  v.pre_tokenizer = std::move(*steps);
-  v.ignore_merges = pre_is_llama3_family(v.pre);
-  v.normalize_nfc = v.pre == "qwen2";  // Qwen2's tokenizer.json normalizes to NFC (llama.cpp skips it)
+  if (v.pre == kCustomPreTokenizerName) {
+    read_custom_pre_tokenizer(f, v);
+  } else {
+    auto steps = pre_tokenizer_for(v.pre);
+    if (!steps)
+      fail("{}: key 'tokenizer.ggml.pre' is '{}', which tern does not know (known: {}, {})", f.name(), v.pre,
+           known_pre_tokenizer_names(), kCustomPreTokenizerName);
+    v.pre_tokenizer = std::move(*steps);
+    v.ignore_merges = pre_is_llama3_family(v.pre);
+    v.normalize_nfc = v.pre == "qwen2";  // Qwen2's tokenizer.json normalizes to NFC (llama.cpp skips it)
+  }
   v.bos_id = token_id(f, "tokenizer.ggml.bos_token_id", -1);
   v.eos_id = token_id(f, "tokenizer.ggml.eos_token_id", -1);
   v.unk_id = token_id(f, "tokenizer.ggml.unknown_token_id", -1);

@@ -237,4 +237,32 @@ Vocab load_byte_level_tokenizer_json(const std::filesystem::path& path) {
   }
 }
 
+std::string pre_tokenizer_to_hf_json(const std::vector<PreTokenizeStep>& steps) {
+  static const char* const kBehaviorNames[] = {"Isolated", "Removed", "MergedWithPrevious", "MergedWithNext",
+                                               "Contiguous"};
+  json sequence = json::array();
+  for (const PreTokenizeStep& s : steps) {
+    if (s.kind == PreTokenizeStep::Kind::ByteLevel) {
+      // ByteLevel's regex is GPT-2's or none: use_regex says which.
+      sequence.push_back({{"type", "ByteLevel"}, {"add_prefix_space", s.add_prefix_space}, {"use_regex", !s.regex.empty()}});
+    } else {
+      sequence.push_back({{"type", "Split"},
+                          {"pattern", {{"Regex", s.regex}}},
+                          {"behavior", kBehaviorNames[static_cast<int>(s.behavior)]},
+                          {"invert", s.invert}});
+    }
+  }
+  return json{{"type", "Sequence"}, {"pretokenizers", sequence}}.dump();
+}
+
+std::vector<PreTokenizeStep> pre_tokenizer_from_hf_json(const std::string& text, const std::string& where) {
+  std::vector<PreTokenizeStep> steps;
+  try {
+    parse_pre_tokenizer(where, json::parse(text), steps);
+  } catch (const json::exception& e) {
+    fail("{}: not a pre_tokenizer object: {}", where, e.what());
+  }
+  return steps;
+}
+
 }  // namespace tern

@@ -15,6 +15,10 @@ namespace tern {
 inline constexpr std::string_view kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
+// tokenizer.ggml.pre of a converted vocabulary whose pre-tokenizer no llama.cpp name
+// stands for; the steps themselves are in tern.tokenizer.pre_tokenizer.
+inline constexpr std::string_view kCustomPreTokenizerName = "tern-custom";
+
 class PreTokenizer {
  public:
   // Compiles the steps' regexes once; throws tern::Error if one does not compile.
