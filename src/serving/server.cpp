@@ -246,7 +246,7 @@ void Server::Impl::refuse_connection(const httplib::Request& req, httplib::Respo
 BatchResult Server::Impl::await_result(Job& job, const httplib::Request& req) {
   const auto peer = ConnectionSocket::find(addresses_of(req));
   for (;;) {
-    if (auto result = job.wait_result(std::chrono::milliseconds(50))) return *result;
+    if (auto result = job.wait_result(std::chrono::milliseconds(20))) return *result;
     if (peer && !job.cancelled() && peer->peer_gone()) job.cancel();
   }
 }
