@@ -118,14 +118,10 @@ TEST(Server, GreedyCompletionMatchesTernRun) {
   EXPECT_EQ(choice["finish_reason"], "length");
   EXPECT_EQ(body["usage"]["prompt_tokens"].get<int64_t>(),
             static_cast<int64_t>(shipped_model().tokenizer().encode("And God said", true).size()));
-  const std::string out = std::filesystem::path(TERN_BINARY_DIR) / ("server-run-" + std::to_string(::getpid()) + ".txt");
-  const std::string cmd = std::string(TERN_CLI_PATH) + " run -t 2 -m '" + shipped_model_path().string() +
-                          "' -n 12 --temp 0 -p 'And God said' >" + out + " 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  std::ifstream in(out);
-  const std::string run((std::istreambuf_iterator<char>(in)), {});
-  std::filesystem::remove(out);
-  EXPECT_EQ("And God said" + choice["text"].get<std::string>(), run);
+  const auto run = testing::run_tern_cli("run -t 2 -m " + testing::shell_quote(shipped_model_path()) +
+                                         " -n 12 --temp 0 -p 'And God said'");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ("And God said" + choice["text"].get<std::string>(), run.out);
 }
 
 TEST(Server, ChatCompletion) {
