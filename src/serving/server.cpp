@@ -35,11 +35,8 @@ class Server::Impl {
 
   void serve() { http_->listen_after_bind(); }
   void shutdown();
-
-  const Model& model_;
-  const ServerOptions options_;
-  std::string model_id_;
-  int port_ = 0;
+  int port() const { return port_; }
+  const std::string& model_id() const { return model_id_; }
 
  private:
   void route();
@@ -52,6 +49,10 @@ class Server::Impl {
   void fail_request(httplib::Response& res, const ApiError& error);
   uint64_t random_seed();
 
+  const Model& model_;
+  const ServerOptions options_;
+  std::string model_id_;
+  int port_ = 0;
   ChatTemplate chat_template_;  // the model's, for chat completions
   int64_t created_;
   std::unique_ptr<HttpServer> http_;
@@ -94,8 +95,8 @@ ApiError status_error(int status) {
 
 Server::Server(const Model& model, ServerOptions options) : impl_(std::make_unique<Impl>(model, std::move(options))) {}
 Server::~Server() = default;
-int Server::port() const { return impl_->port_; }
-const std::string& Server::model_id() const { return impl_->model_id_; }
+int Server::port() const { return impl_->port(); }
+const std::string& Server::model_id() const { return impl_->model_id(); }
 void Server::serve() { impl_->serve(); }
 void Server::shutdown() { impl_->shutdown(); }
 
