@@ -17,6 +17,8 @@
 #include "tern/tokenizer.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/gguf_vocab.h"
+#include "tokenizer/hf_tokenizer_json.h"
+#include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/regex_split.h"
 #include "tokenizer/utf8.h"
 #include "test_support.h"
@@ -316,6 +318,29 @@ TEST(ByteLevelBpeConvert, CustomNameWithoutItsStepsIsAnError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("tern.tokenizer.pre_tokenizer"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace tern::testing
+
+namespace tern::testing {
+
+TEST(ByteLevelBpeConvert, FalconTokenizerJsonFormIsNamedFalcon) {
+  // Falcon's tokenizer.json pre-tokenizer: punctuation runs, GPT-2's ByteLevel split,
+  // digit runs, then groups of three digits. With the falcon vocabulary it must give
+  // llama.cpp's "falcon" vectors, and convert names it "falcon".
+  TERN_REQUIRE_SHARED(gguf, "tokenizers/ggml-vocab-falcon.gguf");
+  const nlohmann::json falcon_pre = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "Punctuation"}, {"behavior", "Contiguous"}},
+        {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}},
+        {{"type", "Digits"}, {"individual_digits", false}},
+        {{"type", "Split"}, {"pattern", {{"Regex", "[0-9][0-9][0-9]"}}}, {"behavior", "Isolated"}, {"invert", false}}}}};
+  Vocab v = read_gguf_vocab(GgufFile::open(gguf));
+  v.pre_tokenizer = pre_tokenizer_from_hf_json(falcon_pre.dump(), "falcon tokenizer.json");
+  EXPECT_EQ(pre_name_of(v.pre_tokenizer), "falcon");
+  expect_vectors(Tokenizer(std::move(v)), shared_dir() / "tokenizers/ggml-vocab-falcon.gguf.inp",
+                 shared_dir() / "tokenizers/ggml-vocab-falcon.gguf.out");
 }
 
 }  // namespace tern::testing

@@ -38,9 +38,13 @@ using testing::TempDir;
 
 // ------------------------------------------------------------------ helpers
 
+// These tests check that conversion is exact, so they keep the embedding / LM head in
+// f32 (the default, auto, makes it Q8_0: ConvertDefaults checks that choice).
+constexpr const char* kExactEmbedding = " --embd-type f32";
+
 // `tern convert ARGS` that must succeed.
 void convert(const std::string& args) {
-  const auto r = run_tern_cli("convert " + args);
+  const auto r = run_tern_cli("convert " + args + kExactEmbedding);
   ASSERT_EQ(r.exit_code, 0) << "tern convert " << args << "\nstderr: " << r.err;
 }
 
@@ -322,7 +326,7 @@ TEST(ConvertGguf, Stories260KKeepsLogitsAndText) {
   TERN_REQUIRE_SHARED(src, "models/stories260K.gguf");
   TempDir dir;
   const auto out = dir / "s.gguf";
-  const auto r = run_tern_cli("convert " + shell_quote(src) + " -o " + shell_quote(out));
+  const auto r = run_tern_cli("convert " + shell_quote(src) + " -o " + shell_quote(out) + kExactEmbedding);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("WARNING"), std::string::npos) << r.err;
   {
@@ -366,7 +370,7 @@ TEST_P(ConvertHf, LogitsMatchNumpyHuggingFaceModel) {
                                         "--kind " + c.kind + " --out " + shell_quote(src) + " " + c.fixture_options);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
-  const auto r = run_tern_cli("convert " + shell_quote(src) + " -o " + shell_quote(out));
+  const auto r = run_tern_cli("convert " + shell_quote(src) + " -o " + shell_quote(out) + kExactEmbedding);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const bool warned = r.err.find("WARNING") != std::string::npos &&
                       r.err.find("post-training quantization") != std::string::npos;
@@ -553,6 +557,42 @@ TEST(ConvertDryRun, WritesNothingAndPrintsTheTensorTable) {
   }
   EXPECT_EQ(rows, 56);
   EXPECT_NE(r.out.find("token_embd.weight"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tern
+
+namespace tern {
+namespace {
+
+// ------------------------------------------------------------------ defaults
+
+// `tern perplexity` of model on the shipped held-out excerpt.
+double perplexity_of(const fs::path& model) {
+  const auto text = testing::shipped_model_path().parent_path() / "heldout-excerpt.txt";
+  const auto r = run_tern_cli("perplexity -m " + shell_quote(model) + " -f " + shell_quote(text));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto at = r.out.find("perplexity ");
+  return at == std::string::npos ? 0.0 : std::stod(r.out.substr(at + 11));
+}
+
+TEST(ConvertDefaults, LmHeadIsQ8_0WhereRowsAreWhole32BlocksAndCostsNoPerplexity) {
+  // The shipped model's tied embedding / head is f32; the default (auto) makes it Q8_0.
+  TempDir dir;
+  const auto out = dir / "q8.gguf";
+  const auto r = run_tern_cli("convert " + shell_quote(testing::shipped_model_path()) + " -o " + shell_quote(out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(GgufFile::open(out).find_tensor("token_embd.weight")->type, TensorType::Q8_0);
+  const double original = perplexity_of(testing::shipped_model_path()), converted = perplexity_of(out);
+  ASSERT_GT(original, 1.0);
+  EXPECT_NEAR(converted / original, 1.0, 1e-3) << original << " -> " << converted;
+
+  // Rows of 72 are not whole 32-blocks: the head stays f32.
+  const auto src = dir / "hf";
+  make_fixture(src, "mobilellm");
+  const auto narrow = dir / "narrow.gguf";
+  ASSERT_EQ(run_tern_cli("convert " + shell_quote(src) + " -o " + shell_quote(narrow)).exit_code, 0);
+  EXPECT_EQ(GgufFile::open(narrow).find_tensor("token_embd.weight")->type, TensorType::F32);
 }
 
 }  // namespace

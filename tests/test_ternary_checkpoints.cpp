@@ -127,7 +127,8 @@ TEST_P(TernaryFormat, MatchesTheFormatsOwnDefinition) {
   const auto src = dir / (gguf_source ? "src.gguf" : "src");
   const auto out = dir / "out.gguf";
   make_fixture(c.kind, src);
-  const auto conv = testing::run_tern_cli("convert " + testing::shell_quote(src) + " -o " + testing::shell_quote(out));
+  const auto conv = testing::run_tern_cli("convert " + testing::shell_quote(src) + " -o " + testing::shell_quote(out) +
+                                          " --embd-type f32");  // exact
   ASSERT_EQ(conv.exit_code, 0) << conv.err;
   EXPECT_EQ(conv.err.find("WARNING"), std::string::npos) << "exact ternary weights were re-quantized:\n" << conv.err;
   EXPECT_NE(conv.err.find(c.expected_note), std::string::npos) << conv.err;
@@ -189,8 +190,8 @@ TEST(TernaryFormatRoundTrip, ParetoQThroughLlamaKeepsLogits) {
   make_fixture("paretoq158", src);
   for (const auto& [from, to, extra] : {std::tuple{src, tern1, ""}, std::tuple{tern1, llama, " --to llama"},
                                         std::tuple{llama, tern2, ""}}) {
-    const auto r =
-        testing::run_tern_cli("convert " + testing::shell_quote(from) + " -o " + testing::shell_quote(to) + extra);
+    const auto r = testing::run_tern_cli("convert " + testing::shell_quote(from) + " -o " + testing::shell_quote(to) +
+                                         extra + " --embd-type f32");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   {

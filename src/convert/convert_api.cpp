@@ -14,7 +14,7 @@ TensorType parse_type(const std::string& flag, const std::string& name, bool ter
   const auto type = tensor_type_from_name(name);
   if (!type || traits(*type).ternary != ternary || *type == TensorType::Q4_K || *type == TensorType::I2_S)
     fail("{} '{}' is not one of {}", flag, name,
-         ternary ? "tern2, tern2r, tq2_0, tq1_0" : "f32, f16, bf16, q8_0, q6_k");
+         ternary ? "tern2, tern2r, tq2_0, tq1_0" : std::string(flag == "--embd-type" ? "auto, " : "") + "f32, f16, bf16, q8_0, q6_k");
   return *type;
 }
 
@@ -34,7 +34,8 @@ ConvertSummary convert_checkpoint(const ConvertRequest& request) {
       request.ternary_type.empty() ? (request.to == "llama" ? "tq2_0" : "tern2") : request.ternary_type;
   // The names are those of `tern convert`'s flags: the messages are what its user sees.
   options.write.ternary_type = parse_type("--type", ternary, true);
-  options.write.embedding_type = parse_type("--embd-type", request.embedding_type, false);
+  if (request.embedding_type != "auto")
+    options.write.embedding_type = parse_type("--embd-type", request.embedding_type, false);
   options.write.dense_type = parse_type("--dense-type", request.dense_type, false);
   const ConvertReport report = convert_model(options);
   ConvertSummary summary;

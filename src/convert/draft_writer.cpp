@@ -56,7 +56,10 @@ TensorType llama_ternary_type_for(const DraftTensor& t, TensorType requested) {
 
 TensorType float_type_for(const DraftTensor& t, const DraftWriteOptions& o) {
   if (t.ne.size() == 1) return TensorType::F32;  // norms stay exact
-  const TensorType type = is_embedding(t.name) ? o.embedding_type : o.dense_type;
+  const TensorType type = !is_embedding(t.name)  ? o.dense_type
+                          : o.embedding_type     ? *o.embedding_type
+                          : row_length_fits(TensorType::Q8_0, t.ne[0]) ? TensorType::Q8_0
+                                                                        : TensorType::F32;
   if (!row_length_fits(type, t.ne[0]))
     fail("tensor '{}' has rows of {} values; {} needs a multiple of {}", t.name, t.ne[0], tensor_type_name(type),
          traits(type).block_weights);

@@ -2,6 +2,7 @@
 // Turns a ModelDraft into GGUF: metadata keys (docs/FORMAT.md 3.1, 3.3) and tensors
 // encoded in the requested types.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,9 @@ namespace tern {
 struct DraftWriteOptions {
   std::string architecture = "mobilellm";       // "mobilellm" or "llama"
   TensorType ternary_type = TensorType::TERN2;  // TERN2, TQ2_0 or TQ1_0
-  TensorType embedding_type = TensorType::F32;  // token_embd / output: F32, F16, BF16 or Q8_0
+  // token_embd / output: F32, F16, BF16, Q8_0 or Q6_K; nullopt: Q8_0 where rows are whole
+  // 32-blocks, else F32 (docs/PERFORMANCE.md, "LM head type", measured the choice).
+  std::optional<TensorType> embedding_type;
   TensorType dense_type = TensorType::F32;      // float linears and everything else float
 };
 

@@ -79,10 +79,10 @@ void parse_pre_tokenizer(const std::string& file, const json& j, std::vector<Pre
     if (j.value("use_regex", true)) s.regex = std::string(kGpt2Pattern);
     steps.push_back(std::move(s));
   } else if (type == "Digits") {
-    steps.push_back({.regex = j.value("individual_digits", false) ? R"(\p{N})" : R"(\p{N}+)"});
+    steps.push_back({.regex = j.value("individual_digits", false) ? kHfSingleDigitPattern : kHfDigitRunPattern});
   } else if (type == "Punctuation") {
     // Hugging Face's punctuation: ASCII punctuation or any Unicode P* character.
-    steps.push_back({.regex = R"([\p{P}!-/:-@\[-`{-~])", .behavior = parse_behavior(file, j.value("behavior", "Isolated"))});
+    steps.push_back({.regex = kHfPunctuationPattern, .behavior = parse_behavior(file, j.value("behavior", "Isolated"))});
   } else {
     fail("{}: pre_tokenizer type '{}' is not supported for byte-level BPE (Sequence, Split, ByteLevel, Digits, "
          "Punctuation are)",

@@ -66,12 +66,19 @@ std::string pre_name_of(const std::vector<PreTokenizeStep>& steps) {
       R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
   constexpr const char* kHfQwen2 =
       R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-  PreTokenizeStep byte_level_only;
-  byte_level_only.kind = PreTokenizeStep::Kind::ByteLevel;
+  using Kind = PreTokenizeStep::Kind;
+  const PreTokenizeStep byte_level_only{.kind = Kind::ByteLevel, .regex = ""};
+  const PreTokenizeStep byte_level_gpt2{.kind = Kind::ByteLevel, .regex = std::string(kGpt2Pattern)};
   const std::pair<std::vector<PreTokenizeStep>, const char*> known[] = {
       {{{.regex = kHfLlama3}, byte_level_only}, "llama-bpe"},
       {{{.regex = kHfQwen2}, byte_level_only}, "qwen2"},
-      {{{.kind = PreTokenizeStep::Kind::ByteLevel, .regex = std::string(kGpt2Pattern)}}, "gpt-2"},
+      {{byte_level_gpt2}, "gpt-2"},
+      // Falcon: punctuation runs, GPT-2's split, digit runs, groups of three digits.
+      {{{.regex = kHfPunctuationPattern, .behavior = PreTokenizeStep::Behavior::Contiguous},
+        byte_level_gpt2,
+        {.regex = kHfDigitRunPattern},
+        {.regex = kThreeDigits}},
+       "falcon"},
   };
   for (const auto& [form, name] : known)
     if (form == steps) return name;

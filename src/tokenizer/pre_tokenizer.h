@@ -19,6 +19,12 @@ inline constexpr std::string_view kGpt2Pattern =
 // stands for; the steps themselves are in tern.tokenizer.pre_tokenizer.
 inline constexpr std::string_view kCustomPreTokenizerName = "tern-custom";
 
+// Hugging Face's Punctuation pre-tokenizer (ASCII punctuation or any Unicode P*
+// character) and Digits (runs, or single digits with individual_digits) as regexes.
+inline constexpr const char* kHfPunctuationPattern = R"([\p{P}!-/:-@\[-`{-~])";
+inline constexpr const char* kHfDigitRunPattern = R"(\p{N}+)";
+inline constexpr const char* kHfSingleDigitPattern = R"(\p{N})";
+
 class PreTokenizer {
  public:
   // Compiles the steps' regexes once; throws tern::Error if one does not compile.
@@ -38,7 +44,7 @@ class PreTokenizer {
 };
 
 // The llama.cpp name (GGUF tokenizer.ggml.pre) of a pre-tokenizer read from a
-// Hugging Face file, when it is one of the known forms (LLaMA-3, Qwen2, GPT-2); else "".
+// Hugging Face file, when it is one of the known forms (LLaMA-3, Qwen2, GPT-2, Falcon); else "".
 std::string pre_name_of(const std::vector<PreTokenizeStep>& steps);
 
 // True for the llama.cpp pre-tokenizer names whose vocabularies skip merging a

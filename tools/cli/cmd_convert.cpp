@@ -16,7 +16,7 @@ struct ConvertCliOptions {
   std::string output;
   std::string tokenizer;
   std::string ternary_type;  // empty: tern2 for mobilellm, tq2_0 for llama
-  std::string embd_type = "f32";
+  std::string embd_type = "auto";
   std::string dense_type = "f32";
   std::string to = "mobilellm";
   bool dry_run = false;
@@ -83,7 +83,7 @@ Command add_convert_command(CLI::App& parent) {
   app->add_option("-o,--output", o->output, "Output GGUF file (written atomically)");
   app->add_option("--tokenizer", o->tokenizer, "Tokenizer: SentencePiece .model, llama2.c tokenizer.bin, tokenizer.json or GGUF");
   app->add_option("--type", o->ternary_type, "Ternary packing: tern2 (any width, one scale per tensor, or per row as TERN2R where rows differ; default), tern2r, tq2_0, tq1_0");
-  app->add_option("--embd-type", o->embd_type, "Embedding / LM head type: f32 (default), f16, bf16, q8_0");
+  app->add_option("--embd-type", o->embd_type, "Embedding / LM head type: auto (default: q8_0 where rows are whole 32-blocks, else f32), f32, f16, bf16, q8_0, q6_k");
   app->add_option("--dense-type", o->dense_type, "Type of non-ternary matrices: f32 (default), f16, bf16, q8_0, q6_k (widths multiple of 256)");
   app->add_option("--to", o->to, "Target architecture: mobilellm (tern, default) or llama (standard, shared blocks written out)")
       ->check(CLI::IsMember({"mobilellm", "llama"}));
