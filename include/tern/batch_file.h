@@ -77,9 +77,9 @@ class BatchFile {
   size_t pending() const;
 
   // Opens the output (appending with resume, else truncating) and runs the pending
-  // lines on `model` with `params` (`params.n_ctx` bounds each prompt + generation).
-  // A bad line becomes an error record, never an exception; throws tern::Error only
-  // when the output cannot be written.
+  // lines on `model` with `params` (`params.n_ctx` bounds each prompt + generation);
+  // once per BatchFile. A bad line becomes an error record, never an exception; throws
+  // tern::Error when the output cannot be opened or written or `params` are not valid.
   BatchFileSummary run(const Model& model, const BatchParams& params, const BatchFileControl& control = {});
 
  private:
