@@ -153,9 +153,11 @@ TEST(ConvertBitllama2c, Model1MWithLlama2cTokenizerIsCoherent) {
   for (std::string w; words >> w;) {
     std::string core;
     for (char c : w)
-      if (!std::ispunct(static_cast<unsigned char>(c))) core += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (!std::ispunct(static_cast<unsigned char>(c)))
+        core += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     ++n_words;
-    if (!core.empty() && std::all_of(core.begin(), core.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); }))
+    if (!core.empty() &&
+        std::all_of(core.begin(), core.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); }))
       ++n_alpha;
     seen.insert(core);
   }
@@ -254,7 +256,8 @@ void round_scales_to_f16(const fs::path& in, const fs::path& out) {
 TEST(ConvertRoundTrip, TernToLlamaToTernKeepsLogits) {
   TempDir dir;
   const auto m = dir / "m.gguf", l = dir / "l.gguf", back = dir / "back.gguf";
-  testing::make_random_model(m, "--ternary-type tern2 --dim 256 --ffn 512 --heads 4 --kv-heads 2 --blocks 2 --repeat 2");
+  testing::make_random_model(m,
+                             "--ternary-type tern2 --dim 256 --ffn 512 --heads 4 --kv-heads 2 --blocks 2 --repeat 2");
   convert(shell_quote(m) + " --to llama -o " + shell_quote(l));
   convert(shell_quote(l) + " -o " + shell_quote(back));
 
@@ -302,8 +305,9 @@ TEST(ConvertRoundTrip, NarrowRowsGoToLlamaAsQ8_0AndKeepLogits) {
   // (rows of 40 as F16), which hold +-1 x scale up to the scale's f16 rounding.
   TempDir dir;
   const auto m = dir / "m.gguf", l = dir / "l.gguf";
-  testing::make_random_model(m, "--ternary-type tern2 --dim 96 --ffn 160 --heads 3 --kv-heads 1 --head-dim 40 "
-                                "--blocks 2 --repeat 2");
+  testing::make_random_model(m,
+                             "--ternary-type tern2 --dim 96 --ffn 160 --heads 3 --kv-heads 1 --head-dim 40 "
+                             "--blocks 2 --repeat 2");
   convert(shell_quote(m) + " --to llama -o " + shell_quote(l));
   const GgufFile lf = GgufFile::open(l);
   for (const auto& t : lf.tensors()) {
@@ -372,8 +376,8 @@ TEST_P(ConvertHf, LogitsMatchNumpyHuggingFaceModel) {
   }
   const auto r = run_tern_cli("convert " + shell_quote(src) + " -o " + shell_quote(out) + kExactEmbedding);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const bool warned = r.err.find("WARNING") != std::string::npos &&
-                      r.err.find("post-training quantization") != std::string::npos;
+  const bool warned =
+      r.err.find("WARNING") != std::string::npos && r.err.find("post-training quantization") != std::string::npos;
   EXPECT_EQ(warned, !c.trained_ternary && !c.exact_ternary) << r.err;
 
   const auto ref = dir / "ref.bin";

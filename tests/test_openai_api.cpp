@@ -41,8 +41,9 @@ TEST(OpenAiApi, EndpointsFromUrls) {
 
 // The API reference's completions example.
 TEST(OpenAiApi, DocumentedCompletionRequest) {
-  const ApiRequest r = parse(Endpoint::Completions,
-                             R"({"model": "gpt-3.5-turbo-instruct", "prompt": "Say this is a test", "max_tokens": 7, "temperature": 0})");
+  const ApiRequest r = parse(
+      Endpoint::Completions,
+      R"({"model": "gpt-3.5-turbo-instruct", "prompt": "Say this is a test", "max_tokens": 7, "temperature": 0})");
   EXPECT_EQ(r.model, "gpt-3.5-turbo-instruct");
   EXPECT_EQ(r.generation.prompt, "Say this is a test");
   EXPECT_EQ(r.generation.n_predict, 7);
@@ -123,7 +124,8 @@ TEST(OpenAiApi, RefusesWhatItCannotDo) {
       {Endpoint::ChatCompletions, R"({"messages": []})", "messages"},
       {Endpoint::ChatCompletions, R"({"messages": [{"role": "wizard", "content": "hi"}]})", "messages"},
       {Endpoint::ChatCompletions, R"({"messages": [{"content": "hi"}]})", "messages"},
-      {Endpoint::ChatCompletions, R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", "messages"},
+      {Endpoint::ChatCompletions, R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})",
+       "messages"},
   };
   for (const Case& c : cases) {
     const ApiError e = refusal(c.endpoint, c.body);
@@ -197,7 +199,10 @@ TEST(OpenAiApi, StreamChunks) {
 
 TEST(OpenAiApi, ErrorBody) {
   const json e = json::parse(error_body(ApiError(400, "'n' must be 1", "n")).dump());
-  EXPECT_EQ(e, json::parse(R"({"error": {"message": "'n' must be 1", "type": "invalid_request_error", "param": "n", "code": null}})"));
+  EXPECT_EQ(
+      e,
+      json::parse(
+          R"({"error": {"message": "'n' must be 1", "type": "invalid_request_error", "param": "n", "code": null}})"));
 }
 
 // The Batch API guide's input line.

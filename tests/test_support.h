@@ -2,10 +2,10 @@
 // Small helpers shared by the tests: temporary directories, running commands.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sys/wait.h>
 #include <filesystem>
 #include <fstream>
 #include <random>

@@ -111,9 +111,9 @@ float max_abs(const std::vector<float>& v) {
 
 struct FormatCase {
   std::string kind;
-  bool float_activations;       // the format's own definition keeps activations in 16 bits
-  std::string expected_note;    // what `tern convert` says it detected
-  TensorType per_row_type;      // the type of a linear with per-row scales (or TERN2 if none)
+  bool float_activations;     // the format's own definition keeps activations in 16 bits
+  std::string expected_note;  // what `tern convert` says it detected
+  TensorType per_row_type;    // the type of a linear with per-row scales (or TERN2 if none)
 };
 
 void PrintTo(const FormatCase& c, std::ostream* os) { *os << c.kind; }
@@ -172,14 +172,15 @@ TEST_P(TernaryFormat, MatchesTheFormatsOwnDefinition) {
 
 INSTANTIATE_TEST_SUITE_P(
     Formats, TernaryFormat,
-    ::testing::Values(FormatCase{"paretoq158", true, "source format: MobileLLM-ParetoQ w_bits 0", TensorType::TERN2R},
-                      FormatCase{"paretoq1", true, "source format: MobileLLM-ParetoQ w_bits 1", TensorType::TERN2R},
-                      FormatCase{"bitnet_auto", false, "source format: Hugging Face BitNet (autobitlinear",
-                                 TensorType::TERN2},
-                      FormatCase{"bitnet_div", false, "source format: Hugging Face BitNet (bitlinear", TensorType::TERN2},
-                      FormatCase{"trilm", true, "14 of 14 linears hold exact ternary weights (10 with one scale per row, 4 per tensor)",
-                                 TensorType::TERN2R},
-                      FormatCase{"i2s", false, "tern: wrote", TensorType::TERN2}),
+    ::testing::Values(
+        FormatCase{"paretoq158", true, "source format: MobileLLM-ParetoQ w_bits 0", TensorType::TERN2R},
+        FormatCase{"paretoq1", true, "source format: MobileLLM-ParetoQ w_bits 1", TensorType::TERN2R},
+        FormatCase{"bitnet_auto", false, "source format: Hugging Face BitNet (autobitlinear", TensorType::TERN2},
+        FormatCase{"bitnet_div", false, "source format: Hugging Face BitNet (bitlinear", TensorType::TERN2},
+        FormatCase{"trilm", true,
+                   "14 of 14 linears hold exact ternary weights (10 with one scale per row, 4 per tensor)",
+                   TensorType::TERN2R},
+        FormatCase{"i2s", false, "tern: wrote", TensorType::TERN2}),
     [](const auto& info) { return info.param.kind; });
 
 // ------------------------------------------------------------------ round trips
@@ -188,8 +189,8 @@ TEST(TernaryFormatRoundTrip, ParetoQThroughLlamaKeepsLogits) {
   TempDir dir;
   const auto src = dir / "src", tern1 = dir / "a.gguf", llama = dir / "llama.gguf", tern2 = dir / "b.gguf";
   make_fixture("paretoq158", src);
-  for (const auto& [from, to, extra] : {std::tuple{src, tern1, ""}, std::tuple{tern1, llama, " --to llama"},
-                                        std::tuple{llama, tern2, ""}}) {
+  for (const auto& [from, to, extra] :
+       {std::tuple{src, tern1, ""}, std::tuple{tern1, llama, " --to llama"}, std::tuple{llama, tern2, ""}}) {
     const auto r = testing::run_tern_cli("convert " + testing::shell_quote(from) + " -o " + testing::shell_quote(to) +
                                          extra + " --embd-type f32");
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -264,16 +265,25 @@ TEST_P(TernaryFormatBadInput, OneLineNamingFileTensorAndExpectation) {
 INSTANTIATE_TEST_SUITE_P(
     Defects, TernaryFormatBadInput,
     ::testing::Values(
-        BadCase{"missing_clip", "paretoq158", "missing_clip",
+        BadCase{"missing_clip",
+                "paretoq158",
+                "missing_clip",
                 {"model.layers.1.mlp.up_proj.weight_clip_val", "missing", "[512, 1]"}},
         BadCase{"w_bits2", "paretoq1", "w_bits2", {"config.json", "'w_bits' is 2", "expected 0", "not ternary"}},
         BadCase{"w_bits3", "paretoq1", "w_bits3", {"config.json", "'w_bits' is 3"}},
         BadCase{"w_bits4", "paretoq1", "w_bits4", {"config.json", "'w_bits' is 4"}},
-        BadCase{"packed_shape", "bitnet_auto", "packed_shape",
+        BadCase{"packed_shape",
+                "bitnet_auto",
+                "packed_shape",
                 {"model.layers.0.self_attn.v_proj.weight", "[9, 64]", "expected [out/4, in] = [32/4, 64]"}},
-        BadCase{"zero_scale", "bitnet_div", "zero_scale",
+        BadCase{"zero_scale",
+                "bitnet_div",
+                "zero_scale",
                 {"model.layers.1.mlp.gate_proj.weight_scale", "is 0", "expected a finite nonzero scale"}},
-        BadCase{"missing_scale", "bitnet_auto", "missing_scale", {"model.layers.1.self_attn.o_proj.weight_scale", "missing"}},
+        BadCase{"missing_scale",
+                "bitnet_auto",
+                "missing_scale",
+                {"model.layers.1.self_attn.o_proj.weight_scale", "missing"}},
         BadCase{"i2s_size", "i2s", "i2s_size", {"blk.1.ffn_down.weight", "16416 bytes", "past the end of the file"}}),
     [](const auto& info) { return info.param.name; });
 

@@ -44,7 +44,9 @@ void Job::finish(BatchResult result) {
 }
 
 Engine::Engine(const Model& model, int parallel, int64_t n_ctx, KvType kv_type, size_t max_queue)
-    : runner_(model, BatchParams{.parallel = parallel, .n_ctx = n_ctx, .kv_type = kv_type}), max_queue_(max_queue), started_(Clock::now()) {
+    : runner_(model, BatchParams{.parallel = parallel, .n_ctx = n_ctx, .kv_type = kv_type}),
+      max_queue_(max_queue),
+      started_(Clock::now()) {
   metrics_.slots_total = parallel;
   thread_ = std::thread([this] { run(); });
 }

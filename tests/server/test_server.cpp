@@ -58,11 +58,13 @@ std::vector<json> sse_events(const std::string& body) {
 std::string streamed_text(const std::vector<json>& events) {
   std::string text;
   for (const json& e : events)
-    for (const json& c : e["choices"]) text += c.contains("text") ? c["text"].get<std::string>() : c["delta"].value("content", "");
+    for (const json& c : e["choices"])
+      text += c.contains("text") ? c["text"].get<std::string>() : c["delta"].value("content", "");
   return text;
 }
 
-void expect_api_error(const httplib::Result& r, int status, const std::string& param = "", const std::string& code = "") {
+void expect_api_error(const httplib::Result& r, int status, const std::string& param = "",
+                      const std::string& code = "") {
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, status) << r->body;
   const json body = json::parse(r->body, nullptr, false);
@@ -106,7 +108,8 @@ TEST(Server, HealthModelsAndMetrics) {
 // Greedy text from the server equals `tern run`'s (one sequence, its own code path).
 TEST(Server, GreedyCompletionMatchesTernRun) {
   RunningServer s;
-  const auto r = post(s, "/v1/completions", {{"model", "tern-kjv"}, {"prompt", "And God said"}, {"max_tokens", 12}, {"temperature", 0}});
+  const auto r = post(s, "/v1/completions",
+                      {{"model", "tern-kjv"}, {"prompt", "And God said"}, {"max_tokens", 12}, {"temperature", 0}});
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const json body = json::parse(r->body);
@@ -137,7 +140,8 @@ TEST(Server, ChatCompletion) {
   EXPECT_EQ(body["choices"][0]["message"]["role"], "assistant");
   EXPECT_TRUE(body["choices"][0]["message"]["content"].is_string());
   EXPECT_LE(body["usage"]["completion_tokens"].get<int>(), 8);
-  EXPECT_EQ(body["usage"]["total_tokens"], body["usage"]["prompt_tokens"].get<int>() + body["usage"]["completion_tokens"].get<int>());
+  EXPECT_EQ(body["usage"]["total_tokens"],
+            body["usage"]["prompt_tokens"].get<int>() + body["usage"]["completion_tokens"].get<int>());
 }
 
 TEST(Server, StreamingFramesAndSameTextAsWhole) {
@@ -180,15 +184,20 @@ TEST(Server, ConcurrentStreamsGiveTheTextsTheyGiveAlone) {
   RunningServer s(options);
   const int n = 32;
   auto request = [](int i) {
-    return json{{"prompt", i % 2 ? "And it came to pass" : "In the beginning God"}, {"max_tokens", 12 + i % 5},
-                {"seed", 100 + i}, {"temperature", 0.8}, {"stream", true}};
+    return json{{"prompt", i % 2 ? "And it came to pass" : "In the beginning God"},
+                {"max_tokens", 12 + i % 5},
+                {"seed", 100 + i},
+                {"temperature", 0.8},
+                {"stream", true}};
   };
   std::vector<std::future<std::string>> texts;
   for (int i = 0; i < n; ++i)
     texts.push_back(std::async(std::launch::async, [&, i] {
       const auto t0 = std::chrono::steady_clock::now();
       const auto r = post(s, "/v1/completions", request(i));
-      if (!r) return "failed: " + httplib::to_string(r.error()) + " after " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      if (!r)
+        return "failed: " + httplib::to_string(r.error()) + " after " +
+               std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       if (r->status != 200) return "failed: status " + std::to_string(r->status) + " " + r->body;
       return streamed_text(sse_events(r->body));
     }));
@@ -267,7 +276,8 @@ TEST(Server, FullQueueGives503) {
   RunningServer s(options);
   const json long_request = {{"prompt", "And"}, {"max_tokens", 250}, {"temperature", 0}};
   auto running = std::async(std::launch::async, [&] { return post(s, "/v1/completions", long_request); });
-  while (metric(s, "tern_slots_busy") < 1 && running.wait_for(0ms) != std::future_status::ready) std::this_thread::sleep_for(1ms);
+  while (metric(s, "tern_slots_busy") < 1 && running.wait_for(0ms) != std::future_status::ready)
+    std::this_thread::sleep_for(1ms);
   std::vector<std::future<int>> statuses;
   for (int i = 0; i < 5; ++i)
     statuses.push_back(std::async(std::launch::async, [&] {
@@ -370,7 +380,8 @@ TEST(ServeCli, ServesAndExitsCleanlyOnSigterm) {
   ASSERT_GT(port, 0) << "no address printed";
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(60, 0);
-  const auto r = client.Post("/v1/completions", json{{"prompt", "In the beginning"}, {"max_tokens", 4}}.dump(), "application/json");
+  const auto r = client.Post("/v1/completions", json{{"prompt", "In the beginning"}, {"max_tokens", 4}}.dump(),
+                             "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   ::kill(pid, SIGTERM);

@@ -31,7 +31,8 @@ void print_timings(const GenerationTimings& t) {
 
 int run_once(const RunOptions& o, Generator& generator, const GenerationParams& params) {
   const std::string prompt = read_prompt(o.prompt, o.prompt_file);
-  const auto prompt_tokens = generator.tokenize_prompt(prompt);  // rejects a prompt that does not fit, before echoing it
+  const auto prompt_tokens =
+      generator.tokenize_prompt(prompt);  // rejects a prompt that does not fit, before echoing it
   const SignalCounter interrupts({SIGINT});
   print_piece(prompt);
   const auto result = generator.generate(prompt_tokens, params, print_piece);
@@ -43,8 +44,9 @@ int run_once(const RunOptions& o, Generator& generator, const GenerationParams& 
 // newline is added: the model would start a new line, often mid-word). When
 // the context fills, the oldest turns make way.
 int run_interactive(Context& context, const SamplerParams& sampling, const GenerationParams& params) {
-  fmt::print(stderr, "tern: interactive mode: Enter sends a line, Ctrl-C stops a reply, /clear starts over, "
-                     "Ctrl-D exits\n");
+  fmt::print(stderr,
+             "tern: interactive mode: Enter sends a line, Ctrl-C stops a reply, /clear starts over, "
+             "Ctrl-D exits\n");
   ChatSession session(context, sampling, ChatTemplate::named("continue"), "");
   return converse(session, context, params);
 }

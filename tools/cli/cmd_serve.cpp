@@ -71,7 +71,8 @@ Command add_serve_command(CLI::App& parent) {
                   "Connections waiting for one of those at most; more get 503 and are closed")
       ->check(CLI::Range(size_t{0}, size_t{1} << 20));
   app->add_option("--api-key", o->server.api_key, "Require 'Authorization: Bearer KEY' (all but /health)");
-  app->add_option("-c,--ctx-size", o->n_ctx, "Context per request: prompt + max_tokens (default: the model's, at most 2048)")
+  app->add_option("-c,--ctx-size", o->n_ctx,
+                  "Context per request: prompt + max_tokens (default: the model's, at most 2048)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app->add_option("-t,--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
   add_kv_type_option(*app, o->server.kv_type);

@@ -146,7 +146,8 @@ std::string unescape(std::string_view text) {
 
 void add_stop_option(CLI::App& app, std::vector<std::string>& stop) {
   app.add_option_function<std::vector<std::string>>(
-      "--stop", [&stop](const std::vector<std::string>& values) {
+      "--stop",
+      [&stop](const std::vector<std::string>& values) {
         for (const auto& v : values) stop.push_back(unescape(v));
       },
       "Stop before this string (repeatable; escapes such as '\\n' are interpreted)");
@@ -202,8 +203,7 @@ void report_turn(const ChatSession& session, const ChatTurn& turn, const Context
   if (turn.finish != FinishReason::Length) return;
   if (context.n_past() >= context.n_ctx())
     fmt::print(stderr, "tern: reply cut: the context is full (the oldest turns make way next time)\n");
-  else
-    fmt::print(stderr, "tern: reply cut: it reached -n {} tokens\n", n_predict);
+  else fmt::print(stderr, "tern: reply cut: it reached -n {} tokens\n", n_predict);
 }
 
 }  // namespace
