@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command: installs what is missing, builds everything with warnings as
+# The one test command: installs what is missing, checks the code's format, builds everything with warnings as
 # errors (-DTERN_WERROR=ON), runs every test; then the Slurm recipe on a one-node Slurm
 # (scripts/slurm-test.sh, about a minute), the ARM64 cross build's kernel and real-model
 # tests under qemu (scripts/test-arm64.sh), the same suite under ASan + UBSan
@@ -12,6 +12,9 @@ LAUNCHER=()
 command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 step() { printf '\n==== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 timed() { local t0=$SECONDS; "$@"; printf '==== took %d s\n' $((SECONDS - t0)); }
+
+step "Code format (scripts/check-format.sh)"
+timed scripts/check-format.sh
 
 step "Release build and tests"
 timed scripts/build.sh --all -DTERN_WERROR=ON
