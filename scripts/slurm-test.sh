@@ -14,7 +14,7 @@ tasks=${TASKS:-4}
 model=$root/models/tern-kjv.gguf
 [ -x "$tern" ] || { echo "slurm-test: no $tern (build tern first)" >&2; exit 1; }
 for tool in munged slurmctld slurmd sbatch sinfo; do
-  command -v "$tool" >/dev/null || { echo "slurm-test: $tool missing: apt-get install slurm-wlm munge" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "slurm-test: $tool missing: apt-get install slurmctld slurmd slurm-client munge (scripts/install-deps.sh)" >&2; exit 1; }
 done
 
 work=$(mktemp -d /tmp/tern-slurm.XXXXXX)

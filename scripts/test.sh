@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The one test command: installs what is missing, builds everything with warnings as
-# errors (-DTERN_WERROR=ON), runs every test; then the
-# ARM64 cross build's kernel and real-model tests under qemu (scripts/test-arm64.sh), the
-# same suite under ASan + UBSan (build-asan/, clang) and every fuzz target for a short
-# time on its seed corpus (scripts/fuzz.sh). TERN_TEST_QUICK=1 skips the last three.
+# The one test command: installs what is missing, checks the code's format, builds everything with warnings as
+# errors (-DTERN_WERROR=ON), runs every test; then the Slurm recipe on a one-node Slurm
+# (scripts/slurm-test.sh, about a minute), the ARM64 cross build's kernel and real-model
+# tests under qemu (scripts/test-arm64.sh), the same suite under ASan + UBSan
+# (build-asan/, clang) and every fuzz target for a short time on its seed corpus
+# (scripts/fuzz.sh). TERN_TEST_QUICK=1 skips the last four.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -12,10 +13,16 @@ command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 step() { printf '\n==== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 timed() { local t0=$SECONDS; "$@"; printf '==== took %d s\n' $((SECONDS - t0)); }
 
+step "Code format (scripts/check-format.sh)"
+timed scripts/check-format.sh
+
 step "Release build and tests"
 timed scripts/build.sh --all -DTERN_WERROR=ON
 (cd build && timed ctest --output-on-failure -j"$(nproc)")
 [ "${TERN_TEST_QUICK:-0}" = 1 ] && exit 0
+
+step "Slurm job-array recipe on a one-node Slurm (scripts/slurm-test.sh, needs root; TERN_SKIP_SLURM=1 skips)"
+if [ "${TERN_SKIP_SLURM:-0}" != 1 ]; then timed scripts/slurm-test.sh build; fi
 
 step "ARM64 cross build, kernel and real-model tests under qemu (TERN_SKIP_ARM64=1 skips)"
 if [ "${TERN_SKIP_ARM64:-0}" != 1 ]; then timed scripts/test-arm64.sh; fi

@@ -11,7 +11,8 @@ namespace tern::testing {
 
 // Writes a random tiny mobilellm model with tools/reference/make_random_model.py.
 inline void make_random_model(const std::filesystem::path& out, const std::string& options) {
-  const auto r = run_command(python() + " " + reference_tool("make_random_model.py") + " --out " + out.string() + " " + options);
+  const auto r =
+      run_command(python() + " " + reference_tool("make_random_model.py") + " --out " + out.string() + " " + options);
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 

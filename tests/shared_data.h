@@ -10,9 +10,7 @@
 
 namespace tern::testing {
 
-inline std::filesystem::path shared_dir() {
-  return std::filesystem::path(TERN_SOURCE_DIR).parent_path() / "shared";
-}
+inline std::filesystem::path shared_dir() { return std::filesystem::path(TERN_SOURCE_DIR).parent_path() / "shared"; }
 
 inline bool running_in_ci() {
   const char* ci = std::getenv("CI");
@@ -22,9 +20,9 @@ inline bool running_in_ci() {
 }  // namespace tern::testing
 
 // Declares `var` as the path of shared/<relative>, or skips (fails in CI) the test.
-#define TERN_REQUIRE_SHARED(var, relative)                                              \
-  const std::filesystem::path var = ::tern::testing::shared_dir() / (relative);        \
-  if (!std::filesystem::exists(var)) {                                                  \
-    if (::tern::testing::running_in_ci()) FAIL() << "CI=true but missing " << var;      \
-    GTEST_SKIP() << "shared test data not found: " << var;                              \
+#define TERN_REQUIRE_SHARED(var, relative)                                         \
+  const std::filesystem::path var = ::tern::testing::shared_dir() / (relative);    \
+  if (!std::filesystem::exists(var)) {                                             \
+    if (::tern::testing::running_in_ci()) FAIL() << "CI=true but missing " << var; \
+    GTEST_SKIP() << "shared test data not found: " << var;                         \
   }

@@ -24,8 +24,8 @@ namespace {
 using json = nlohmann::json;
 using testing::run_command;
 using testing::shell_quote;
-using testing::tern_cli;
 using testing::TempDir;
+using testing::tern_cli;
 
 using testing::shipped_model_path;
 
@@ -152,7 +152,8 @@ TEST(BatchCli, SameResultsWhateverTheParallelism) {
       std::map<std::string, json> first;
       for (int parallel : {1, 4, 8}) {
         const auto out = dir / ("out" + std::to_string(parallel) + ".jsonl");
-        const auto r = run_command(batch_cmd(model, dir / "in.jsonl", out, "-n 16 --parallel " + std::to_string(parallel) + " " + sampling));
+        const auto r = run_command(
+            batch_cmd(model, dir / "in.jsonl", out, "-n 16 --parallel " + std::to_string(parallel) + " " + sampling));
         ASSERT_EQ(r.exit_code, 0) << r.err;
         const auto got = records(out);
         ASSERT_EQ(got.size(), 13u);
@@ -160,7 +161,8 @@ TEST(BatchCli, SameResultsWhateverTheParallelism) {
         else EXPECT_EQ(got, first) << model << " " << sampling << " --parallel " << parallel;
       }
       for (const auto& [id, j] : first) {
-        EXPECT_EQ(j.at("tokens_generated").get<int>(), j.at("finish_reason") == "length" ? 16 : j.at("tokens_generated").get<int>());
+        EXPECT_EQ(j.at("tokens_generated").get<int>(),
+                  j.at("finish_reason") == "length" ? 16 : j.at("tokens_generated").get<int>());
         EXPECT_FALSE(j.at("text").get<std::string>().empty() && j.at("finish_reason") == "length");
       }
     }
@@ -170,7 +172,8 @@ TEST(BatchCli, GreedyMatchesTernRun) {
   TERN_REQUIRE_SHARED(stories, "models/stories260K.gguf");
   TempDir dir;
   write_prompts(dir / "in.jsonl", 3);
-  ASSERT_EQ(run_command(batch_cmd(stories, dir / "in.jsonl", dir / "out.jsonl", "-n 12 --temp 0 --parallel 3")).exit_code, 0);
+  ASSERT_EQ(
+      run_command(batch_cmd(stories, dir / "in.jsonl", dir / "out.jsonl", "-n 12 --temp 0 --parallel 3")).exit_code, 0);
   const auto got = records(dir / "out.jsonl");
   const auto run = run_command(tern_cli() + " run -t 2 -m " + shell_quote(stories.string()) +
                                " -n 12 --temp 0 -p 'The dog was' 2>/dev/null");
@@ -182,12 +185,16 @@ TEST(BatchCli, BadLinesGiveErrorRecordsAndTheRestComplete) {
   TempDir dir;
   {
     std::ofstream in(dir / "in.jsonl");
-    in << R"({"id": "ok1", "prompt": "And"})" << "\n"
+    in << R"({"id": "ok1", "prompt": "And"})"
+       << "\n"
        << "this is not json\n"
-       << R"({"id": "noprompt"})" << "\n"
-       << R"({"id": "badp", "prompt": "x", "top_p": 3})" << "\n"
+       << R"({"id": "noprompt"})"
+       << "\n"
+       << R"({"id": "badp", "prompt": "x", "top_p": 3})"
+       << "\n"
        << R"({"id": "long", "prompt": ")" << std::string(400, 'a') << " " << std::string(400, 'b') << "\"}\n"
-       << R"({"id": "ok2", "prompt": "The LORD", "n_predict": 3, "temperature": 0})" << "\n";
+       << R"({"id": "ok2", "prompt": "The LORD", "n_predict": 3, "temperature": 0})"
+       << "\n";
   }
   const auto r = run_command(batch_cmd(shipped_model_path(), dir / "in.jsonl", dir / "out.jsonl", "-n 5 -c 32"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -215,8 +222,8 @@ TEST(BatchCli, KilledRunResumesToTheSameResults) {
   const auto out = dir / "out.jsonl";
   const std::string lines = "$(cat " + shell_quote(out.string()) + " 2>/dev/null | wc -l)";
   run_command("sh -c " + shell_quote(batch_cmd(shipped_model_path(), dir / "in.jsonl", out, flags) + " & pid=$!; " +
-                                     "while kill -0 $pid 2>/dev/null && [ " + lines + " -lt 5 ]; do sleep 0.005; done; " +
-                                     "kill -9 $pid; wait $pid"));
+                                     "while kill -0 $pid 2>/dev/null && [ " + lines +
+                                     " -lt 5 ]; do sleep 0.005; done; " + "kill -9 $pid; wait $pid"));
   const std::string partial = slurp(out);
   EXPECT_TRUE(partial.empty() || partial.back() == '\n');
   const auto before = records(out);  // every line parses: only whole lines
@@ -238,7 +245,10 @@ TEST(BatchCli, ShardsCoverEveryIdOnce) {
     std::string name = "s";  // appended, not "s" + ...: GCC 12's false -Wrestrict
     name += std::to_string(i);
     const auto out = dir / name;
-    ASSERT_EQ(run_command(batch_cmd(shipped_model_path(), dir / "in.jsonl", out, "-n 2 --shard " + std::to_string(i) + "/3")).exit_code, 0);
+    ASSERT_EQ(
+        run_command(batch_cmd(shipped_model_path(), dir / "in.jsonl", out, "-n 2 --shard " + std::to_string(i) + "/3"))
+            .exit_code,
+        0);
     const auto got = records(out);
     total += got.size();
     all.insert(got.begin(), got.end());

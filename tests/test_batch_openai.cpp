@@ -18,8 +18,8 @@ namespace {
 using json = nlohmann::json;
 using testing::run_command;
 using testing::shell_quote;
-using testing::tern_cli;
 using testing::TempDir;
+using testing::tern_cli;
 
 std::string shipped() { return testing::shipped_model_path().string(); }
 
@@ -57,7 +57,11 @@ void write_openai_completions(const std::filesystem::path& p, int n) {
     json body = {{"model", "gpt-3.5-turbo-instruct"}, {"prompt", kStarts[i % 5]}, {"max_tokens", 6 + i % 4}};
     if (i % 2) body["temperature"] = 0;
     else body["seed"] = 1000 + i, body["temperature"] = 0.9, body["top_p"] = 0.95;
-    out << json{{"custom_id", "request-" + std::to_string(i)}, {"method", "POST"}, {"url", "/v1/completions"}, {"body", body}}.dump()
+    out << json{{"custom_id", "request-" + std::to_string(i)},
+                {"method", "POST"},
+                {"url", "/v1/completions"},
+                {"body", body}}
+               .dump()
         << "\n";
   }
 }
@@ -70,8 +74,13 @@ TEST(BatchOpenAi, CompletionsGiveTernFormatTexts) {
     // The same requests in tern's format, with OpenAI's defaults spelled out.
     std::ofstream out(dir / "tern.jsonl");
     for (int i = 0; i < n; ++i) {
-      json line = {{"id", "request-" + std::to_string(i)}, {"prompt", kStarts[i % 5]}, {"n_predict", 6 + i % 4},
-                   {"top_k", 0}, {"min_p", 0}, {"top_p", 1.0}, {"temperature", 0}};
+      json line = {{"id", "request-" + std::to_string(i)},
+                   {"prompt", kStarts[i % 5]},
+                   {"n_predict", 6 + i % 4},
+                   {"top_k", 0},
+                   {"min_p", 0},
+                   {"top_p", 1.0},
+                   {"temperature", 0}};
       if (i % 2 == 0) line["seed"] = 1000 + i, line["temperature"] = 0.9, line["top_p"] = 0.95;
       out << line.dump() << "\n";
     }
@@ -108,7 +117,8 @@ TEST(BatchOpenAi, ChatLinesAndErrorRecords) {
         << "\n"
         << R"({"custom_id": "request-2", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "gpt-3.5-turbo-0125", "messages": [{"role": "system", "content": "You are an unhelpful assistant."},{"role": "user", "content": "Hello world!"}],"max_tokens": 10, "seed": 4}})"
         << "\n"
-        << R"({"custom_id": "request-3", "method": "POST", "url": "/v1/completions", "body": {"prompt": "x", "n": 3}})" << "\n"
+        << R"({"custom_id": "request-3", "method": "POST", "url": "/v1/completions", "body": {"prompt": "x", "n": 3}})"
+        << "\n"
         << "not a json line\n";
   }
   const auto r = run_command(batch_cmd(dir / "in.jsonl", dir / "out.jsonl", ""));
@@ -159,14 +169,16 @@ TEST(BatchOpenAi, ShardAutoFromSchedulersAndMergeCheck) {
   std::string parts;
   for (int task = 1; task <= 3; ++task) {
     const auto out = dir / ("slurm-" + std::to_string(task) + ".jsonl");
-    const std::string env = fmt::format("SLURM_ARRAY_TASK_ID={} SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=3 ", task);
+    const std::string env =
+        fmt::format("SLURM_ARRAY_TASK_ID={} SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=3 ", task);
     const auto r = run_command(env + batch_cmd(dir / "in.jsonl", out, "--shard auto"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_GE(read_records(out).size(), 3u);
     parts.append(" ").append(shell_quote(out.string()));
   }
-  const std::string merge = testing::python() + " " + shell_quote(std::string(TERN_SOURCE_DIR) + "/scripts/merge-shards.py") +
-                            " " + shell_quote((dir / "in.jsonl").string());
+  const std::string merge = testing::python() + " " +
+                            shell_quote(std::string(TERN_SOURCE_DIR) + "/scripts/merge-shards.py") + " " +
+                            shell_quote((dir / "in.jsonl").string());
   auto r = run_command(merge + parts);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("11 records for 11 requests"), std::string::npos) << r.err;

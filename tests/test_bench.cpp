@@ -31,9 +31,9 @@ TEST(Bench, JsonRowsCarryEveryField) {
   const auto rows = nlohmann::json::parse(r.out);
   ASSERT_EQ(rows.size(), 4u);  // pp and tg for 1 and 2 threads
   for (const auto& row : rows) {
-    for (const char* key : {"model", "bytes", "bits_per_weight", "threads", "isa", "cpu", "commit", "test",
-                            "tokens_per_second", "tokens_per_second_sd", "peak_rss_bytes", "cpu_seconds_per_token",
-                            "kv_type"})
+    for (const char* key :
+         {"model", "bytes", "bits_per_weight", "threads", "isa", "cpu", "commit", "test", "tokens_per_second",
+          "tokens_per_second_sd", "peak_rss_bytes", "cpu_seconds_per_token", "kv_type"})
       EXPECT_TRUE(row.contains(key)) << key;
     EXPECT_EQ(row["kv_type"], "f32");
     EXPECT_GT(row["tokens_per_second"].get<double>(), 0);
@@ -48,7 +48,8 @@ TEST(Bench, JsonRowsCarryEveryField) {
 // its speed-up over the B = 1 row of the same threads, in every output format.
 TEST(Bench, BatchRowsCarryTheirSpeedupOverOneSequence) {
   TERN_REQUIRE_SHARED(model, "models/stories260K.gguf");
-  const std::string args = " bench -m " + model.string() + " -p 0 -n 8 -r 1 -t 1,2 --batch 1,4 --powercap-root /nonexistent";
+  const std::string args =
+      " bench -m " + model.string() + " -p 0 -n 8 -r 1 -t 1,2 --batch 1,4 --powercap-root /nonexistent";
   const auto r = testing::run_command(testing::tern_cli() + args + " --output json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto rows = nlohmann::json::parse(r.out);
@@ -101,9 +102,9 @@ TEST(Bench, ReadsAFakePowercapTreeAndFlagsAStuckCounter) {
 
 TEST(Bench, BadFlagsAreOneLineErrors) {
   TERN_REQUIRE_SHARED(model, "models/stories260K.gguf");
-  for (const std::string& args : {"-m " + model.string() + " --compare f16", std::string("--shape nosuchshape"),
-                                 "-m " + model.string() + " --watts -3", "-m " + model.string() + " --kv-type f64",
-                                 std::string("")}) {
+  for (const std::string& args :
+       {"-m " + model.string() + " --compare f16", std::string("--shape nosuchshape"),
+        "-m " + model.string() + " --watts -3", "-m " + model.string() + " --kv-type f64", std::string("")}) {
     const auto r = testing::run_command(testing::tern_cli() + " bench " + args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_EQ(r.err.rfind("tern: error:", 0), 0u) << args << ": " << r.err;

@@ -15,13 +15,13 @@
 #include "shared_data.h"
 #include "tern/error.h"
 #include "tern/tokenizer.h"
+#include "test_support.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/gguf_vocab.h"
 #include "tokenizer/hf_tokenizer_json.h"
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/regex_split.h"
 #include "tokenizer/utf8.h"
-#include "test_support.h"
 #include "tokenizer_vectors.h"
 
 namespace tern::testing {
@@ -167,8 +167,7 @@ TEST(SplitRegex, UnicodeClassesAndBadPatterns) {
   const SplitRegex words(R"(\p{L}+)");
   std::vector<std::string_view> v;
   words.split("Ελληνικά 42 日本", PreTokenizeStep::Behavior::Isolated, false, v);
-  EXPECT_EQ((std::vector<std::string>(v.begin(), v.end())),
-            (std::vector<std::string>{"Ελληνικά", " 42 ", "日本"}));
+  EXPECT_EQ((std::vector<std::string>(v.begin(), v.end())), (std::vector<std::string>{"Ελληνικά", " 42 ", "日本"}));
   EXPECT_THROW(SplitRegex("(unclosed"), Error);
 }
 
@@ -245,11 +244,13 @@ std::filesystem::path convert_with_pre_tokenizer(const TempDir& dir, const nlohm
   j["pre_tokenizer"] = pre_tokenizer;
   const auto json_path = dir / "tokenizer.json";
   std::ofstream(json_path) << j.dump();
-  const auto fixture = run_reference_script("hf_fixture.py", "--kind mobilellm --out " + shell_quote((dir / "hf").string()) +
-                                                                 " --tokenizer " + shell_quote(json_path.string()));
+  const auto fixture =
+      run_reference_script("hf_fixture.py", "--kind mobilellm --out " + shell_quote((dir / "hf").string()) +
+                                                " --tokenizer " + shell_quote(json_path.string()));
   EXPECT_EQ(fixture.exit_code, 0) << fixture.err;
   const auto gguf = dir / "m.gguf";
-  const auto convert = run_tern_cli("convert " + shell_quote((dir / "hf").string()) + " -o " + shell_quote(gguf.string()));
+  const auto convert =
+      run_tern_cli("convert " + shell_quote((dir / "hf").string()) + " -o " + shell_quote(gguf.string()));
   EXPECT_EQ(convert.exit_code, 0) << convert.err;
   return gguf;
 }
@@ -269,8 +270,9 @@ TEST(ByteLevelBpeConvert, UnnamedPreTokenizerIsKeptWholeAndMatchesTheVectors) {
   // LLaMA-3's regex with its (?i:...) spelled out: the same splits, but not the
   // text llama.cpp's converter names "llama-bpe", so it travels as tern-custom.
   const auto gguf = convert_with_pre_tokenizer(
-      dir, split_then_byte_level(R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|)"
-                                 R"(\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"));
+      dir,
+      split_then_byte_level(R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|)"
+                            R"(\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"));
   const GgufFile file = GgufFile::open(gguf);
   EXPECT_EQ(file.get_string("tokenizer.ggml.pre"), "tern-custom");
   const Tokenizer tok(read_gguf_vocab(file));
@@ -281,7 +283,8 @@ TEST(ByteLevelBpeConvert, UnnamedPreTokenizerIsKeptWholeAndMatchesTheVectors) {
   const auto r = run_tern_cli("tokenize --no-bos -m " + shell_quote(gguf.string()) + " -p 'It costs 1234 dollars!'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string expected;
-  for (const int32_t id : tok.encode("It costs 1234 dollars!", false)) (expected += expected.empty() ? "" : " ") += std::to_string(id);
+  for (const int32_t id : tok.encode("It costs 1234 dollars!", false))
+    (expected += expected.empty() ? "" : " ") += std::to_string(id);
   EXPECT_EQ(r.out, expected + "\n");
 }
 
@@ -289,9 +292,8 @@ TEST(ByteLevelBpeConvert, DigitsAndPunctuationStepsSurviveConversion) {
   TERN_REQUIRE_SHARED(json, "tokenizers/llama3/tokenizer.json");
   TempDir dir;
   nlohmann::json pre = split_then_byte_level(R"(\p{L}+|\s+|[^\s\p{L}]+)");
-  pre["pretokenizers"].insert(pre["pretokenizers"].begin(),
-                              {{{"type", "Digits"}, {"individual_digits", true}},
-                               {{"type", "Punctuation"}, {"behavior", "Contiguous"}}});
+  pre["pretokenizers"].insert(pre["pretokenizers"].begin(), {{{"type", "Digits"}, {"individual_digits", true}},
+                                                             {{"type", "Punctuation"}, {"behavior", "Contiguous"}}});
   const auto gguf = convert_with_pre_tokenizer(dir, pre);
   const Tokenizer converted(read_gguf_vocab(GgufFile::open(gguf)));
   const Tokenizer direct(load_byte_level_tokenizer_json(dir / "tokenizer.json"));
@@ -306,12 +308,14 @@ TEST(ByteLevelBpeConvert, DigitsAndPunctuationStepsSurviveConversion) {
 TEST(ByteLevelBpeConvert, CustomNameWithoutItsStepsIsAnError) {
   TempDir dir;
   const auto path = dir / "v.gguf";
-  run_python_script("w = gguf.GGUFWriter()\n"
-                    "w.add_string('tokenizer.ggml.model', 'gpt2')\nw.add_string('tokenizer.ggml.pre', 'tern-custom')\n"
-                    "w.add_array('tokenizer.ggml.tokens', gguf.STRING, ['a', 'b', 'ab'])\n"
-                    "w.add_array('tokenizer.ggml.merges', gguf.STRING, ['a b'])\n"
-                    "w.write('" + path.string() + "')\n",
-                    dir.path());
+  run_python_script(
+      "w = gguf.GGUFWriter()\n"
+      "w.add_string('tokenizer.ggml.model', 'gpt2')\nw.add_string('tokenizer.ggml.pre', 'tern-custom')\n"
+      "w.add_array('tokenizer.ggml.tokens', gguf.STRING, ['a', 'b', 'ab'])\n"
+      "w.add_array('tokenizer.ggml.merges', gguf.STRING, ['a b'])\n"
+      "w.write('" +
+          path.string() + "')\n",
+      dir.path());
   try {
     read_gguf_vocab(GgufFile::open(path));
     FAIL() << "expected an error";
@@ -335,7 +339,10 @@ TEST(ByteLevelBpeConvert, FalconTokenizerJsonFormIsNamedFalcon) {
        {{{"type", "Punctuation"}, {"behavior", "Contiguous"}},
         {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}},
         {{"type", "Digits"}, {"individual_digits", false}},
-        {{"type", "Split"}, {"pattern", {{"Regex", "[0-9][0-9][0-9]"}}}, {"behavior", "Isolated"}, {"invert", false}}}}};
+        {{"type", "Split"},
+         {"pattern", {{"Regex", "[0-9][0-9][0-9]"}}},
+         {"behavior", "Isolated"},
+         {"invert", false}}}}};
   Vocab v = read_gguf_vocab(GgufFile::open(gguf));
   v.pre_tokenizer = pre_tokenizer_from_hf_json(falcon_pre.dump(), "falcon tokenizer.json");
   EXPECT_EQ(pre_name_of(v.pre_tokenizer), "falcon");

@@ -4,9 +4,9 @@
 // `tern run -i` turns; a converted fixture with LLaMA-3's tokenizer and template.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -60,8 +60,8 @@ std::vector<std::string> jinja_template_names() {
 }  // namespace
 
 TEST(ChatTemplate, NativeRenderEqualsJinja2ForEveryTemplate) {
-  for (const auto& [bos, eos] : std::vector<std::pair<std::string, std::string>>{
-           {"<|begin_of_text|>", "<|end_of_text|>"}, {"<s>", "</s>"}}) {
+  for (const auto& [bos, eos] :
+       std::vector<std::pair<std::string, std::string>>{{"<|begin_of_text|>", "<|end_of_text|>"}, {"<s>", "</s>"}}) {
     for (const auto& conv : conversations()) {
       const json expected = jinja_renders(conv, bos, eos);
       for (const std::string& name : jinja_template_names()) {
@@ -92,7 +92,8 @@ TEST(ChatTemplate, UnknownTemplateOrNameListsTheKnownOnes) {
 }
 
 TEST(ChatTemplate, PlainAndContinueFormats) {
-  const std::vector<ChatMessage> m = {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", " Hello."}, {"user", "More"}};
+  const std::vector<ChatMessage> m = {
+      {"system", "Be brief."}, {"user", "Hi"}, {"assistant", " Hello."}, {"user", "More"}};
   EXPECT_EQ(ChatTemplate::named("plain").render(m, true, "<s>", "</s>"),
             "Be brief.\n\nUser: Hi\nAssistant: Hello.\nUser: More\nAssistant:");
   const std::vector<ChatMessage> c = {{"user", "And Moses said"}, {"assistant", ", Behold"}, {"user", "And he"}};
@@ -113,7 +114,8 @@ TEST(ChatSession, ConversationFarPastTheContextKeepsTheSystemPrompt) {
   int dropped = 0;
   int64_t total_prompt = 0;
   for (int turn = 0; turn < 12; ++turn) {
-    const ChatTurn t = chat.send("And the LORD spake unto Moses, saying, turn " + std::to_string(turn), params, nullptr);
+    const ChatTurn t =
+        chat.send("And the LORD spake unto Moses, saying, turn " + std::to_string(turn), params, nullptr);
     dropped += t.dropped_messages;
     total_prompt += t.timings.n_prompt;
     ASSERT_FALSE(chat.messages().empty());
@@ -152,10 +154,12 @@ std::string many_lines(int n, const std::string& text) {
 
 TEST(ChatCli, ScriptedConversationFarPastTheContext) {
   TempDir dir;
-  std::ofstream(dir / "in.txt") << many_lines(10, "And God said unto Noah") << "/clear\n" << "In the beginning\n";
-  const auto r = run_command("sh -c " + shell_quote(shell_quote(tern_cli()) + " chat -m " + shell_quote(shipped_model_path().string()) +
-                                                    " --system 'The book of the law.' --temp 0 -n 50 < " +
-                                                    shell_quote((dir / "in.txt").string())));
+  std::ofstream(dir / "in.txt") << many_lines(10, "And God said unto Noah") << "/clear\n"
+                                << "In the beginning\n";
+  const auto r = run_command(
+      "sh -c " +
+      shell_quote(shell_quote(tern_cli()) + " chat -m " + shell_quote(shipped_model_path().string()) +
+                  " --system 'The book of the law.' --temp 0 -n 50 < " + shell_quote((dir / "in.txt").string())));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("error"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("dropped the"), std::string::npos) << r.err;
@@ -166,8 +170,9 @@ TEST(ChatCli, ScriptedConversationFarPastTheContext) {
 TEST(ChatCli, RunInteractiveSurvivesManyTurnsAndContinuesTheUsersText) {
   TempDir dir;
   std::ofstream(dir / "in.txt") << "And Moses said\nAnd the LORD\nIn the beginning\nAnd he said\nAnd it came to pass\n";
-  const auto r = run_command("sh -c " + shell_quote(shell_quote(tern_cli()) + " run -i -m " + shell_quote(shipped_model_path().string()) +
-                                                    " --temp 0 < " + shell_quote((dir / "in.txt").string())));
+  const auto r = run_command("sh -c " + shell_quote(shell_quote(tern_cli()) + " run -i -m " +
+                                                    shell_quote(shipped_model_path().string()) + " --temp 0 < " +
+                                                    shell_quote((dir / "in.txt").string())));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("error"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("reply cut"), std::string::npos) << "a cut reply must say so: " << r.err;
@@ -211,11 +216,12 @@ TEST(ChatCli, LlamaCppFlags) {
 TEST(ChatFixture, Llama3PromptTokensEqualJinja2RenderTokenized) {
   TERN_REQUIRE_SHARED(json_path, "tokenizers/llama3/tokenizer.json");
   TempDir dir;
-  const auto fixture = run_command(python() + " " + reference_tool("hf_fixture.py") + " --kind mobilellm --dtype bf16 --out " +
-                                   (dir / "hf").string() + " --tokenizer " + json_path.string() + " --chat-template llama3");
+  const auto fixture =
+      run_command(python() + " " + reference_tool("hf_fixture.py") + " --kind mobilellm --dtype bf16 --out " +
+                  (dir / "hf").string() + " --tokenizer " + json_path.string() + " --chat-template llama3");
   ASSERT_EQ(fixture.exit_code, 0) << fixture.err;
-  const auto convert = run_command(shell_quote(tern_cli()) + " convert " + (dir / "hf").string() + " -o " +
-                                   (dir / "m.gguf").string());
+  const auto convert =
+      run_command(shell_quote(tern_cli()) + " convert " + (dir / "hf").string() + " -o " + (dir / "m.gguf").string());
   ASSERT_EQ(convert.exit_code, 0) << convert.err;
   const Model model = Model::load(dir / "m.gguf");
   const Tokenizer& tok = model.tokenizer();

@@ -83,8 +83,8 @@ TEST(Cli, SameSeedSameTextDifferentSeedDifferentText) {
 TEST(Cli, PromptFromStandardInput) {
   TERN_REQUIRE_SHARED(model, kModel);
   // run_command pipes /dev/null as stdin; the pipe inside sh -c wins over it.
-  const auto r = run_command("sh -c " + quote("printf 'Once upon a time' | " + tern("run -m " + quote(model.string()) +
-                                                                                   " -p - -n 40 --temp 0")));
+  const auto r = run_command("sh -c " + quote("printf 'Once upon a time' | " +
+                                              tern("run -m " + quote(model.string()) + " -p - -n 40 --temp 0")));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind(kReferenceGreedy, 0), 0u) << "stdout: " << r.out;
 }
@@ -265,8 +265,8 @@ TEST(Cli, UnknownFlag) {
 TEST(Cli, PromptFileIsADirectory) {
   TERN_REQUIRE_SHARED(model, kModel);
   TempDir dir;
-  expect_one_line_error(run_tern("run -m " + quote(model.string()) + " -f " + quote(dir.path().string())),
-                        "directory", "-f DIR");
+  expect_one_line_error(run_tern("run -m " + quote(model.string()) + " -f " + quote(dir.path().string())), "directory",
+                        "-f DIR");
 }
 
 TEST(Cli, MissingPromptFile) {

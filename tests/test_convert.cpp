@@ -31,19 +31,12 @@ namespace tern {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::CommandResult;
+using testing::run_reference_script;
+using testing::run_tern_cli;
+using testing::shell_quote;
 using testing::TempDir;
 
 // ------------------------------------------------------------------ helpers
-
-std::string quote(const std::string& s) { return testing::shell_quote(s); }
-std::string quote(const fs::path& p) { return quote(p.string()); }
-
-CommandResult run_tern(const std::string& args) { return testing::run_tern_cli(args); }
-
-CommandResult run_python(const std::string& script, const std::string& args) {
-  return testing::run_reference_script(script, args);
-}
 
 // These tests check that conversion is exact, so they keep the embedding / LM head in
 // f32 (the default, auto, makes it Q8_0: ConvertDefaults checks that choice).
@@ -51,7 +44,7 @@ constexpr const char* kExactEmbedding = " --embd-type f32";
 
 // `tern convert ARGS` that must succeed.
 void convert(const std::string& args) {
-  const auto r = run_tern("convert " + args + kExactEmbedding);
+  const auto r = run_tern_cli("convert " + args + kExactEmbedding);
   ASSERT_EQ(r.exit_code, 0) << "tern convert " << args << "\nstderr: " << r.err;
 }
 
@@ -101,7 +94,8 @@ const std::vector<int32_t> kTokens = {1, 17, 200, 5, 99, 260, 3, 42, 42, 150};
 
 // `tern run` greedy output (stdout only).
 std::string greedy(const fs::path& model, const std::string& prompt, int n) {
-  const auto r = run_tern("run -m " + quote(model) + " -p " + quote(prompt) + " -n " + std::to_string(n) + " --temp 0");
+  const auto r = run_tern_cli("run -m " + shell_quote(model) + " -p " + shell_quote(prompt) + " -n " +
+                              std::to_string(n) + " --temp 0");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out;
 }
@@ -114,7 +108,8 @@ TEST(ConvertBitllama2c, Model3MGeneratesTheReferenceText) {
   TERN_REQUIRE_SHARED(tok, "models/tok512.model");
   TempDir dir;
   const auto out = dir / "x.gguf";
-  const auto r = run_tern("convert " + quote(bin) + " --tokenizer " + quote(tok) + " -o " + quote(out));
+  const auto r =
+      run_tern_cli("convert " + shell_quote(bin) + " --tokenizer " + shell_quote(tok) + " -o " + shell_quote(out));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // Trained ternary: no post-training-quantization warning.
   EXPECT_EQ(r.err.find("WARNING"), std::string::npos) << r.err;
@@ -125,7 +120,7 @@ TEST(ConvertBitllama2c, Model3MGeneratesTheReferenceText) {
   EXPECT_EQ(park.rfind(kReference3MPark, 0), 0u) << "got: " << park;
 
   // 3. `tern info` sees TERN2 at ~2 bits/weight.
-  const auto info = run_tern("info -m " + quote(out));
+  const auto info = run_tern_cli("info -m " + shell_quote(out));
   ASSERT_EQ(info.exit_code, 0) << info.err;
   bool found = false;
   for (const auto& line : lines_of(info.out)) {
@@ -146,7 +141,7 @@ TEST(ConvertBitllama2c, Model1MWithLlama2cTokenizerIsCoherent) {
   TERN_REQUIRE_SHARED(tok, "models/tok512.bin");
   TempDir dir;
   const auto out = dir / "y.gguf";
-  convert(quote(bin) + " --tokenizer " + quote(tok) + " -o " + quote(out));
+  convert(shell_quote(bin) + " --tokenizer " + shell_quote(tok) + " -o " + shell_quote(out));
   const std::string text = greedy(out, "", 80);
   ASSERT_EQ(text.rfind("Once upon a time", 0), 0u) << "got: " << text;
 
@@ -158,9 +153,11 @@ TEST(ConvertBitllama2c, Model1MWithLlama2cTokenizerIsCoherent) {
   for (std::string w; words >> w;) {
     std::string core;
     for (char c : w)
-      if (!std::ispunct(static_cast<unsigned char>(c))) core += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (!std::ispunct(static_cast<unsigned char>(c)))
+        core += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     ++n_words;
-    if (!core.empty() && std::all_of(core.begin(), core.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); }))
+    if (!core.empty() &&
+        std::all_of(core.begin(), core.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); }))
       ++n_alpha;
     seen.insert(core);
   }
@@ -180,8 +177,8 @@ TEST(ConvertBitllama2c, EveryWeightEqualsTheSource) {
     TERN_REQUIRE_SHARED(bin, name);
     TempDir dir;
     const auto out = dir / "x.gguf";
-    convert(quote(bin) + " --tokenizer " + quote(tok) + " -o " + quote(out));
-    const auto r = run_python("check_bitllama2c.py", quote(bin) + " " + quote(out));
+    convert(shell_quote(bin) + " --tokenizer " + shell_quote(tok) + " -o " + shell_quote(out));
+    const auto r = run_reference_script("check_bitllama2c.py", shell_quote(bin) + " " + shell_quote(out));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
   }
@@ -193,7 +190,7 @@ TEST(ConvertBitllama2c, CheckerCatchesAFlippedWeight) {
   TERN_REQUIRE_SHARED(tok, "models/tok512.model");
   TempDir dir;
   const auto out = dir / "x.gguf";
-  convert(quote(bin) + " --tokenizer " + quote(tok) + " -o " + quote(out));
+  convert(shell_quote(bin) + " --tokenizer " + shell_quote(tok) + " -o " + shell_quote(out));
   uint64_t offset = 0;
   {
     const GgufFile file = GgufFile::open(out);
@@ -211,7 +208,7 @@ TEST(ConvertBitllama2c, CheckerCatchesAFlippedWeight) {
   f.seekp(static_cast<std::streamoff>(offset));
   f.write(&byte, 1);
   f.close();
-  const auto r = run_python("check_bitllama2c.py", quote(bin) + " " + quote(out));
+  const auto r = run_reference_script("check_bitllama2c.py", shell_quote(bin) + " " + shell_quote(out));
   EXPECT_NE(r.exit_code, 0) << r.out;
   EXPECT_NE(r.err.find("blk.5.ffn_down.weight"), std::string::npos) << r.err;
 }
@@ -259,9 +256,10 @@ void round_scales_to_f16(const fs::path& in, const fs::path& out) {
 TEST(ConvertRoundTrip, TernToLlamaToTernKeepsLogits) {
   TempDir dir;
   const auto m = dir / "m.gguf", l = dir / "l.gguf", back = dir / "back.gguf";
-  testing::make_random_model(m, "--ternary-type tern2 --dim 256 --ffn 512 --heads 4 --kv-heads 2 --blocks 2 --repeat 2");
-  convert(quote(m) + " --to llama -o " + quote(l));
-  convert(quote(l) + " -o " + quote(back));
+  testing::make_random_model(m,
+                             "--ternary-type tern2 --dim 256 --ffn 512 --heads 4 --kv-heads 2 --blocks 2 --repeat 2");
+  convert(shell_quote(m) + " --to llama -o " + shell_quote(l));
+  convert(shell_quote(l) + " -o " + shell_quote(back));
 
   {
     const GgufFile lf = GgufFile::open(l), mf = GgufFile::open(m), bf = GgufFile::open(back);
@@ -307,9 +305,10 @@ TEST(ConvertRoundTrip, NarrowRowsGoToLlamaAsQ8_0AndKeepLogits) {
   // (rows of 40 as F16), which hold +-1 x scale up to the scale's f16 rounding.
   TempDir dir;
   const auto m = dir / "m.gguf", l = dir / "l.gguf";
-  testing::make_random_model(m, "--ternary-type tern2 --dim 96 --ffn 160 --heads 3 --kv-heads 1 --head-dim 40 "
-                                "--blocks 2 --repeat 2");
-  convert(quote(m) + " --to llama -o " + quote(l));
+  testing::make_random_model(m,
+                             "--ternary-type tern2 --dim 96 --ffn 160 --heads 3 --kv-heads 1 --head-dim 40 "
+                             "--blocks 2 --repeat 2");
+  convert(shell_quote(m) + " --to llama -o " + shell_quote(l));
   const GgufFile lf = GgufFile::open(l);
   for (const auto& t : lf.tensors()) {
     if (t.name.rfind("blk.", 0) != 0 || t.name.find("_norm") != std::string::npos) continue;
@@ -331,7 +330,7 @@ TEST(ConvertGguf, Stories260KKeepsLogitsAndText) {
   TERN_REQUIRE_SHARED(src, "models/stories260K.gguf");
   TempDir dir;
   const auto out = dir / "s.gguf";
-  const auto r = run_tern("convert " + quote(src) + " -o " + quote(out) + kExactEmbedding);
+  const auto r = run_tern_cli("convert " + shell_quote(src) + " -o " + shell_quote(out) + kExactEmbedding);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("WARNING"), std::string::npos) << r.err;
   {
@@ -371,18 +370,22 @@ TEST_P(ConvertHf, LogitsMatchNumpyHuggingFaceModel) {
   TempDir dir;
   const auto src = dir / "hf", out = dir / "out.gguf";
   {
-    const auto r = run_python("hf_fixture.py", "--kind " + c.kind + " --out " + quote(src) + " " + c.fixture_options);
+    const auto r = run_reference_script("hf_fixture.py",
+                                        "--kind " + c.kind + " --out " + shell_quote(src) + " " + c.fixture_options);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
-  const auto r = run_tern("convert " + quote(src) + " -o " + quote(out) + kExactEmbedding);
+  const auto r = run_tern_cli("convert " + shell_quote(src) + " -o " + shell_quote(out) + kExactEmbedding);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const bool warned = r.err.find("WARNING") != std::string::npos &&
-                      r.err.find("post-training quantization") != std::string::npos;
+  const bool warned =
+      r.err.find("WARNING") != std::string::npos && r.err.find("post-training quantization") != std::string::npos;
   EXPECT_EQ(warned, !c.trained_ternary && !c.exact_ternary) << r.err;
 
   const auto ref = dir / "ref.bin";
-  const auto h = run_python("hf_forward.py", quote(src) + " --tokens " + csv(kTokens) + " --out " + quote(ref) +
-                                                 (c.trained_ternary ? "" : c.exact_ternary ? " --int8-activations" : " --bitlinear"));
+  const auto h = run_reference_script("hf_forward.py", shell_quote(src) + " --tokens " + csv(kTokens) + " --out " +
+                                                           shell_quote(ref) +
+                                                           (c.trained_ternary ? ""
+                                                            : c.exact_ternary ? " --int8-activations"
+                                                                              : " --bitlinear"));
   ASSERT_EQ(h.exit_code, 0) << h.err;
   const auto expected = testing::read_floats(ref);
   const auto actual = engine_logits(out, kTokens);
@@ -429,7 +432,7 @@ void expect_convert_error(const std::string& args, const std::string& mentions) 
   SCOPED_TRACE(args);
   TempDir outdir;
   const auto out = outdir / "out.gguf";
-  const auto r = run_tern("convert " + args + " -o " + quote(out));
+  const auto r = run_tern_cli("convert " + args + " -o " + shell_quote(out));
   EXPECT_NE(r.exit_code, 0) << r.err;
   EXPECT_LT(r.exit_code, 128) << "crashed; stderr: " << r.err;
   const auto lines = lines_of(r.err);
@@ -440,7 +443,7 @@ void expect_convert_error(const std::string& args, const std::string& mentions) 
 }
 
 void make_fixture(const fs::path& dir, const std::string& kind) {
-  const auto r = run_python("hf_fixture.py", "--kind " + kind + " --out " + quote(dir));
+  const auto r = run_reference_script("hf_fixture.py", "--kind " + kind + " --out " + shell_quote(dir));
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -460,7 +463,7 @@ void edit_config(const fs::path& dir, const std::string& key, const std::string&
 
 TEST(ConvertErrors, Bitllama2cWithoutTokenizer) {
   TERN_REQUIRE_SHARED(bin, "models/bitllama2c-1M.bin");
-  expect_convert_error(quote(bin), "--tokenizer");
+  expect_convert_error(shell_quote(bin), "--tokenizer");
 }
 
 TEST(ConvertErrors, TruncatedBitllama2c) {
@@ -474,7 +477,7 @@ TEST(ConvertErrors, TruncatedBitllama2c) {
     in.read(head.data(), 1000);
     std::ofstream(cut, std::ios::binary).write(head.data(), 1000);
   }
-  expect_convert_error(quote(cut) + " --tokenizer " + quote(tok), "truncated");
+  expect_convert_error(shell_quote(cut) + " --tokenizer " + shell_quote(tok), "truncated");
 }
 
 TEST(ConvertErrors, HfMissingTensorIsNamed) {
@@ -482,7 +485,7 @@ TEST(ConvertErrors, HfMissingTensorIsNamed) {
   const auto src = dir / "hf";
   make_fixture(src, "llama");
   edit_config(src, "num_hidden_layers", "4");  // the fixture has 3
-  expect_convert_error(quote(src), "missing tensor 'model.layers.3.");
+  expect_convert_error(shell_quote(src), "missing tensor 'model.layers.3.");
 }
 
 TEST(ConvertErrors, HfUnsupportedArchitecture) {
@@ -498,29 +501,29 @@ TEST(ConvertErrors, HfUnsupportedArchitecture) {
     text.replace(at, std::string("LlamaForCausalLM").size(), "GPT2LMHeadModel");
     std::ofstream(src / "config.json") << text;
   }
-  expect_convert_error(quote(src), "GPT2LMHeadModel");
+  expect_convert_error(shell_quote(src), "GPT2LMHeadModel");
 }
 
 TEST(ConvertErrors, LlamaExportOfInLinearNormModel) {
   TERN_REQUIRE_SHARED(bin, "models/bitllama2c-1M.bin");
   TERN_REQUIRE_SHARED(tok, "models/tok512.model");
-  expect_convert_error(quote(bin) + " --tokenizer " + quote(tok) + " --to llama", "in-linear norm");
+  expect_convert_error(shell_quote(bin) + " --tokenizer " + shell_quote(tok) + " --to llama", "in-linear norm");
 }
 
 TEST(ConvertErrors, Tq2_0NeedsRowsOf256) {
   TempDir dir;
   const auto src = dir / "hf";
   make_fixture(src, "mobilellm");  // dim 72
-  expect_convert_error(quote(src) + " --type tq2_0", "blk.0.attn_q.weight");
+  expect_convert_error(shell_quote(src) + " --type tq2_0", "blk.0.attn_q.weight");
 }
 
 TEST(ConvertErrors, NotAModel) {
   TempDir dir;
   const auto junk = dir / "notes.txt";
   std::ofstream(junk) << "these are not the weights you are looking for\n";
-  expect_convert_error(quote(junk), "unknown source format");
-  expect_convert_error(quote(dir / "missing.bin"), "no such file");
-  expect_convert_error(quote(dir.path()), "config.json");  // a folder, but not a checkpoint
+  expect_convert_error(shell_quote(junk), "unknown source format");
+  expect_convert_error(shell_quote(dir / "missing.bin"), "no such file");
+  expect_convert_error(shell_quote(dir.path()), "config.json");  // a folder, but not a checkpoint
 }
 
 TEST(ConvertErrors, FailureKeepsAnExistingOutput) {
@@ -528,7 +531,7 @@ TEST(ConvertErrors, FailureKeepsAnExistingOutput) {
   TempDir dir;
   const auto out = dir / "out.gguf";
   std::ofstream(out) << "old";
-  const auto r = run_tern("convert " + quote(bin) + " -o " + quote(out));  // no --tokenizer
+  const auto r = run_tern_cli("convert " + shell_quote(bin) + " -o " + shell_quote(out));  // no --tokenizer
   EXPECT_NE(r.exit_code, 0);
   std::ifstream in(out);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}), "old");
@@ -540,7 +543,8 @@ TEST(ConvertDryRun, WritesNothingAndPrintsTheTensorTable) {
   TERN_REQUIRE_SHARED(tok, "models/tok512.model");
   TempDir dir;
   const auto out = dir / "out.gguf";
-  const auto r = run_tern("convert " + quote(bin) + " --tokenizer " + quote(tok) + " --dry-run -o " + quote(out));
+  const auto r = run_tern_cli("convert " + shell_quote(bin) + " --tokenizer " + shell_quote(tok) + " --dry-run -o " +
+                              shell_quote(out));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(listing(dir.path()).empty()) << "dry run wrote a file";
   EXPECT_NE(r.out.find("bitllama2.c checkpoint -> mobilellm"), std::string::npos) << r.out;
@@ -570,7 +574,7 @@ namespace {
 // `tern perplexity` of model on the shipped held-out excerpt.
 double perplexity_of(const fs::path& model) {
   const auto text = testing::shipped_model_path().parent_path() / "heldout-excerpt.txt";
-  const auto r = run_tern("perplexity -m " + quote(model) + " -f " + quote(text));
+  const auto r = run_tern_cli("perplexity -m " + shell_quote(model) + " -f " + shell_quote(text));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const auto at = r.out.find("perplexity ");
   return at == std::string::npos ? 0.0 : std::stod(r.out.substr(at + 11));
@@ -580,7 +584,7 @@ TEST(ConvertDefaults, LmHeadIsQ8_0WhereRowsAreWhole32BlocksAndCostsNoPerplexity)
   // The shipped model's tied embedding / head is f32; the default (auto) makes it Q8_0.
   TempDir dir;
   const auto out = dir / "q8.gguf";
-  const auto r = run_tern("convert " + quote(testing::shipped_model_path()) + " -o " + quote(out));
+  const auto r = run_tern_cli("convert " + shell_quote(testing::shipped_model_path()) + " -o " + shell_quote(out));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(GgufFile::open(out).find_tensor("token_embd.weight")->type, TensorType::Q8_0);
   const double original = perplexity_of(testing::shipped_model_path()), converted = perplexity_of(out);
@@ -591,7 +595,7 @@ TEST(ConvertDefaults, LmHeadIsQ8_0WhereRowsAreWhole32BlocksAndCostsNoPerplexity)
   const auto src = dir / "hf";
   make_fixture(src, "mobilellm");
   const auto narrow = dir / "narrow.gguf";
-  ASSERT_EQ(run_tern("convert " + quote(src) + " -o " + quote(narrow)).exit_code, 0);
+  ASSERT_EQ(run_tern_cli("convert " + shell_quote(src) + " -o " + shell_quote(narrow)).exit_code, 0);
   EXPECT_EQ(GgufFile::open(narrow).find_tensor("token_embd.weight")->type, TensorType::F32);
 }
 

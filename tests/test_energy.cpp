@@ -16,8 +16,8 @@ namespace tern {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TempDir;
 using std::chrono::seconds;
+using testing::TempDir;
 
 constexpr uint64_t kRange = 262143328850;  // a real max_energy_range_uj
 
@@ -37,7 +37,9 @@ class FakePowercap {
     write_file(dir_ / zone / "max_energy_range_uj", std::to_string(max_range) + "\n");
     set(zone, energy_uj);
   }
-  void set(const std::string& zone, uint64_t energy_uj) { write_file(energy_file(zone), std::to_string(energy_uj) + "\n"); }
+  void set(const std::string& zone, uint64_t energy_uj) {
+    write_file(energy_file(zone), std::to_string(energy_uj) + "\n");
+  }
   fs::path energy_file(const std::string& zone) const { return dir_ / zone / "energy_uj"; }
 
   // Two packages, each with core and dram subzones.
@@ -184,8 +186,9 @@ TEST(Energy, PermissionMessageSaysWhatToRun) {
   EXPECT_EQ(unreadable_energy_file_message(file, EACCES),
             "/sys/class/powercap/intel-rapl:0/energy_uj is not readable (Permission denied): run "
             "`sudo chmod o+r /sys/class/powercap/intel-rapl:*/energy_uj` or run as root");
-  EXPECT_NE(unreadable_energy_file_message("/p/intel-rapl-mmio:0/energy_uj", EPERM).find("/p/intel-rapl-mmio:*/energy_uj"),
-            std::string::npos);
+  EXPECT_NE(
+      unreadable_energy_file_message("/p/intel-rapl-mmio:0/energy_uj", EPERM).find("/p/intel-rapl-mmio:*/energy_uj"),
+      std::string::npos);
 }
 
 TEST(Energy, UnreadableSubzoneDropsOnlyThatKind) {
@@ -289,7 +292,8 @@ TEST(Energy, PerfPmuMissingOrUnusable) {
   write_file(pmu / "events" / "energy-pkg.scale", "lots\n");
   const PerfEnergyCounter bad_scale = PerfEnergyCounter::open(pmu);
   EXPECT_FALSE(bad_scale.available());
-  EXPECT_NE(bad_scale.unavailable_reason().find("energy-pkg.scale"), std::string::npos) << bad_scale.unavailable_reason();
+  EXPECT_NE(bad_scale.unavailable_reason().find("energy-pkg.scale"), std::string::npos)
+      << bad_scale.unavailable_reason();
 }
 
 TEST(Energy, PerfSysfsParsing) {

@@ -56,11 +56,11 @@ TEST(StopStrings, StopInsideOnePieceEmitsTextBefore) {
 TEST(StopStrings, SplitAcrossPushesIsNeverEmittedPartially) {
   StopStrings s({"\nUser:"});
   EXPECT_EQ(s.push("Hello there."), "Hello there.");
-  EXPECT_EQ(s.push("\n"), "");     // could start the stop string: held back
-  EXPECT_EQ(s.push("Us"), "");     // still a prefix
+  EXPECT_EQ(s.push("\n"), "");  // could start the stop string: held back
+  EXPECT_EQ(s.push("Us"), "");  // still a prefix
   EXPECT_EQ(s.push("er"), "");
   EXPECT_FALSE(s.stopped());
-  EXPECT_EQ(s.push(":"), "");      // completed: nothing of it is emitted
+  EXPECT_EQ(s.push(":"), "");  // completed: nothing of it is emitted
   EXPECT_TRUE(s.stopped());
   EXPECT_EQ(s.flush(), "");
 }
@@ -87,7 +87,7 @@ TEST(StopStrings, ReleasesOnlyThePartThatCanNoLongerMatch) {
   EXPECT_EQ(s.push("c"), "abac");
   s = StopStrings({"abab"});
   EXPECT_EQ(s.push("aba"), "");
-  EXPECT_EQ(s.push("ba"), "");     // "ababa" contains "abab": stop
+  EXPECT_EQ(s.push("ba"), "");  // "ababa" contains "abab": stop
   EXPECT_TRUE(s.stopped());
   s = StopStrings({"abab"});
   EXPECT_EQ(s.push("abaa"), "aba");  // "a" could still start "abab"
@@ -294,9 +294,9 @@ TEST_F(GenerationTest, SinkReturningFalseCancels) {
 TEST_F(GenerationTest, PromptThatDoesNotFitThrows) {
   Context ctx(model(), 8);
   Generator gen(ctx, greedy());
-  EXPECT_THROW(gen.generate("Once upon a time there was a little girl named Lily who liked to play", predict(4),
-                            nullptr),
-               Error);
+  EXPECT_THROW(
+      gen.generate("Once upon a time there was a little girl named Lily who liked to play", predict(4), nullptr),
+      Error);
   // Nothing was run: the context and the history are untouched.
   EXPECT_EQ(ctx.n_past(), 0);
   EXPECT_TRUE(gen.history().empty());

@@ -4,8 +4,8 @@
 // hand-made GGUF byte streams with one field wrong, and rewrites of a valid model with
 // one key or tensor wrong. Every case must throw tern::Error (never crash, never
 // another exception type) with a message naming the file and the key or tensor.
-#include <gmock/gmock.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -123,9 +123,7 @@ class ScratchFile {
   }
   ~ScratchFile() { ::close(fd_); }
   void truncate_to(uint64_t n) { ASSERT_EQ(::ftruncate(fd_, static_cast<off_t>(n)), 0); }
-  void poke(uint64_t offset, uint8_t value) {
-    ASSERT_EQ(::pwrite(fd_, &value, 1, static_cast<off_t>(offset)), 1);
-  }
+  void poke(uint64_t offset, uint8_t value) { ASSERT_EQ(::pwrite(fd_, &value, 1, static_cast<off_t>(offset)), 1); }
   const std::filesystem::path& path() const { return path_; }
 
  private:
@@ -247,7 +245,8 @@ TEST_F(GgufReaderRaw, AbsurdArrayCounts) {
   for (uint32_t element : {0u, 4u, 8u, 9u, 12u}) {  // u8, u32, string, array, f64
     RawFile f;
     f.kv.push_back({"tokenizer.ggml.tokens", Bytes().u32(9).u32(element).u64(uint64_t{1} << 62)});
-    EXPECT_THAT(error(f), AllOf(HasSubstr(path()), HasSubstr("tokenizer.ggml.tokens"), HasSubstr("4611686018427387904")))
+    EXPECT_THAT(error(f),
+                AllOf(HasSubstr(path()), HasSubstr("tokenizer.ggml.tokens"), HasSubstr("4611686018427387904")))
         << "element type " << element;
   }
   // Counts that fit the minimum element size but not the real strings.
@@ -569,8 +568,8 @@ TEST_F(GgufModelCorpus, CorruptingKeyTensorBytesThroughModelLoad) {
 }
 
 TEST_F(GgufModelCorpus, MissingRequiredTensor) {
-  for (const std::string name : {"blk.0.attn_q.weight", "blk.1.ffn_down.weight", "token_embd.weight",
-                                 "output_norm.weight"}) {
+  for (const std::string name :
+       {"blk.0.attn_q.weight", "blk.1.ffn_down.weight", "token_embd.weight", "output_norm.weight"}) {
     const auto path = rewrite([&](Metadata&, std::vector<TensorCopy>& t) { drop_tensor(t, name); });
     EXPECT_THAT(load_error(path), AllOf(HasSubstr(path.string()), HasSubstr("missing required tensor '" + name + "'")));
   }
@@ -604,15 +603,15 @@ TEST_F(GgufModelCorpus, WrongShape) {
         x.data.resize(31 * 4);
       }
   });
-  EXPECT_THAT(load_error(path), AllOf(HasSubstr(path.string()), HasSubstr("output_norm.weight"),
-                                      HasSubstr("[31]"), HasSubstr("expected [32]")));
+  EXPECT_THAT(load_error(path), AllOf(HasSubstr(path.string()), HasSubstr("output_norm.weight"), HasSubstr("[31]"),
+                                      HasSubstr("expected [32]")));
   // A 3-d linear.
   path = rewrite([](Metadata&, std::vector<TensorCopy>& t) {
     for (auto& x : t)
       if (x.name == "blk.1.attn_q.weight") x.ne = {32, 16, 2};
   });
-  EXPECT_THAT(load_error(path), AllOf(HasSubstr(path.string()), HasSubstr("blk.1.attn_q.weight"),
-                                      HasSubstr("expected [32, 32]")));
+  EXPECT_THAT(load_error(path),
+              AllOf(HasSubstr(path.string()), HasSubstr("blk.1.attn_q.weight"), HasSubstr("expected [32, 32]")));
 }
 
 TEST_F(GgufModelCorpus, WrongTensorTypes) {
@@ -666,9 +665,8 @@ TEST_F(GgufModelCorpus, UnknownTensorInAMobilellmFile) {
 }
 
 TEST_F(GgufModelCorpus, UnsupportedArchitecture) {
-  const auto path = rewrite([](Metadata& m, std::vector<TensorCopy>&) {
-    set_key(m, "general.architecture", GgufValue::string("gpt2"));
-  });
+  const auto path = rewrite(
+      [](Metadata& m, std::vector<TensorCopy>&) { set_key(m, "general.architecture", GgufValue::string("gpt2")); });
   EXPECT_THAT(load_error(path), AllOf(HasSubstr(path.string()), HasSubstr("'gpt2'")));
   const auto path2 = rewrite([](Metadata& m, std::vector<TensorCopy>&) { drop_key(m, "general.architecture"); });
   EXPECT_THAT(load_error(path2), AllOf(HasSubstr(path2.string()), HasSubstr("general.architecture")));
@@ -685,27 +683,21 @@ TEST_F(GgufModelCorpus, MissingRequiredKeys) {
 }
 
 TEST_F(GgufModelCorpus, KeysOfTheWrongTypeOrValue) {
-  auto path = rewrite([](Metadata& m, std::vector<TensorCopy>&) {
-    set_key(m, "mobilellm.embedding_length", GgufValue::string("32"));
-  });
+  auto path = rewrite(
+      [](Metadata& m, std::vector<TensorCopy>&) { set_key(m, "mobilellm.embedding_length", GgufValue::string("32")); });
   EXPECT_THAT(load_error(path), AllOf(HasSubstr(path.string()), HasSubstr("mobilellm.embedding_length")));
-  path = rewrite([](Metadata& m, std::vector<TensorCopy>&) {
-    set_key(m, "mobilellm.block_count", GgufValue::u32(0));
-  });
+  path = rewrite([](Metadata& m, std::vector<TensorCopy>&) { set_key(m, "mobilellm.block_count", GgufValue::u32(0)); });
   EXPECT_THAT(load_error(path), AllOf(HasSubstr(path.string()), HasSubstr("mobilellm.block_count")));
-  path = rewrite([](Metadata& m, std::vector<TensorCopy>&) {
-    set_key(m, "mobilellm.vocab_size", GgufValue::u32(300));
-  });
-  EXPECT_THAT(load_error(path), AllOf(HasSubstr(path.string()), HasSubstr("vocab_size"), HasSubstr("300"),
-                                      HasSubstr("259")));
-  path = rewrite([](Metadata& m, std::vector<TensorCopy>&) {
-    set_key(m, "mobilellm.ffn_activation", GgufValue::string("gelu"));
-  });
-  EXPECT_THAT(load_error(path), AllOf(HasSubstr(path.string()), HasSubstr("mobilellm.ffn_activation"),
-                                      HasSubstr("gelu")));
-  path = rewrite([](Metadata& m, std::vector<TensorCopy>&) {
-    set_key(m, "mobilellm.rope.dimension_count", GgufValue::u32(8));
-  });
+  path =
+      rewrite([](Metadata& m, std::vector<TensorCopy>&) { set_key(m, "mobilellm.vocab_size", GgufValue::u32(300)); });
+  EXPECT_THAT(load_error(path),
+              AllOf(HasSubstr(path.string()), HasSubstr("vocab_size"), HasSubstr("300"), HasSubstr("259")));
+  path = rewrite(
+      [](Metadata& m, std::vector<TensorCopy>&) { set_key(m, "mobilellm.ffn_activation", GgufValue::string("gelu")); });
+  EXPECT_THAT(load_error(path),
+              AllOf(HasSubstr(path.string()), HasSubstr("mobilellm.ffn_activation"), HasSubstr("gelu")));
+  path = rewrite(
+      [](Metadata& m, std::vector<TensorCopy>&) { set_key(m, "mobilellm.rope.dimension_count", GgufValue::u32(8)); });
   EXPECT_THAT(load_error(path), AllOf(HasSubstr(path.string()), HasSubstr("rope.dimension_count")));
 }
 

@@ -3,8 +3,8 @@
 // tools/reference/gguf.py in both directions, and the atomic-replace guarantee.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/stat.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -121,14 +121,10 @@ struct TensorSpec {
 // One tensor of every type, shapes with several rows and dimensions.
 std::vector<TensorSpec> all_tensor_types() {
   return {
-      {"f32.vec", TensorType::F32, {7}},
-      {"f16.mat", TensorType::F16, {5, 3}},
-      {"bf16.3d", TensorType::BF16, {4, 3, 2}},
-      {"q8_0.mat", TensorType::Q8_0, {64, 3}},
-      {"tq1_0.mat", TensorType::TQ1_0, {256, 2}},
-      {"tq2_0.4d", TensorType::TQ2_0, {512, 1, 2, 1}},
-      {"tern2.mat", TensorType::TERN2, {13, 5}},
-      {"f32.after", TensorType::F32, {1}},
+      {"f32.vec", TensorType::F32, {7}},          {"f16.mat", TensorType::F16, {5, 3}},
+      {"bf16.3d", TensorType::BF16, {4, 3, 2}},   {"q8_0.mat", TensorType::Q8_0, {64, 3}},
+      {"tq1_0.mat", TensorType::TQ1_0, {256, 2}}, {"tq2_0.4d", TensorType::TQ2_0, {512, 1, 2, 1}},
+      {"tern2.mat", TensorType::TERN2, {13, 5}},  {"f32.after", TensorType::F32, {1}},
   };
 }
 
@@ -196,8 +192,7 @@ TEST(GgufWriter, RoundTripsEveryValueAndTensorType) {
       EXPECT_EQ(t.offset % alignment, 0u);
       const uint64_t file_offset = t.data.data() - f.mapped().bytes().data();
       EXPECT_EQ(file_offset % alignment, 0u) << t.name;
-      EXPECT_TRUE(std::equal(t.data.begin(), t.data.end(), data.at(t.name).begin(), data.at(t.name).end()))
-          << t.name;
+      EXPECT_TRUE(std::equal(t.data.begin(), t.data.end(), data.at(t.name).begin(), data.at(t.name).end())) << t.name;
     }
     // Typed getters see the values too.
     EXPECT_EQ(f.get_uint("t.u8"), 255u);
@@ -309,11 +304,16 @@ GgufValue from_python(const json& value, const json& spec) {
   }
   const auto type = static_cast<GgufValueType>(spec.get<uint32_t>());
   switch (type) {
-    case GgufValueType::U8: case GgufValueType::U16: case GgufValueType::U32: case GgufValueType::U64:
-      return scalar(type, value.get<uint64_t>());
-    case GgufValueType::I8: case GgufValueType::I16: case GgufValueType::I32: case GgufValueType::I64:
-      return scalar(type, value.get<int64_t>());
-    case GgufValueType::F32: case GgufValueType::F64: return scalar(type, value.get<double>());
+    case GgufValueType::U8:
+    case GgufValueType::U16:
+    case GgufValueType::U32:
+    case GgufValueType::U64: return scalar(type, value.get<uint64_t>());
+    case GgufValueType::I8:
+    case GgufValueType::I16:
+    case GgufValueType::I32:
+    case GgufValueType::I64: return scalar(type, value.get<int64_t>());
+    case GgufValueType::F32:
+    case GgufValueType::F64: return scalar(type, value.get<double>());
     case GgufValueType::BOOL: return scalar(type, value.get<bool>());
     case GgufValueType::STRING: return scalar(type, value.get<std::string>());
     default: ADD_FAILURE() << "unexpected spec " << spec.dump(); return {};
@@ -324,13 +324,15 @@ TEST(GgufWriterInterop, PythonReadsTernsFiles) {
   TempDir dir;
   const auto path = dir / "all.gguf";
   const auto data = write_everything(path, 64);
-  const std::string out = run_python_script(
-      "f = gguf.read_gguf_full(sys.argv[1] if len(sys.argv) > 1 else " + json(path.string()).dump() + ")\n"
-      "print(json.dumps({'alignment': f['alignment'], 'data_start': f['data_start'],\n"
-      "  'kv': [[k, f['metadata'][k], f['types'][k]] for k in f['metadata']],\n"
-      "  'tensors': [[n, t, [int(x) for x in ne], bytes(raw).hex()] for n, (t, ne, raw) in f['tensors'].items()]},\n"
-      "  ensure_ascii=False))\n",
-      dir.path());
+  const std::string out =
+      run_python_script("f = gguf.read_gguf_full(sys.argv[1] if len(sys.argv) > 1 else " + json(path.string()).dump() +
+                            ")\n"
+                            "print(json.dumps({'alignment': f['alignment'], 'data_start': f['data_start'],\n"
+                            "  'kv': [[k, f['metadata'][k], f['types'][k]] for k in f['metadata']],\n"
+                            "  'tensors': [[n, t, [int(x) for x in ne], bytes(raw).hex()] for n, (t, ne, raw) in "
+                            "f['tensors'].items()]},\n"
+                            "  ensure_ascii=False))\n",
+                        dir.path());
   const json j = json::parse(out);
   EXPECT_EQ(j["alignment"], 64);
   EXPECT_EQ(j["data_start"].get<uint64_t>() % 64, 0u);
@@ -376,9 +378,12 @@ TEST(GgufWriterInterop, TernReadsPythonsFiles) {
       "w.add_tensor('q8_0', gguf.Q8_0, [64, 3], gguf.quantize_q8_0(x))\n"
       "w.add_tensor('tq1_0', gguf.TQ1_0, [512, 2], gguf.quantize_tq1_0(codes, d))\n"
       "w.add_tensor('tq2_0', gguf.TQ2_0, [512, 2], gguf.quantize_tq2_0(codes, d))\n"
-      "w.add_tensor('tern2', gguf.TERN2, [7, 3], gguf.pack_tern2(codes[:, :7].repeat(2, axis=0)[:3], np.float32(0.75)))\n"
-      "w.write(" + json(path.string()).dump() + ")\n"
-      "print(json.dumps({n: bytes(raw).hex() for n, _, _, raw in w.tensors}))\n",
+      "w.add_tensor('tern2', gguf.TERN2, [7, 3], gguf.pack_tern2(codes[:, :7].repeat(2, axis=0)[:3], "
+      "np.float32(0.75)))\n"
+      "w.write(" +
+          json(path.string()).dump() +
+          ")\n"
+          "print(json.dumps({n: bytes(raw).hex() for n, _, _, raw in w.tensors}))\n",
       dir.path());
   const json tensors = json::parse(out);
   const auto f = GgufFile::open(path);
@@ -406,8 +411,8 @@ TEST(GgufWriterInterop, TernReadsPythonsFiles) {
   expect_same_value(*f.find("p.nested"), GgufValue::array(T::ARRAY, nested), "p.nested");
 
   const std::map<std::string, std::pair<TensorType, std::vector<uint64_t>>> expected = {
-      {"f32", {TensorType::F32, {64, 3}}},     {"f16", {TensorType::F16, {64, 3}}},
-      {"bf16", {TensorType::BF16, {64, 3}}},   {"q8_0", {TensorType::Q8_0, {64, 3}}},
+      {"f32", {TensorType::F32, {64, 3}}},      {"f16", {TensorType::F16, {64, 3}}},
+      {"bf16", {TensorType::BF16, {64, 3}}},    {"q8_0", {TensorType::Q8_0, {64, 3}}},
       {"tq1_0", {TensorType::TQ1_0, {512, 2}}}, {"tq2_0", {TensorType::TQ2_0, {512, 2}}},
       {"tern2", {TensorType::TERN2, {7, 3}}}};
   ASSERT_EQ(f.tensors().size(), expected.size());

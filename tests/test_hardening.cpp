@@ -56,8 +56,8 @@ struct Limited {
 // Runs `tern ARGS` through sh with the address-space and time limits.
 Limited run_limited(const std::string& args, const std::string& stdin_file = "/dev/null") {
   std::string script = kSanitized ? "" : "ulimit -v " + std::to_string(kAddressSpaceKiB) + "; ";
-  script += "exec timeout -s KILL " + std::to_string(kSeconds + 1) + " " + shell_quote(tern_cli()) + " " + args +
-            " <" + shell_quote(stdin_file);
+  script += "exec timeout -s KILL " + std::to_string(kSeconds + 1) + " " + shell_quote(tern_cli()) + " " + args + " <" +
+            shell_quote(stdin_file);
   const auto start = std::chrono::steady_clock::now();
   Limited r;
   // run_command adds </dev/null after the script; the inner redirection wins for tern.
@@ -82,10 +82,10 @@ void expect_clean_failure(const Limited& r, const std::string& mentions) {
 
 fs::path repro(const std::string& name) { return shared_dir() / "fuzz-repros" / name; }
 
-#define TERN_REQUIRE_REPROS()                                                                       \
-  if (!fs::exists(repro("README.md"))) {                                                            \
-    if (running_in_ci()) FAIL() << "CI=true but missing " << repro("");                             \
-    GTEST_SKIP() << "shared fuzz repros not found";                                                 \
+#define TERN_REQUIRE_REPROS()                                           \
+  if (!fs::exists(repro("README.md"))) {                                \
+    if (running_in_ci()) FAIL() << "CI=true but missing " << repro(""); \
+    GTEST_SKIP() << "shared fuzz repros not found";                     \
   }
 
 // ---- the repro inputs, with the README's commands ----
@@ -107,19 +107,18 @@ TEST_P(HfRepro, EndsInOneCleanError) {
   EXPECT_TRUE(fs::is_empty(out.path())) << "left a file behind";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    FuzzRepros, HfRepro,
-    ::testing::Values(ConvertRepro{"hf-permute-overflow-dir", "", "shape"},
-                      ConvertRepro{"hf-repeat-dir", "--to llama", "layer_sharing_repeat"},
-                      ConvertRepro{"hf-repeat-dir", "", "layer_sharing_repeat"},
-                      ConvertRepro{"hf-config-repeat-float-dir", "", "1e+20"},
-                      ConvertRepro{"hf-tokjson-id-float-dir", "", "1e+20"}),
-    [](const auto& info) {
-      std::string n = std::string(info.param.name) + (info.param.extra_args[0] ? "_to_llama" : "");
-      for (char& ch : n)
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(FuzzRepros, HfRepro,
+                         ::testing::Values(ConvertRepro{"hf-permute-overflow-dir", "", "shape"},
+                                           ConvertRepro{"hf-repeat-dir", "--to llama", "layer_sharing_repeat"},
+                                           ConvertRepro{"hf-repeat-dir", "", "layer_sharing_repeat"},
+                                           ConvertRepro{"hf-config-repeat-float-dir", "", "1e+20"},
+                                           ConvertRepro{"hf-tokjson-id-float-dir", "", "1e+20"}),
+                         [](const auto& info) {
+                           std::string n = std::string(info.param.name) + (info.param.extra_args[0] ? "_to_llama" : "");
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
 
 TEST(FuzzRepros, Bitllama2cWithTokenizer) {
   TERN_REQUIRE_REPROS();
@@ -127,8 +126,8 @@ TEST(FuzzRepros, Bitllama2cWithTokenizer) {
   for (const char* name : {"bitllama2c-4gib-alloc.bin", "bitllama2c-huge-alloc.bin"}) {
     SCOPED_TRACE(name);
     TempDir out;
-    const auto r = run_limited("convert " + quote(repro(name)) + " --tokenizer " + quote(tok) + " -o " +
-                               quote(out / "x.gguf"));
+    const auto r =
+        run_limited("convert " + quote(repro(name)) + " --tokenizer " + quote(tok) + " -o " + quote(out / "x.gguf"));
     expect_clean_failure(r, "truncated");
   }
 }
@@ -143,8 +142,8 @@ TEST(FuzzRepros, BatchFloatCastsAreErrorRecords) {
   TERN_REQUIRE_REPROS();
   TERN_REQUIRE_SHARED(model, "models/stories260K.gguf");
   TempDir out;
-  const auto r = run_limited("batch -q -m " + quote(model) + " -i " + quote(repro("batch-float-cast.jsonl")) +
-                             " -o " + quote(out / "out.jsonl"));
+  const auto r = run_limited("batch -q -m " + quote(model) + " -i " + quote(repro("batch-float-cast.jsonl")) + " -o " +
+                             quote(out / "out.jsonl"));
   expect_clean_failure(r, "1 of 1 prompts failed");
   std::ifstream in(out / "out.jsonl");
   std::string line;
@@ -359,8 +358,8 @@ TEST(BatchLine, IntegersMustBeExactAndInRange) {
   EXPECT_NE(error_of(R"({"prompt":"x","stop":[1]})").find("\"stop\""), std::string::npos);
   EXPECT_NE(error_of(R"({"id":"a","prompt":"x","n_predict":-2})").find("n_predict"), std::string::npos);
   EXPECT_EQ(id, "\"a\"");  // set before the error, so the error record carries it
-  const auto r = parse_batch_line(R"({"prompt":"x","n_predict":5.0,"seed":18446744073709551615,"top_k":-1})", 1,
-                                  defaults, id);
+  const auto r =
+      parse_batch_line(R"({"prompt":"x","n_predict":5.0,"seed":18446744073709551615,"top_k":-1})", 1, defaults, id);
   EXPECT_EQ(r.generation.n_predict, 5);
   EXPECT_EQ(r.sampling.seed, UINT64_MAX);
   EXPECT_EQ(r.sampling.top_k, -1);

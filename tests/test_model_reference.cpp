@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "io/gguf_reader.h"
-#include "kernels/cpu_features.h"
 #include "io/gguf_writer.h"
+#include "kernels/cpu_features.h"
 #include "model_files.h"
 #include "shared_data.h"
 #include "tern/model.h"
@@ -107,7 +107,8 @@ void write_unshared(const std::filesystem::path& in, const std::filesystem::path
   GgufWriter writer;
   for (const auto& [key, value] : file.metadata()) writer.set(key, value);
   writer.set("mobilellm.block_repeat", GgufValue::u32(1));
-  writer.set("mobilellm.block_count", GgufValue::u32(static_cast<uint32_t>(file.get_uint("mobilellm.block_count") * repeat)));
+  writer.set("mobilellm.block_count",
+             GgufValue::u32(static_cast<uint32_t>(file.get_uint("mobilellm.block_count") * repeat)));
   for (const auto& t : file.tensors()) {
     std::vector<uint8_t> bytes(t.data.begin(), t.data.end());
     if (t.name.rfind("blk.", 0) != 0) {
@@ -144,10 +145,11 @@ class IsaVsScalar : public ::testing::TestWithParam<std::string> {};
 TEST_P(IsaVsScalar, LogitsMatchScalarPath) {
   if (!isa_supported_by_cpu(GetParam())) GTEST_SKIP() << GetParam() << " not supported on this CPU";
   TempDir dir;
-  for (const std::string options : {"--seed 11 --ternary-type tern2 --dim 72 --ffn 100 --heads 3 --kv-heads 1 --repeat 2",
-                                    "--seed 12 --ternary-type tq2_0 --embd-type q8_0 --sub-norms --untied",
-                                    "--seed 13 --ternary-type tq1_0 --linear-norm --embd-type f16",
-                                    "--seed 14 --ternary-type tq2_0 --embd-type q6_k"}) {
+  for (const std::string options :
+       {"--seed 11 --ternary-type tern2 --dim 72 --ffn 100 --heads 3 --kv-heads 1 --repeat 2",
+        "--seed 12 --ternary-type tq2_0 --embd-type q8_0 --sub-norms --untied",
+        "--seed 13 --ternary-type tq1_0 --linear-norm --embd-type f16",
+        "--seed 14 --ternary-type tq2_0 --embd-type q6_k"}) {
     const auto model = dir / "model.gguf";
     testing::make_random_model(model, options);
     const bool int8_head = options.find("q8_0") != std::string::npos || options.find("q6_k") != std::string::npos;

@@ -9,19 +9,17 @@
 #include "serving/openai_api.h"
 #include "serving/openai_batch.h"
 #include "tern/model.h"
+#include "test_support.h"
 
 namespace tern {
 namespace {
 
 using json = nlohmann::json;
 
-const Model& shipped() {
-  static const Model model = Model::load(std::filesystem::path(TERN_SOURCE_DIR) / "models" / "tern-kjv.gguf");
-  return model;
-}
+using testing::shipped_model;
 
 ApiRequest parse(Endpoint endpoint, const std::string& body, int64_t n_ctx = 256) {
-  return parse_api_request(endpoint, json::parse(body), shipped().tokenizer(), RequestDefaults{7, n_ctx});
+  return parse_api_request(endpoint, json::parse(body), shipped_model().tokenizer(), RequestDefaults{7, n_ctx});
 }
 
 // The error a body draws ("" when it is accepted).
@@ -43,8 +41,9 @@ TEST(OpenAiApi, EndpointsFromUrls) {
 
 // The API reference's completions example.
 TEST(OpenAiApi, DocumentedCompletionRequest) {
-  const ApiRequest r = parse(Endpoint::Completions,
-                             R"({"model": "gpt-3.5-turbo-instruct", "prompt": "Say this is a test", "max_tokens": 7, "temperature": 0})");
+  const ApiRequest r = parse(
+      Endpoint::Completions,
+      R"({"model": "gpt-3.5-turbo-instruct", "prompt": "Say this is a test", "max_tokens": 7, "temperature": 0})");
   EXPECT_EQ(r.model, "gpt-3.5-turbo-instruct");
   EXPECT_EQ(r.generation.prompt, "Say this is a test");
   EXPECT_EQ(r.generation.n_predict, 7);
@@ -55,7 +54,8 @@ TEST(OpenAiApi, DocumentedCompletionRequest) {
   EXPECT_EQ(r.generation.sampling.seed, 7u);  // no "seed": the caller's default
   EXPECT_TRUE(r.generation.stop.empty());
   EXPECT_FALSE(r.stream);
-  EXPECT_EQ(r.prompt_tokens, static_cast<int64_t>(shipped().tokenizer().encode("Say this is a test", true).size()));
+  EXPECT_EQ(r.prompt_tokens,
+            static_cast<int64_t>(shipped_model().tokenizer().encode("Say this is a test", true).size()));
 }
 
 TEST(OpenAiApi, CompletionDefaultsToSixteenTokens) {
@@ -74,7 +74,7 @@ TEST(OpenAiApi, DocumentedChatRequest) {
     "stream": true, "stream_options": {"include_usage": true}, "seed": 42, "stop": ["\n\n"], "top_p": 0.9
   })");
   EXPECT_EQ(r.generation.prompt, "You are a helpful assistant.\n\nUser: Hello!\nAssistant:");
-  EXPECT_EQ(r.generation.prompt_tokens, shipped().tokenizer().encode(r.generation.prompt, true));
+  EXPECT_EQ(r.generation.prompt_tokens, shipped_model().tokenizer().encode(r.generation.prompt, true));
   EXPECT_EQ(r.prompt_tokens, static_cast<int64_t>(r.generation.prompt_tokens.size()));
   EXPECT_EQ(r.generation.stop, (std::vector<std::string>{"\n\n", "\nUser:"}));
   EXPECT_EQ(r.generation.n_predict, -1);  // a chat runs until the context is full
@@ -124,7 +124,8 @@ TEST(OpenAiApi, RefusesWhatItCannotDo) {
       {Endpoint::ChatCompletions, R"({"messages": []})", "messages"},
       {Endpoint::ChatCompletions, R"({"messages": [{"role": "wizard", "content": "hi"}]})", "messages"},
       {Endpoint::ChatCompletions, R"({"messages": [{"content": "hi"}]})", "messages"},
-      {Endpoint::ChatCompletions, R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", "messages"},
+      {Endpoint::ChatCompletions, R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})",
+       "messages"},
   };
   for (const Case& c : cases) {
     const ApiError e = refusal(c.endpoint, c.body);
@@ -198,7 +199,10 @@ TEST(OpenAiApi, StreamChunks) {
 
 TEST(OpenAiApi, ErrorBody) {
   const json e = json::parse(error_body(ApiError(400, "'n' must be 1", "n")).dump());
-  EXPECT_EQ(e, json::parse(R"({"error": {"message": "'n' must be 1", "type": "invalid_request_error", "param": "n", "code": null}})"));
+  EXPECT_EQ(
+      e,
+      json::parse(
+          R"({"error": {"message": "'n' must be 1", "type": "invalid_request_error", "param": "n", "code": null}})"));
 }
 
 // The Batch API guide's input line.
@@ -212,14 +216,15 @@ TEST(OpenAiBatch, DetectsTheFormatFromALine) {
 }
 
 TEST(OpenAiBatch, DocumentedLineParsesAndItsMaxTokensIsPastTheContext) {
-  OpenAiBatchInput in = parse_openai_batch_line(kDocumentedBatchLine, shipped().tokenizer(), RequestDefaults{0, 2048});
+  OpenAiBatchInput in =
+      parse_openai_batch_line(kDocumentedBatchLine, shipped_model().tokenizer(), RequestDefaults{0, 2048});
   ASSERT_TRUE(in.request) << in.error->what();
   EXPECT_EQ(in.custom_id, "request-1");
   EXPECT_EQ(in.request->endpoint, Endpoint::ChatCompletions);
   EXPECT_EQ(in.request->generation.n_predict, 1000);
   EXPECT_EQ(in.request->generation.prompt, "You are a helpful assistant.\n\nUser: Hello world!\nAssistant:");
   // tern-kjv's 256-token context cannot take 1000 tokens: a 400 in the response.
-  in = parse_openai_batch_line(kDocumentedBatchLine, shipped().tokenizer(), RequestDefaults{0, 256});
+  in = parse_openai_batch_line(kDocumentedBatchLine, shipped_model().tokenizer(), RequestDefaults{0, 256});
   ASSERT_TRUE(in.error);
   EXPECT_FALSE(in.line_error);
   const json line = json::parse(openai_batch_error_line(in.custom_id, "1", *in.error, in.line_error));
@@ -233,7 +238,7 @@ TEST(OpenAiBatch, MalformedLinesAreLineErrors) {
   for (const char* bad : {"{", "[1]", R"({"method": "POST", "url": "/v1/completions", "body": {}})",
                           R"({"custom_id": "a", "method": "GET", "url": "/v1/completions", "body": {}})",
                           R"({"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {}})"}) {
-    const OpenAiBatchInput in = parse_openai_batch_line(bad, shipped().tokenizer(), RequestDefaults{});
+    const OpenAiBatchInput in = parse_openai_batch_line(bad, shipped_model().tokenizer(), RequestDefaults{});
     ASSERT_TRUE(in.error) << bad;
     EXPECT_TRUE(in.line_error) << bad;
     const json line = json::parse(openai_batch_error_line(in.custom_id, "3", *in.error, in.line_error));
@@ -246,7 +251,7 @@ TEST(OpenAiBatch, MalformedLinesAreLineErrors) {
 TEST(OpenAiBatch, OutputLineHasTheDocumentedShape) {
   OpenAiBatchInput in = parse_openai_batch_line(
       R"({"custom_id": "r2", "method": "POST", "url": "/v1/completions", "body": {"prompt": "x", "max_tokens": 3}})",
-      shipped().tokenizer(), RequestDefaults{});
+      shipped_model().tokenizer(), RequestDefaults{});
   ASSERT_TRUE(in.request);
   BatchResult r;
   r.text = "abc", r.tokens_prompt = 2, r.tokens_generated = 3;

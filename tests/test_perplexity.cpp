@@ -4,9 +4,9 @@
 #include <random>
 #include <sstream>
 
-#include "tern/perplexity.h"
 #include "model_files.h"
 #include "tern/error.h"
+#include "tern/perplexity.h"
 
 namespace tern {
 namespace {
@@ -32,10 +32,10 @@ TEST(Perplexity, MatchesNumpyReferenceOnSlidingWindows) {
   for (auto [context, stride, kv_type] : {Case{16, 8, KvType::F32}, Case{16, 16, KvType::F32}, Case{24, 5, KvType::F32},
                                           Case{64, 32, KvType::F32}, Case{24, 5, KvType::F16}}) {
     SCOPED_TRACE(kv_type_name(kv_type));
-    const auto r = testing::run_command(testing::python() + " " + testing::reference_tool("perplexity.py") + " " +
-                                        path.string() + " --tokens " + csv.str() + " -c " + std::to_string(context) +
-                                        " --stride " + std::to_string(stride) +
-                                        (kv_type == KvType::F16 ? " --kv-f16" : ""));
+    const auto r =
+        testing::run_command(testing::python() + " " + testing::reference_tool("perplexity.py") + " " + path.string() +
+                             " --tokens " + csv.str() + " -c " + std::to_string(context) + " --stride " +
+                             std::to_string(stride) + (kv_type == KvType::F16 ? " --kv-f16" : ""));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     double expected = 0;
     int64_t expected_scored = 0;

@@ -111,9 +111,9 @@ TEST(SamplerRepetitionPenalty, PositiveLogitIsDivided) {
   p.repeat_last_n = 64;
   Sampler s(p);
   const std::vector<float> logits{2.0f, 1.9f, 0.5f};
-  EXPECT_EQ(s.sample(logits, {}), 0);                            // no history
-  EXPECT_EQ(s.sample(logits, std::vector<int32_t>{0}), 1);       // 2.0/1.1 = 1.818 < 1.9
-  EXPECT_EQ(s.sample(logits, std::vector<int32_t>{2}), 0);       // unrelated token
+  EXPECT_EQ(s.sample(logits, {}), 0);                       // no history
+  EXPECT_EQ(s.sample(logits, std::vector<int32_t>{0}), 1);  // 2.0/1.1 = 1.818 < 1.9
+  EXPECT_EQ(s.sample(logits, std::vector<int32_t>{2}), 0);  // unrelated token
 }
 
 TEST(SamplerRepetitionPenalty, NegativeLogitIsMultiplied) {
@@ -217,8 +217,7 @@ TEST(SamplerSteps, TopKOnLargeVocabularyWithTies) {
   for (float& l : logits) l = static_cast<float>(gen() % 50);
   std::vector<int32_t> order(logits.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
   for (int32_t k : {1, 2, 20, 300, 5000}) {
     CandidateSet set;
     set.assign(logits);
@@ -237,9 +236,8 @@ TEST(SamplerSteps, TopPKeepsSmallestSetReachingP) {
     float p;
     std::set<int32_t> kept;
   };
-  for (const Case& k : {Case{0.8f, {2, 0}}, Case{0.81f, {2, 0, 3}}, Case{0.4f, {2}},
-                        Case{0.5f, {2}}, Case{0.51f, {2, 0}}, Case{0.95f, {2, 0, 3}},
-                        Case{0.96f, {2, 0, 3, 1}}, Case{0.01f, {2}}}) {
+  for (const Case& k : {Case{0.8f, {2, 0}}, Case{0.81f, {2, 0, 3}}, Case{0.4f, {2}}, Case{0.5f, {2}},
+                        Case{0.51f, {2, 0}}, Case{0.95f, {2, 0, 3}}, Case{0.96f, {2, 0, 3, 1}}, Case{0.01f, {2}}}) {
     CandidateSet set;
     set.assign(logits);
     Softmax().apply(set, {});
@@ -280,8 +278,7 @@ TEST(SamplerSteps, TopPOnLargeVocabularyMatchesFullSort) {
     Softmax().apply(set, {});
     TopP(top_p).apply(set, {});
     // Float accumulation may move the boundary by at most one token.
-    EXPECT_NEAR(static_cast<double>(set.size()), static_cast<double>(expected), 1.0)
-        << "top_p=" << top_p;
+    EXPECT_NEAR(static_cast<double>(set.size()), static_cast<double>(expected), 1.0) << "top_p=" << top_p;
     // The kept ones are the most probable ones.
     double min_kept = 1.0;
     for (const Candidate& c : set.items()) min_kept = std::min(min_kept, probs[c.id]);
@@ -298,10 +295,10 @@ TEST(SamplerSteps, MinPKeepsRelativeToMax) {
     float min_p;
     std::set<int32_t> kept;
   };
-  for (const Case& k : {Case{0.2f, {0, 1, 2}},    // 0.1
-                        Case{0.31f, {0, 1}},      // 0.155
+  for (const Case& k : {Case{0.2f, {0, 1, 2}},      // 0.1
+                        Case{0.31f, {0, 1}},        // 0.155
                         Case{0.09f, {0, 1, 2, 3}},  // 0.045
-                        Case{0.61f, {0}},         // 0.305
+                        Case{0.61f, {0}},           // 0.305
                         Case{1.0f, {0}}}) {
     CandidateSet set;
     set.assign(logits);
@@ -479,11 +476,10 @@ TEST(SamplerChainTest, DefaultChainSteps) {
   SamplerParams penalized;
   penalized.repeat_penalty = 1.1f;
   EXPECT_EQ(names(SamplerChain::from_params(penalized)),
-            (std::vector<std::string>{"repetition-penalty", "temperature", "top-k", "softmax",
-                                      "top-p", "min-p", "renormalize"}));
+            (std::vector<std::string>{"repetition-penalty", "temperature", "top-k", "softmax", "top-p", "min-p",
+                                      "renormalize"}));
   EXPECT_EQ(names(SamplerChain::from_params(plain(0.0f))), (std::vector<std::string>{"greedy"}));
-  EXPECT_EQ(names(SamplerChain::from_params(plain(1.0f))),
-            (std::vector<std::string>{"softmax", "renormalize"}));
+  EXPECT_EQ(names(SamplerChain::from_params(plain(1.0f))), (std::vector<std::string>{"softmax", "renormalize"}));
 }
 
 TEST(SamplerChainTest, CustomChain) {

@@ -55,14 +55,16 @@ TEST(Shard, SlurmArrayIdMinusMin) {
 }
 
 TEST(Shard, SlurmCountMustAgreeWithAutoN) {
-  const auto env = environment({{"SLURM_ARRAY_TASK_ID", "0"}, {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}});
+  const auto env =
+      environment({{"SLURM_ARRAY_TASK_ID", "0"}, {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}});
   EXPECT_EQ(parse_shard("auto/4", env).count, 4);
   EXPECT_NE(error_of("auto/3", env).find("SLURM_ARRAY_TASK_COUNT=4"), std::string::npos);
 }
 
 // --array=0-6:2 gives ids 0,2,4,6 with COUNT 4: id 6 - min 0 is past the count.
 TEST(Shard, SlurmSteppedArrayIsAnError) {
-  const auto env = environment({{"SLURM_ARRAY_TASK_ID", "6"}, {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}});
+  const auto env =
+      environment({{"SLURM_ARRAY_TASK_ID", "6"}, {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}});
   EXPECT_NE(error_of("auto", env).find("contiguous"), std::string::npos);
 }
 
@@ -70,11 +72,12 @@ TEST(Shard, SlurmMissingOrBadVariablesAreNamed) {
   EXPECT_NE(error_of("auto", environment({{"SLURM_ARRAY_TASK_ID", "3"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}))
                 .find("SLURM_ARRAY_TASK_MIN is not set"),
             std::string::npos);
-  EXPECT_NE(error_of("auto", environment({{"SLURM_ARRAY_TASK_ID", "3x"},
-                                          {"SLURM_ARRAY_TASK_MIN", "0"},
-                                          {"SLURM_ARRAY_TASK_COUNT", "4"}}))
-                .find("SLURM_ARRAY_TASK_ID must be an integer"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          "auto",
+          environment({{"SLURM_ARRAY_TASK_ID", "3x"}, {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}))
+          .find("SLURM_ARRAY_TASK_ID must be an integer"),
+      std::string::npos);
 }
 
 TEST(Shard, KubernetesIndexWithCountFromSpecOrVariable) {

@@ -2,10 +2,10 @@
 // Small helpers shared by the tests: temporary directories, running commands.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sys/wait.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -15,12 +15,23 @@
 #include "io/tensor_type.h"
 #include "kernels/cpu_features.h"
 #include "kernels/float16.h"
+#include "tern/model.h"
 
 namespace tern::testing {
 
 // The model shipped in models/ (what `tern run` uses without -m).
 inline std::filesystem::path shipped_model_path() {
   return std::filesystem::path(TERN_SOURCE_DIR) / "models" / "tern-kjv.gguf";
+}
+
+// The shipped model, loaded once per test program (on two threads: tests run in parallel).
+inline const Model& shipped_model() {
+  static const Model model = [] {
+    LoadOptions load;
+    load.threads = 2;
+    return Model::load(shipped_model_path(), load);
+  }();
+  return model;
 }
 
 // Whether this CPU runs the named kernel table ("scalar", "avx2", "neon", ...).

@@ -26,16 +26,7 @@ namespace tern {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::CommandResult;
 using testing::TempDir;
-
-std::string quote(const std::string& s) { return testing::shell_quote(s); }
-std::string quote(const fs::path& p) { return quote(p.string()); }
-
-CommandResult run_tern(const std::string& args) { return testing::run_tern_cli(args); }
-CommandResult run_python(const std::string& script, const std::string& args) {
-  return testing::run_reference_script(script, args);
-}
 
 std::string csv(const std::vector<int32_t>& v) {
   std::ostringstream s;
@@ -92,14 +83,17 @@ struct Reference {
 
 Reference reference(const fs::path& fixture, const std::string& act, const TempDir& dir) {
   const auto out = dir / ("ref-" + act + ".bin");
-  const auto r = run_python("ternary_forward.py", quote(fixture) + " --tokens " + csv(kTokens) + " --out " + quote(out) +
-                                                      " --act " + act + " --greedy " + std::to_string(kGreedyTokens));
+  const auto r =
+      testing::run_reference_script("ternary_forward.py", testing::shell_quote(fixture) + " --tokens " + csv(kTokens) +
+                                                              " --out " + testing::shell_quote(out) + " --act " + act +
+                                                              " --greedy " + std::to_string(kGreedyTokens));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return {testing::read_floats(out), parse_csv(r.out)};
 }
 
 void make_fixture(const std::string& kind, const fs::path& out, const std::string& extra = "") {
-  const auto r = run_python("ternary_fixture.py", "--kind " + kind + " --out " + quote(out) + " " + extra);
+  const auto r = testing::run_reference_script("ternary_fixture.py",
+                                               "--kind " + kind + " --out " + testing::shell_quote(out) + " " + extra);
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -117,9 +111,9 @@ float max_abs(const std::vector<float>& v) {
 
 struct FormatCase {
   std::string kind;
-  bool float_activations;       // the format's own definition keeps activations in 16 bits
-  std::string expected_note;    // what `tern convert` says it detected
-  TensorType per_row_type;      // the type of a linear with per-row scales (or TERN2 if none)
+  bool float_activations;     // the format's own definition keeps activations in 16 bits
+  std::string expected_note;  // what `tern convert` says it detected
+  TensorType per_row_type;    // the type of a linear with per-row scales (or TERN2 if none)
 };
 
 void PrintTo(const FormatCase& c, std::ostream* os) { *os << c.kind; }
@@ -133,7 +127,8 @@ TEST_P(TernaryFormat, MatchesTheFormatsOwnDefinition) {
   const auto src = dir / (gguf_source ? "src.gguf" : "src");
   const auto out = dir / "out.gguf";
   make_fixture(c.kind, src);
-  const auto conv = run_tern("convert " + quote(src) + " -o " + quote(out) + " --embd-type f32");  // exact
+  const auto conv = testing::run_tern_cli("convert " + testing::shell_quote(src) + " -o " + testing::shell_quote(out) +
+                                          " --embd-type f32");  // exact
   ASSERT_EQ(conv.exit_code, 0) << conv.err;
   EXPECT_EQ(conv.err.find("WARNING"), std::string::npos) << "exact ternary weights were re-quantized:\n" << conv.err;
   EXPECT_NE(conv.err.find(c.expected_note), std::string::npos) << conv.err;
@@ -141,7 +136,7 @@ TEST_P(TernaryFormat, MatchesTheFormatsOwnDefinition) {
     const GgufFile f = GgufFile::open(out);
     EXPECT_EQ(f.find_tensor("blk.0.attn_q.weight")->type, c.per_row_type);
   }
-  const auto info = run_tern("info -m " + quote(out));
+  const auto info = testing::run_tern_cli("info -m " + testing::shell_quote(out));
   ASSERT_EQ(info.exit_code, 0) << info.err;
   const bool per_row = c.per_row_type == TensorType::TERN2R;
   EXPECT_NE(info.out.find(per_row ? "one per row (TERN2R" : "ternary scales  one per tensor"), std::string::npos)
@@ -177,14 +172,15 @@ TEST_P(TernaryFormat, MatchesTheFormatsOwnDefinition) {
 
 INSTANTIATE_TEST_SUITE_P(
     Formats, TernaryFormat,
-    ::testing::Values(FormatCase{"paretoq158", true, "source format: MobileLLM-ParetoQ w_bits 0", TensorType::TERN2R},
-                      FormatCase{"paretoq1", true, "source format: MobileLLM-ParetoQ w_bits 1", TensorType::TERN2R},
-                      FormatCase{"bitnet_auto", false, "source format: Hugging Face BitNet (autobitlinear",
-                                 TensorType::TERN2},
-                      FormatCase{"bitnet_div", false, "source format: Hugging Face BitNet (bitlinear", TensorType::TERN2},
-                      FormatCase{"trilm", true, "14 of 14 linears hold exact ternary weights (10 with one scale per row, 4 per tensor)",
-                                 TensorType::TERN2R},
-                      FormatCase{"i2s", false, "tern: wrote", TensorType::TERN2}),
+    ::testing::Values(
+        FormatCase{"paretoq158", true, "source format: MobileLLM-ParetoQ w_bits 0", TensorType::TERN2R},
+        FormatCase{"paretoq1", true, "source format: MobileLLM-ParetoQ w_bits 1", TensorType::TERN2R},
+        FormatCase{"bitnet_auto", false, "source format: Hugging Face BitNet (autobitlinear", TensorType::TERN2},
+        FormatCase{"bitnet_div", false, "source format: Hugging Face BitNet (bitlinear", TensorType::TERN2},
+        FormatCase{"trilm", true,
+                   "14 of 14 linears hold exact ternary weights (10 with one scale per row, 4 per tensor)",
+                   TensorType::TERN2R},
+        FormatCase{"i2s", false, "tern: wrote", TensorType::TERN2}),
     [](const auto& info) { return info.param.kind; });
 
 // ------------------------------------------------------------------ round trips
@@ -193,9 +189,10 @@ TEST(TernaryFormatRoundTrip, ParetoQThroughLlamaKeepsLogits) {
   TempDir dir;
   const auto src = dir / "src", tern1 = dir / "a.gguf", llama = dir / "llama.gguf", tern2 = dir / "b.gguf";
   make_fixture("paretoq158", src);
-  for (const auto& [from, to, extra] : {std::tuple{src, tern1, ""}, std::tuple{tern1, llama, " --to llama"},
-                                        std::tuple{llama, tern2, ""}}) {
-    const auto r = run_tern("convert " + quote(from) + " -o " + quote(to) + extra + " --embd-type f32");
+  for (const auto& [from, to, extra] :
+       {std::tuple{src, tern1, ""}, std::tuple{tern1, llama, " --to llama"}, std::tuple{llama, tern2, ""}}) {
+    const auto r = testing::run_tern_cli("convert " + testing::shell_quote(from) + " -o " + testing::shell_quote(to) +
+                                         extra + " --embd-type f32");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   {
@@ -225,7 +222,7 @@ TEST(TernaryFormatRoundTrip, ParetoQThroughLlamaKeepsLogits) {
 // Same as convert's expect_convert_error: one line naming what is wrong, nothing written.
 void expect_error(const std::string& command, const fs::path& outdir, const std::vector<std::string>& mentions) {
   SCOPED_TRACE(command);
-  const auto r = run_tern(command);
+  const auto r = testing::run_tern_cli(command);
   EXPECT_NE(r.exit_code, 0) << r.err;
   EXPECT_LT(r.exit_code, 128) << "crashed: " << r.err;
   ASSERT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -237,8 +234,9 @@ void expect_error(const std::string& command, const fs::path& outdir, const std:
 TEST(TernaryFormatRoundTrip, BitNet2B4TStyleCannotBeALlamaFile) {
   TempDir dir, outdir;
   make_fixture("bitnet_auto", dir / "src");  // sub-norms and relu2: tern-only in a llama file
-  expect_error("convert " + quote(dir / "src") + " --to llama -o " + quote(outdir / "x.gguf"), outdir.path(),
-               {"cannot be written as a llama GGUF", "relu2"});
+  expect_error(
+      "convert " + testing::shell_quote(dir / "src") + " --to llama -o " + testing::shell_quote(outdir / "x.gguf"),
+      outdir.path(), {"cannot be written as a llama GGUF", "relu2"});
 }
 
 // ------------------------------------------------------------------ bad input
@@ -259,23 +257,33 @@ TEST_P(TernaryFormatBadInput, OneLineNamingFileTensorAndExpectation) {
   make_fixture(c.kind, src, "--break " + c.defect);
   std::vector<std::string> mentions = c.mentions;
   mentions.push_back(src.string());
-  expect_error("convert " + quote(src) + " -o " + quote(outdir / "out.gguf"), outdir.path(), mentions);
-  if (c.kind == "i2s") expect_error("info -m " + quote(src), outdir.path(), mentions);
+  expect_error("convert " + testing::shell_quote(src) + " -o " + testing::shell_quote(outdir / "out.gguf"),
+               outdir.path(), mentions);
+  if (c.kind == "i2s") expect_error("info -m " + testing::shell_quote(src), outdir.path(), mentions);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Defects, TernaryFormatBadInput,
     ::testing::Values(
-        BadCase{"missing_clip", "paretoq158", "missing_clip",
+        BadCase{"missing_clip",
+                "paretoq158",
+                "missing_clip",
                 {"model.layers.1.mlp.up_proj.weight_clip_val", "missing", "[512, 1]"}},
         BadCase{"w_bits2", "paretoq1", "w_bits2", {"config.json", "'w_bits' is 2", "expected 0", "not ternary"}},
         BadCase{"w_bits3", "paretoq1", "w_bits3", {"config.json", "'w_bits' is 3"}},
         BadCase{"w_bits4", "paretoq1", "w_bits4", {"config.json", "'w_bits' is 4"}},
-        BadCase{"packed_shape", "bitnet_auto", "packed_shape",
+        BadCase{"packed_shape",
+                "bitnet_auto",
+                "packed_shape",
                 {"model.layers.0.self_attn.v_proj.weight", "[9, 64]", "expected [out/4, in] = [32/4, 64]"}},
-        BadCase{"zero_scale", "bitnet_div", "zero_scale",
+        BadCase{"zero_scale",
+                "bitnet_div",
+                "zero_scale",
                 {"model.layers.1.mlp.gate_proj.weight_scale", "is 0", "expected a finite nonzero scale"}},
-        BadCase{"missing_scale", "bitnet_auto", "missing_scale", {"model.layers.1.self_attn.o_proj.weight_scale", "missing"}},
+        BadCase{"missing_scale",
+                "bitnet_auto",
+                "missing_scale",
+                {"model.layers.1.self_attn.o_proj.weight_scale", "missing"}},
         BadCase{"i2s_size", "i2s", "i2s_size", {"blk.1.ffn_down.weight", "16416 bytes", "past the end of the file"}}),
     [](const auto& info) { return info.param.name; });
 

@@ -69,8 +69,10 @@ TEST(TernaryFormatsTq2, ScaleBytesAreLittleEndianHalf) {
   std::array<int8_t, 256> w{};
   float d = 0;
   const std::pair<std::array<uint8_t, 2>, float> cases[] = {
-      {{0x00, 0x3c}, 1.0f}, {{0x00, 0xbc}, -1.0f}, {{0x00, 0x38}, 0.5f}, {{0x01, 0x00}, 5.9604644775390625e-8f},
-      {{0xff, 0x7b}, 65504.0f}, {{0x00, 0x00}, 0.0f}, {{0x55, 0x35}, 0.333251953125f}};
+      {{0x00, 0x3c}, 1.0f},           {{0x00, 0xbc}, -1.0f},
+      {{0x00, 0x38}, 0.5f},           {{0x01, 0x00}, 5.9604644775390625e-8f},
+      {{0xff, 0x7b}, 65504.0f},       {{0x00, 0x00}, 0.0f},
+      {{0x55, 0x35}, 0.333251953125f}};
   for (const auto& [bytes, value] : cases) {
     b[64] = bytes[0];
     b[65] = bytes[1];
@@ -504,7 +506,7 @@ TEST_P(TernaryFormatsPython, DecodeMatchesAndReencodesToTheSameBytes) {
   const auto model = dir / "m.gguf";
   const std::string options = "--blocks 1 --vocab 259 --seed 3 --ternary-type " + GetParam() +
                               (GetParam() == "tern2" ? " --dim 52 --ffn 78 --heads 2 --kv-heads 1 --head-dim 26"
-                                                         : " --dim 256 --ffn 256 --heads 2 --kv-heads 1");
+                                                     : " --dim 256 --ffn 256 --heads 2 --kv-heads 1");
   make_random_model(model, options);
   ASSERT_FALSE(HasFatalFailure());
   python_decode(model, dir.path());
@@ -514,8 +516,8 @@ TEST_P(TernaryFormatsPython, DecodeMatchesAndReencodesToTheSameBytes) {
   for (const auto& t : f.tensors()) {
     if (!traits(t.type).ternary) continue;
     ++checked;
-    const auto w = decode_ternary(t.type, t.data, static_cast<int64_t>(t.n_in()), static_cast<int64_t>(t.n_rows()),
-                                  t.name);
+    const auto w =
+        decode_ternary(t.type, t.data, static_cast<int64_t>(t.n_in()), static_cast<int64_t>(t.n_rows()), t.name);
     EXPECT_EQ(w.weights, read_int8(dir / (t.name + ".codes"))) << t.name;
     const auto py_scales = read_floats(dir / (t.name + ".scales"));
     // Python gives [rows, n_scales] with TERN2's tensor scale repeated per row, like tern.

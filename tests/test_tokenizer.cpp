@@ -48,29 +48,70 @@ void append_codepoint(std::string& s, uint32_t cp) {
 // A random code point from a mix of scripts; never a surrogate (not encodable)
 // and never U+0000 (C strings in the oracle's API).
 uint32_t random_codepoint(std::mt19937& rng) {
-  struct Range { uint32_t lo, hi; };
+  struct Range {
+    uint32_t lo, hi;
+  };
   static const Range ranges[] = {
-      {0x20, 0x7E},     {0x20, 0x20},     {0x09, 0x0D},     {0x30, 0x39},     {0xA0, 0xFF},
-      {0x100, 0x24F},   {0x300, 0x36F},   {0x370, 0x3FF},   {0x400, 0x4FF},   {0x590, 0x6FF},
-      {0x900, 0x97F},   {0xE00, 0xE7F},   {0x2000, 0x206F}, {0x2581, 0x2581}, {0x3040, 0x30FF},
-      {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3}, {0xE000, 0xFFFF}, {0x1F300, 0x1FAFF}, {0x1, 0x1F},
-      {0x10000, 0x10FFFF}, {0x200D, 0x200D}, {0xFE0F, 0xFE0F}, {0x1, 0xD7FF}};
+      {0x20, 0x7E},       {0x20, 0x20},     {0x09, 0x0D},        {0x30, 0x39},     {0xA0, 0xFF},     {0x100, 0x24F},
+      {0x300, 0x36F},     {0x370, 0x3FF},   {0x400, 0x4FF},      {0x590, 0x6FF},   {0x900, 0x97F},   {0xE00, 0xE7F},
+      {0x2000, 0x206F},   {0x2581, 0x2581}, {0x3040, 0x30FF},    {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3}, {0xE000, 0xFFFF},
+      {0x1F300, 0x1FAFF}, {0x1, 0x1F},      {0x10000, 0x10FFFF}, {0x200D, 0x200D}, {0xFE0F, 0xFE0F}, {0x1, 0xD7FF}};
   const Range r = ranges[rng() % std::size(ranges)];
   return r.lo + rng() % (r.hi - r.lo + 1);
 }
 
 std::vector<std::string> varied_strings() {
   std::vector<std::string> out = {
-      "", " ", "  ", "   ", "\t", "\n", "\n\n", " \n ", "a", " a", "a ", "  a  b   c  ",
-      "Hello world", " Hello World!", "Hello, y'all! How are you 😁 ?",
-      "你好，世界。我想在apple工作1314151天～", "こんにちは世界", "안녕하세요 세계", "Ελληνικά",
-      "Съешь же ещё этих мягких французских булок", "café naïve Ångström façade", "e\u0301 n\u0303",
-      "مرحبا بالعالم", "שלום עולם", "नमस्ते दुनिया", "สวัสดีชาวโลก", "ied 4 ½ months", "Führer",
-      "🦙", "🦙🦙 llama", "👨‍👩‍👧‍👦 family", "👍🏽👋🏿", "🇯🇵🇺🇸", "❤️‍🔥", "🚀 (normal) 😶‍🌫️",
-      "\t\ttabs\tand\nnewlines\r\n", "    indented code();\n\treturn 0;", "1234567890",
-      "3.14159 2.71828 1e-9 -42 +7 0x1F", "!!!!!!??????......''''''```````", "$%^&*()_+-=[]{}|;:,.<>/?",
-      "<s> </s> <unk> <0x41> <pad>", "▁", "▁▁ ▁", "a▁b", "\u00a0nbsp\u00a0", "\u3000ideographic space",
-      "\u200b zero width", "\xef\xbf\xbd replacement", "w048 7tuijk dsdfhu",
+      "",
+      " ",
+      "  ",
+      "   ",
+      "\t",
+      "\n",
+      "\n\n",
+      " \n ",
+      "a",
+      " a",
+      "a ",
+      "  a  b   c  ",
+      "Hello world",
+      " Hello World!",
+      "Hello, y'all! How are you 😁 ?",
+      "你好，世界。我想在apple工作1314151天～",
+      "こんにちは世界",
+      "안녕하세요 세계",
+      "Ελληνικά",
+      "Съешь же ещё этих мягких французских булок",
+      "café naïve Ångström façade",
+      "e\u0301 n\u0303",
+      "مرحبا بالعالم",
+      "שלום עולם",
+      "नमस्ते दुनिया",
+      "สวัสดีชาวโลก",
+      "ied 4 ½ months",
+      "Führer",
+      "🦙",
+      "🦙🦙 llama",
+      "👨‍👩‍👧‍👦 family",
+      "👍🏽👋🏿",
+      "🇯🇵🇺🇸",
+      "❤️‍🔥",
+      "🚀 (normal) 😶‍🌫️",
+      "\t\ttabs\tand\nnewlines\r\n",
+      "    indented code();\n\treturn 0;",
+      "1234567890",
+      "3.14159 2.71828 1e-9 -42 +7 0x1F",
+      "!!!!!!??????......''''''```````",
+      "$%^&*()_+-=[]{}|;:,.<>/?",
+      "<s> </s> <unk> <0x41> <pad>",
+      "▁",
+      "▁▁ ▁",
+      "a▁b",
+      "\u00a0nbsp\u00a0",
+      "\u3000ideographic space",
+      "\u200b zero width",
+      "\xef\xbf\xbd replacement",
+      "w048 7tuijk dsdfhu",
       "I've been 'told he's there, 'RE you sure? 'M not sure I'll make it, 'D you like some tea?",
   };
   // Compositions of the fragments above with random separators.
@@ -157,7 +198,8 @@ std::vector<std::vector<int32_t>> random_id_sequences(const Tokenizer& tokenizer
       if (kind == 0) ids.push_back(bytes[rng() % bytes.size()]);
       else if (kind == 1) ids.push_back(others[rng() % others.size()]);
       else if (kind == 2) ids.push_back(tokenizer.bos());
-      else for (const int32_t b : char_bytes(random_codepoint(rng))) ids.push_back(b);
+      else
+        for (const int32_t b : char_bytes(random_codepoint(rng))) ids.push_back(b);
     }
     out.push_back(std::move(ids));
   }
@@ -251,8 +293,7 @@ TEST_P(TokenizerSentencePieceAgreement, StreamingEqualsDecodeAndIsAlwaysValidUtf
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, TokenizerSentencePieceAgreement,
-                         ::testing::Values(Model{"tokenizers/llama2.model", false},
-                                           Model{"models/tok512.model", true}),
+                         ::testing::Values(Model{"tokenizers/llama2.model", false}, Model{"models/tok512.model", true}),
                          [](const auto& info) { return info.param.squeezes_whitespace ? "tok512" : "llama2"; });
 
 // ---- 4. round trips, bytes, streaming, errors ----
@@ -286,13 +327,13 @@ TEST(Tokenizer, BosEmptyTextAndControlText) {
 TEST(Tokenizer, TokenBytes) {
   TERN_REQUIRE_SHARED(model, "tokenizers/llama2.model");
   const Tokenizer tokenizer(load_sentencepiece_vocab(model));
-  EXPECT_EQ(tokenizer.token_bytes(13), "\n");           // <0x0A>
-  EXPECT_EQ(tokenizer.token_bytes(243), "\xF0");        // <0xF0>: one byte, not a character
-  EXPECT_EQ(tokenizer.token_bytes(15043), " Hello");    // ▁Hello
-  EXPECT_EQ(tokenizer.token_bytes(29871), " ");         // ▁
-  EXPECT_EQ(tokenizer.token_bytes(1), "");              // <s>
-  EXPECT_EQ(tokenizer.token_bytes(2), "");              // </s>
-  EXPECT_EQ(tokenizer.token_bytes(0), " \xE2\x81\x87 "); // <unk>
+  EXPECT_EQ(tokenizer.token_bytes(13), "\n");             // <0x0A>
+  EXPECT_EQ(tokenizer.token_bytes(243), "\xF0");          // <0xF0>: one byte, not a character
+  EXPECT_EQ(tokenizer.token_bytes(15043), " Hello");      // ▁Hello
+  EXPECT_EQ(tokenizer.token_bytes(29871), " ");           // ▁
+  EXPECT_EQ(tokenizer.token_bytes(1), "");                // <s>
+  EXPECT_EQ(tokenizer.token_bytes(2), "");                // </s>
+  EXPECT_EQ(tokenizer.token_bytes(0), " \xE2\x81\x87 ");  // <unk>
   for (int b = 0; b < 256; ++b) {
     const int32_t id = 3 + b;  // LLaMA's byte tokens follow the three specials
     ASSERT_EQ(tokenizer.vocab().types[id], TokenType::Byte);
@@ -322,9 +363,9 @@ TEST(StreamDecoder, EmojiSplitAcrossByteTokens) {
   EXPECT_EQ(text, tokenizer.decode(ids));
   EXPECT_EQ(text, "🦙 x🦙");
   // The bytes of the first emoji arrive in one piece, on its last byte token.
-  const auto first_byte = std::find_if(ids.begin(), ids.end(), [&](int32_t id) {
-    return tokenizer.vocab().types[id] == TokenType::Byte;
-  }) - ids.begin();
+  const auto first_byte =
+      std::find_if(ids.begin(), ids.end(), [&](int32_t id) { return tokenizer.vocab().types[id] == TokenType::Byte; }) -
+      ids.begin();
   EXPECT_EQ(parts[first_byte], "");
   EXPECT_EQ(parts[first_byte + 1], "");
   EXPECT_EQ(parts[first_byte + 2], "");
@@ -348,9 +389,9 @@ TEST(StreamDecoder, FlushReplacesAnIncompleteSequence) {
 TEST(Tokenizer, InvalidUtf8IsRejectedWithOffset) {
   TERN_REQUIRE_SHARED(model, "models/tok512.model");
   const Tokenizer tokenizer(load_sentencepiece_vocab(model));
-  const std::pair<std::string, int> cases[] = {
-      {"abc\xFF", 3}, {"\x80", 0}, {"ab\xE2\x82", 2}, {"\xC0\xAF", 0}, {"x\xED\xA0\x80", 1},
-      {"ok \xF4\x90\x80\x80", 3}, {"é\xC3", 2}};
+  const std::pair<std::string, int> cases[] = {{"abc\xFF", 3},  {"\x80", 0},          {"ab\xE2\x82", 2},
+                                               {"\xC0\xAF", 0}, {"x\xED\xA0\x80", 1}, {"ok \xF4\x90\x80\x80", 3},
+                                               {"é\xC3", 2}};
   for (const auto& [text, offset] : cases) {
     try {
       tokenizer.encode(text, false);
@@ -365,10 +406,18 @@ TEST(Tokenizer, InvalidUtf8IsRejectedWithOffset) {
 
 static Vocab tiny_vocab() {
   Vocab v;
-  v.pieces = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a", "ab"};
+  v.pieces = {"<unk>",
+              "<s>",
+              "</s>",
+              "\xE2\x96\x81",
+              "a",
+              "b",
+              "\xE2\x96\x81"
+              "a",
+              "ab"};
   v.scores = {0, 0, 0, -1, -2, -3, -4, -5};
   v.types = {TokenType::Unknown, TokenType::Control, TokenType::Control, TokenType::Normal,
-             TokenType::Normal, TokenType::Normal, TokenType::Normal, TokenType::Normal};
+             TokenType::Normal,  TokenType::Normal,  TokenType::Normal,  TokenType::Normal};
   return v;
 }
 
@@ -430,7 +479,11 @@ TEST(Tokenizer, TinyVocabMergesByScoreAndFallsBackToUnk) {
 namespace {
 class ProtoWriter {
  public:
-  ProtoWriter& varint_field(int field, uint64_t v) { key(field, 0); varint(v); return *this; }
+  ProtoWriter& varint_field(int field, uint64_t v) {
+    key(field, 0);
+    varint(v);
+    return *this;
+  }
   ProtoWriter& bytes_field(int field, std::string_view b) {
     key(field, 2);
     varint(b.size());
@@ -456,13 +509,31 @@ class ProtoWriter {
 }  // namespace
 
 static std::filesystem::path write_synthetic_model() {
-  struct P { const char* piece; float score; int type; };
-  const P pieces[] = {
-      {"<unk>", 0, 2}, {"<s>", 0, 3}, {"</s>", 0, 3}, {"<tag>", 0, 4},
-      {"\xE2\x96\x81", -1, 1}, {"a", -2, 1}, {"b", -3, 1}, {"c", -4, 1},
-      {"ab", -5, 1}, {"abc", -0.5f, 5} /* unused */, {"\xE2\x96\x81" "abc", -6, 1},
-      {"ca", -0.1f, 5} /* unused, nothing above it */, {"\xE2\x96\x81" "a", -7, 1}, {"bc", -7, 1},
-      {"t", -8, 1}, {"ag", -8, 1}};
+  struct P {
+    const char* piece;
+    float score;
+    int type;
+  };
+  const P pieces[] = {{"<unk>", 0, 2},
+                      {"<s>", 0, 3},
+                      {"</s>", 0, 3},
+                      {"<tag>", 0, 4},
+                      {"\xE2\x96\x81", -1, 1},
+                      {"a", -2, 1},
+                      {"b", -3, 1},
+                      {"c", -4, 1},
+                      {"ab", -5, 1},
+                      {"abc", -0.5f, 5} /* unused */,
+                      {"\xE2\x96\x81"
+                       "abc",
+                       -6, 1},
+                      {"ca", -0.1f, 5} /* unused, nothing above it */,
+                      {"\xE2\x96\x81"
+                       "a",
+                       -7, 1},
+                      {"bc", -7, 1},
+                      {"t", -8, 1},
+                      {"ag", -8, 1}};
   ProtoWriter model;
   for (const P& p : pieces) {
     ProtoWriter sp;
@@ -488,10 +559,10 @@ TEST(TokenizerSynthetic, UserDefinedUnusedAndUnkMatchSentencePiece) {
   EXPECT_EQ(tokenizer.vocab().types[3], TokenType::UserDefined);
   EXPECT_EQ(tokenizer.vocab().types[9], TokenType::Unused);
   using Ids = std::vector<int32_t>;
-  EXPECT_EQ(tokenizer.encode("abc", false), (Ids{10}));             // via unused "abc" to "▁abc"
-  EXPECT_EQ(tokenizer.encode("cabc", false), (Ids{4, 7, 5, 13}));   // unused "ca" split back
+  EXPECT_EQ(tokenizer.encode("abc", false), (Ids{10}));               // via unused "abc" to "▁abc"
+  EXPECT_EQ(tokenizer.encode("cabc", false), (Ids{4, 7, 5, 13}));     // unused "ca" split back
   EXPECT_EQ(tokenizer.encode("<tag>abc", false), (Ids{4, 3, 8, 7}));  // atomic <tag>; "abc" split
-  EXPECT_EQ(tokenizer.encode("xyz\xC3\xA9", false), (Ids{4, 0}));    // one unk for the run
+  EXPECT_EQ(tokenizer.encode("xyz\xC3\xA9", false), (Ids{4, 0}));     // one unk for the run
   std::mt19937 rng(3);
   static const char* const atoms[] = {"a", "b", "c", " ", "x", "\xC3\xA9", "<tag>", "t", "g", "<", ">"};
   std::vector<std::string> texts = {"abc", "cabc", "abc abc", "<tag>abc", "a<tag>b", "xyz", "a xy\xC3\xA9 b", "<ta"};

@@ -31,9 +31,10 @@
 namespace tern {
 
 struct SequenceRequest {
-  uint64_t id = 0;              // the caller's handle, returned in the result
-  std::string prompt;           // BOS first when the vocabulary wants it; empty: BOS alone
-  std::vector<int32_t> prompt_tokens;  // not empty: the prompt already tokenized (e.g. by a chat template); `prompt` is ignored
+  uint64_t id = 0;     // the caller's handle, returned in the result
+  std::string prompt;  // BOS first when the vocabulary wants it; empty: BOS alone
+  std::vector<int32_t>
+      prompt_tokens;  // not empty: the prompt already tokenized (e.g. by a chat template); `prompt` is ignored
   GenerationParams generation;  // n_predict (-1: until the context is full), stop strings, EOS
   SamplerParams sampling;
   TextSink on_text;  // optional streaming; returning false cancels the sequence

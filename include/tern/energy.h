@@ -18,11 +18,11 @@ inline constexpr const char* kDefaultPowerPmuDir = "/sys/bus/event_source/device
 enum class EnergyDomainKind { Package, Core, Uncore, Dram, Psys, Other };
 
 struct EnergyDomain {
-  std::string name;                      // the zone's "name" file: "package-0", "core", "dram", "psys"
+  std::string name;  // the zone's "name" file: "package-0", "core", "dram", "psys"
   EnergyDomainKind kind = EnergyDomainKind::Other;
-  std::filesystem::path energy_file;     // .../intel-rapl:0:1/energy_uj
-  uint64_t max_range_uj = 0;             // max_energy_range_uj: the counter wraps past this
-  int package = -1;                      // the package it belongs to; -1 for psys
+  std::filesystem::path energy_file;  // .../intel-rapl:0:1/energy_uj
+  uint64_t max_range_uj = 0;          // max_energy_range_uj: the counter wraps past this
+  int package = -1;                   // the package it belongs to; -1 for psys
 };
 
 struct EnergyReading {

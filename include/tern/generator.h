@@ -14,10 +14,10 @@
 namespace tern {
 
 struct GenerationParams {
-  int32_t n_predict = 128;          // tokens to generate at most; -1 = until the context is full
-  std::vector<std::string> stop;    // generation ends before the first of these strings
+  int32_t n_predict = 128;        // tokens to generate at most; -1 = until the context is full
+  std::vector<std::string> stop;  // generation ends before the first of these strings
   bool stop_at_eos = true;
-  std::vector<int32_t> stop_tokens; // like EOS: ends generation, not shown, not fed back (end-of-turn)
+  std::vector<int32_t> stop_tokens;  // like EOS: ends generation, not shown, not fed back (end-of-turn)
 };
 
 enum class FinishReason { Eos, Length, Stop, Cancelled };
@@ -33,8 +33,8 @@ struct GenerationTimings {
 };
 
 struct GenerationResult {
-  std::string text;                // generated text (without prompt, without the stop string)
-  std::vector<int32_t> tokens;     // generated token ids
+  std::string text;             // generated text (without prompt, without the stop string)
+  std::vector<int32_t> tokens;  // generated token ids
   FinishReason finish = FinishReason::Length;
   GenerationTimings timings;
 };

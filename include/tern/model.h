@@ -21,10 +21,10 @@ enum class FfnActivation { Silu, Relu2 };
 struct ModelConfig {
   std::string architecture;  // "mobilellm" or "llama"
   std::string name;
-  int64_t dim = 0;             // model width
-  int64_t ffn = 0;             // feed-forward width
-  int64_t n_blocks = 0;        // stored blocks
-  int64_t block_repeat = 1;    // each stored block runs this many times in a row
+  int64_t dim = 0;           // model width
+  int64_t ffn = 0;           // feed-forward width
+  int64_t n_blocks = 0;      // stored blocks
+  int64_t block_repeat = 1;  // each stored block runs this many times in a row
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;
   int64_t head_dim = 0;
@@ -33,9 +33,9 @@ struct ModelConfig {
   float rms_eps = 1e-5f;
   float rope_base = 10000.0f;
   FfnActivation activation = FfnActivation::Silu;
-  bool linear_norm = false;        // weightless RMSNorm inside each ternary linear
+  bool linear_norm = false;  // weightless RMSNorm inside each ternary linear
   float linear_norm_eps = 0.0f;
-  std::string source_format;       // how the weights were produced (tern.source_format); may be empty
+  std::string source_format;  // how the weights were produced (tern.source_format); may be empty
 
   int64_t n_layers() const { return n_blocks * block_repeat; }  // executed layers
   int64_t q_dim() const { return n_heads * head_dim; }
@@ -64,7 +64,7 @@ struct LoadOptions {
   // Threads of each Context that does not ask for its own number, the caller included;
   // 0 = all cores (1 for a model too small to gain from more).
   int threads = 0;
-  std::string isa;   // "scalar", "avx2", "avx512"; empty = TERN_ISA or the best the CPU has
+  std::string isa;  // "scalar", "avx2", "avx512"; empty = TERN_ISA or the best the CPU has
 };
 
 class Model {
@@ -92,10 +92,10 @@ class Model {
 struct ForwardScratch;  // internal (src/model/forward.h): the Context's opaque state
 
 struct ContextParams {
-  int64_t n_ctx = 0;          // tokens the KV cache holds (prompt + generation); required
-  int64_t max_batch = 32;     // prompt tokens per forward pass
+  int64_t n_ctx = 0;             // tokens the KV cache holds (prompt + generation); required
+  int64_t max_batch = 32;        // prompt tokens per forward pass
   KvType kv_type = KvType::F32;  // the KV cache's element type (tern/kv_type.h)
-  int threads = 0;            // this context's threads, the caller included; 0 = the model's default
+  int threads = 0;               // this context's threads, the caller included; 0 = the model's default
 };
 
 // One sequence being run: its KV cache, scratch buffers and thread pool, allocated once.

@@ -20,12 +20,13 @@
 namespace tern {
 
 struct SamplerParams {
-  float temperature = 0.8f;     // 0 => greedy (argmax after repetition penalty; ties -> lowest id)
-  int32_t top_k = 40;           // <= 0 => disabled
-  float top_p = 0.95f;          // 1.0 => disabled; must be in (0, 1]
-  float min_p = 0.05f;          // 0 => disabled; in [0, 1]
-  float repeat_penalty = 1.0f;  // 1.0 (default, as llama.cpp) => disabled; > 0 (positive logit divided, negative multiplied)
-  int32_t repeat_last_n = 64;   // recent tokens penalized (0 = none, -1 = whole history given)
+  float temperature = 0.8f;  // 0 => greedy (argmax after repetition penalty; ties -> lowest id)
+  int32_t top_k = 40;        // <= 0 => disabled
+  float top_p = 0.95f;       // 1.0 => disabled; must be in (0, 1]
+  float min_p = 0.05f;       // 0 => disabled; in [0, 1]
+  float repeat_penalty =
+      1.0f;  // 1.0 (default, as llama.cpp) => disabled; > 0 (positive logit divided, negative multiplied)
+  int32_t repeat_last_n = 64;  // recent tokens penalized (0 = none, -1 = whole history given)
   uint64_t seed = 0;
 
   // Throws tern::Error with a one-line message naming the flag

@@ -33,10 +33,10 @@ struct PreTokenizeStep {
   // What becomes of the regex matches (Hugging Face's SplitDelimiterBehavior).
   enum class Behavior { Isolated, Removed, MergedWithPrevious, MergedWithNext, Contiguous };
   Kind kind = Kind::Split;
-  std::string regex;                    // Split: a PCRE2 pattern (UTF and UCP modes)
+  std::string regex;  // Split: a PCRE2 pattern (UTF and UCP modes)
   Behavior behavior = Behavior::Isolated;
-  bool invert = false;                  // Split: the pattern matches what lies between pieces
-  bool add_prefix_space = false;        // ByteLevel: a space before a piece not starting with one
+  bool invert = false;            // Split: the pattern matches what lies between pieces
+  bool add_prefix_space = false;  // ByteLevel: a space before a piece not starting with one
   bool operator==(const PreTokenizeStep&) const = default;
 };
 
@@ -64,8 +64,8 @@ struct Vocab {
   std::vector<std::string> merges;  // "left right" pieces, highest priority first (GGUF tokenizer.ggml.merges)
   std::string pre;                  // GGUF tokenizer.ggml.pre; empty when the steps have no llama.cpp name
   std::vector<PreTokenizeStep> pre_tokenizer;
-  bool ignore_merges = false;       // a pre-token that is a whole piece is taken as is (LLaMA-3)
-  bool normalize_nfc = false;       // text is NFC-normalized first (Hugging Face normalizer NFC: Qwen2)
+  bool ignore_merges = false;  // a pre-token that is a whole piece is taken as is (LLaMA-3)
+  bool normalize_nfc = false;  // text is NFC-normalized first (Hugging Face normalizer NFC: Qwen2)
   // Added tokens that swallow whitespace beside them when matched in text.
   std::vector<int32_t> lstrip_ids, rstrip_ids;
 
@@ -137,8 +137,8 @@ class StreamDecoder {
 
  private:
   const Tokenizer* tokenizer_;
-  std::string pending_;      // bytes of a not-yet-complete UTF-8 sequence
-  bool at_start_;            // still before the first visible piece (see decode())
+  std::string pending_;  // bytes of a not-yet-complete UTF-8 sequence
+  bool at_start_;        // still before the first visible piece (see decode())
 };
 
 }  // namespace tern

@@ -48,7 +48,8 @@ Header read_header(const MappedFile& file) {
   int32_t version;
   std::memcpy(&magic, bytes.data(), 4);
   std::memcpy(&version, bytes.data() + 4, 4);
-  if (magic != kMagic) fail("{}: not a bitllama2.c checkpoint (magic 0x{:08x}, expected 0x{:08x})", name, magic, kMagic);
+  if (magic != kMagic)
+    fail("{}: not a bitllama2.c checkpoint (magic 0x{:08x}, expected 0x{:08x})", name, magic, kMagic);
   if (version != 1) fail("{}: bitllama2.c version {} is not supported (expected 1)", name, version);
   Header h{};
   std::memcpy(&h.dim, bytes.data() + 8, 7 * sizeof(int32_t));
@@ -67,7 +68,7 @@ Header read_header(const MappedFile& file) {
 uint64_t described_bytes(const Header& h) {
   const uint64_t dim = h.dim, ffn = h.hidden_dim, layers = h.n_layers;
   const uint64_t kv_dim = dim / h.n_heads * h.n_kv_heads;
-  const uint64_t floats = dim + dim * h.vocab_size;                            // final norm, embedding
+  const uint64_t floats = dim + dim * h.vocab_size;                           // final norm, embedding
   const uint64_t weights = dim * dim * 2 + dim * kv_dim * 2 + dim * ffn * 3;  // wq wo, wk wv, w1 w2 w3
   return kHeaderBytes + 4 * floats + layers * (7 * 4 + weights / 4);
 }
@@ -111,9 +112,10 @@ ModelDraft read_bitllama2c(const std::filesystem::path& path) {
   // Before anything is allocated: the header's sizes must match the file's.
   const uint64_t described = described_bytes(h), found = file.bytes().size();
   if (found < described)
-    fail("{}: truncated: the header (dim {}, hidden_dim {}, {} layers, {} KV heads, vocab {}) describes a {}-byte "
-         "file, found {} bytes",
-         name, h.dim, h.hidden_dim, h.n_layers, h.n_kv_heads, h.vocab_size, described, found);
+    fail(
+        "{}: truncated: the header (dim {}, hidden_dim {}, {} layers, {} KV heads, vocab {}) describes a {}-byte "
+        "file, found {} bytes",
+        name, h.dim, h.hidden_dim, h.n_layers, h.n_kv_heads, h.vocab_size, described, found);
   if (found > described)
     fail("{}: {} unexpected bytes after the last weight (expected a {}-byte file)", name, found - described, described);
   ModelDraft d;
@@ -139,16 +141,18 @@ ModelDraft read_bitllama2c(const std::filesystem::path& path) {
   Reader in(file, kHeaderBytes);
   const auto dim = static_cast<uint64_t>(c.dim);
   d.tensors.push_back({"output_norm.weight", {dim}, in.floats(dim, "final norm"), std::nullopt});
-  d.tensors.push_back({"token_embd.weight", {dim, static_cast<uint64_t>(c.n_vocab)},
-                       in.floats(dim * c.n_vocab, "token embedding"), std::nullopt});
+  d.tensors.push_back({"token_embd.weight",
+                       {dim, static_cast<uint64_t>(c.n_vocab)},
+                       in.floats(dim * c.n_vocab, "token embedding"),
+                       std::nullopt});
   struct Kind {
     const char* source_name;
     const char* tensor;
     int64_t rows, cols;
   };
-  const Kind kinds[] = {{"wq", "attn_q", c.q_dim(), c.dim},    {"wk", "attn_k", c.kv_dim(), c.dim},
-                        {"wv", "attn_v", c.kv_dim(), c.dim},   {"wo", "attn_output", c.dim, c.q_dim()},
-                        {"w1", "ffn_gate", c.ffn, c.dim},      {"w2", "ffn_down", c.dim, c.ffn},
+  const Kind kinds[] = {{"wq", "attn_q", c.q_dim(), c.dim},  {"wk", "attn_k", c.kv_dim(), c.dim},
+                        {"wv", "attn_v", c.kv_dim(), c.dim}, {"wo", "attn_output", c.dim, c.q_dim()},
+                        {"w1", "ffn_gate", c.ffn, c.dim},    {"w2", "ffn_down", c.dim, c.ffn},
                         {"w3", "ffn_up", c.ffn, c.dim}};
   for (const Kind& k : kinds)
     for (int64_t layer = 0; layer < c.n_blocks; ++layer) {

@@ -27,7 +27,7 @@ struct ConvertReport {
   std::vector<PlannedTensor> tensors;
   uint64_t file_bytes = 0;
   bool post_training_quantized = false;  // full-precision weights were ternarized
-  std::vector<std::string> notes;         // what the reader detected (source format, exact ternary matrices)
+  std::vector<std::string> notes;        // what the reader detected (source format, exact ternary matrices)
 };
 
 // Detects the source kind from the path (a folder is a Hugging Face checkpoint, else

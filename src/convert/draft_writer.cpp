@@ -31,9 +31,10 @@ TensorType ternary_type_for(const DraftTensor& t, TensorType requested) {
       spdlog::info("{}: per-block scales differ, kept as TQ2_0 (TERN2 holds one scale, TERN2R one per row)", t.name);
       return TensorType::TQ2_0;
     }
-    fail("tensor '{}' has {} different scales, which neither TERN2 (one scale), TERN2R (one per row) nor TQ2_0 "
-         "(256-weight blocks, rows of {}) can hold",
-         t.name, w.scales.size(), w.n_in);
+    fail(
+        "tensor '{}' has {} different scales, which neither TERN2 (one scale), TERN2R (one per row) nor TQ2_0 "
+        "(256-weight blocks, rows of {}) can hold",
+        t.name, w.scales.size(), w.n_in);
   }
   if (!blocks_fit)
     fail("tensor '{}' has rows of {} weights; {} needs a multiple of 256 (use --type tern2, which takes any width)",
@@ -56,10 +57,10 @@ TensorType llama_ternary_type_for(const DraftTensor& t, TensorType requested) {
 
 TensorType float_type_for(const DraftTensor& t, const DraftWriteOptions& o) {
   if (t.ne.size() == 1) return TensorType::F32;  // norms stay exact
-  const TensorType type = !is_embedding(t.name)  ? o.dense_type
-                          : o.embedding_type     ? *o.embedding_type
+  const TensorType type = !is_embedding(t.name)                        ? o.dense_type
+                          : o.embedding_type                           ? *o.embedding_type
                           : row_length_fits(TensorType::Q8_0, t.ne[0]) ? TensorType::Q8_0
-                                                                        : TensorType::F32;
+                                                                       : TensorType::F32;
   if (!row_length_fits(type, t.ne[0]))
     fail("tensor '{}' has rows of {} values; {} needs a multiple of {}", t.name, t.ne[0], tensor_type_name(type),
          traits(type).block_weights);
@@ -172,9 +173,9 @@ std::vector<PlannedTensor> plan_tensors(const ModelDraft& d, const DraftWriteOpt
   }
   std::vector<PlannedTensor> plan;
   for (const auto& t : d.tensors) {
-    const TensorType type = !t.is_ternary()                  ? float_type_for(t, o)
-                            : o.architecture == "llama"         ? llama_ternary_type_for(t, o.ternary_type)
-                                                                : ternary_type_for(t, o.ternary_type);
+    const TensorType type = !t.is_ternary()             ? float_type_for(t, o)
+                            : o.architecture == "llama" ? llama_ternary_type_for(t, o.ternary_type)
+                                                        : ternary_type_for(t, o.ternary_type);
     plan.push_back({t.name, t.ne, type, tensor_bytes(type, t.ne[0], t.n_elements() / t.ne[0])});
   }
   return plan;

@@ -17,7 +17,7 @@ struct DraftWriteOptions {
   // token_embd / output: F32, F16, BF16, Q8_0 or Q6_K; nullopt: Q8_0 where rows are whole
   // 32-blocks, else F32 (docs/PERFORMANCE.md, "LM head type", measured the choice).
   std::optional<TensorType> embedding_type;
-  TensorType dense_type = TensorType::F32;      // float linears and everything else float
+  TensorType dense_type = TensorType::F32;  // float linears and everything else float
 };
 
 // One tensor as it will be written, for --dry-run listings and progress.

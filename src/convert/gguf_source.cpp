@@ -53,7 +53,8 @@ ModelDraft read_gguf_model(const std::filesystem::path& path) {
     } else {
       out.values.resize(static_cast<size_t>(n_in * rows));
       const uint64_t stride = row_bytes(t.type, t.n_in());
-      for (int64_t r = 0; r < rows; ++r) dequantize_row(t.type, t.data.data() + r * stride, out.values.data() + r * n_in, n_in);
+      for (int64_t r = 0; r < rows; ++r)
+        dequantize_row(t.type, t.data.data() + r * stride, out.values.data() + r * n_in, n_in);
     }
     if (t.type == TensorType::I2_S && d.config.source_format.empty())
       d.config.source_format = "bitnet.cpp GGUF, I2_S (architecture " + source_architecture + ")";

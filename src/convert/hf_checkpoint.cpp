@@ -7,8 +7,8 @@
 #include <set>
 
 #include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "convert/hf_ternary_formats.h"
 #include "convert/safetensors_reader.h"
@@ -44,8 +44,10 @@ Family family_of(const json& config, const std::string& file) {
   if (arch == "LlamaForCausalLM" || arch == "llama") return Family::Llama;
   if (arch == "MobileLLMForCausalLM" || arch == "mobilellm") return Family::MobileLlm;
   if (arch == "BitnetForCausalLM" || arch == "BitNetForCausalLM" || arch == "bitnet") return Family::BitNet;
-  fail("{}: architecture '{}' is not supported (LlamaForCausalLM, MobileLLMForCausalLM, BitnetForCausalLM, BitNetForCausalLM)",
-       file, arch);
+  fail(
+      "{}: architecture '{}' is not supported (LlamaForCausalLM, MobileLLMForCausalLM, BitnetForCausalLM, "
+      "BitNetForCausalLM)",
+      file, arch);
 }
 
 // Every size in config.json is bounded like GGUF's counts (model/config.cpp).
@@ -81,16 +83,14 @@ ModelConfig read_config(const json& j, const std::string& file) {
   if (c.head_dim % 2 != 0) fail("{}: head_dim {} must be even for RoPE", file, c.head_dim);
   c.rms_eps = optional_float(j, "rms_norm_eps", 1e-6f, file);
   c.rope_base = optional_float(j, "rope_theta", 10000.0f, file);
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null())
-    fail("{}: rope_scaling is not supported", file);
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) fail("{}: rope_scaling is not supported", file);
   const std::string act = j.value("hidden_act", "silu");
   if (act == "relu2") c.activation = FfnActivation::Relu2;
   else if (act != "silu") fail("{}: hidden_act '{}' is not supported (silu, relu2)", file, act);
   if (j.value("layer_sharing", false) && j.contains("layer_sharing_repeat"))
     c.block_repeat = require_integer(j["layer_sharing_repeat"], 1, kMaxBlockRepeat,
                                      fmt::format("{}: key 'layer_sharing_repeat'", file));
-  else if (j.value("layer_sharing", false))
-    c.block_repeat = 2;
+  else if (j.value("layer_sharing", false)) c.block_repeat = 2;
   check_layer_limits(c, file, "layer_sharing_repeat");
   return c;
 }
@@ -264,8 +264,10 @@ DraftTensor ternary_linear(const Shards& shards, const HfTensorLookup& lookup, c
 
 std::string source_format(const HfLinearFormat& format, Family family, const LinearCounts& counts) {
   if (counts.quantized > 0) return format.description;
-  if (family == Family::BitNet || format.kind != HfLinearFormat::Float) return "BitNet b1.58 latent weights (absmean per tensor)";
-  if (counts.absmean == 0 && counts.exact_per_row > 0) return "exact ternary float weights, one scale per row (TriLM style)";
+  if (family == Family::BitNet || format.kind != HfLinearFormat::Float)
+    return "BitNet b1.58 latent weights (absmean per tensor)";
+  if (counts.absmean == 0 && counts.exact_per_row > 0)
+    return "exact ternary float weights, one scale per row (TriLM style)";
   if (counts.absmean == 0) return "exact ternary float weights, one scale per tensor (TriLM style)";
   return "";
 }
@@ -306,8 +308,9 @@ HfReadResult read_hf_checkpoint(const std::filesystem::path& dir, const std::fil
   // Trained ternary: the BitNet families, or any folder whose quantization_config says
   // its linears were BitNet b1.58 during training (tools/train writes that), or ParetoQ.
   const bool trained_ternary = family == Family::BitNet || format.kind != HfLinearFormat::Float;
-  const HfTensorLookup lookup{[&](const std::string& name) { return shards.find(name); },
-                              [&](const std::string& name) { return shards.find(name) ? shards.file_of(name) : dir.string(); }};
+  const HfTensorLookup lookup{
+      [&](const std::string& name) { return shards.find(name); },
+      [&](const std::string& name) { return shards.find(name) ? shards.file_of(name) : dir.string(); }};
   LinearCounts counts;
   for (int64_t b = 0; b < c.n_blocks; ++b) {
     const std::string prefix = fmt::format("model.layers.{}.", b);
@@ -322,9 +325,9 @@ HfReadResult read_hf_checkpoint(const std::filesystem::path& dir, const std::fil
       }
       d.tensors.push_back(float_tensor(shards, hf, name, c));
     }
-    for (const char* needed : {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-                               "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
-                               "mlp.down_proj.weight"})
+    for (const char* needed :
+         {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
+          "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"})
       require(prefix + needed);
   }
   for (const auto& name : shards.names())
@@ -339,7 +342,8 @@ HfReadResult read_hf_checkpoint(const std::filesystem::path& dir, const std::fil
         "{} of {} linears hold exact ternary weights ({} with one scale per row, {} per tensor), kept exactly",
         counts.exact_per_row + counts.exact_per_tensor, counts.total, counts.exact_per_row, counts.exact_per_tensor));
   std::filesystem::path tok = tokenizer;
-  if (tok.empty()) tok = std::filesystem::exists(dir / "tokenizer.model") ? dir / "tokenizer.model" : dir / "tokenizer.json";
+  if (tok.empty())
+    tok = std::filesystem::exists(dir / "tokenizer.model") ? dir / "tokenizer.model" : dir / "tokenizer.json";
   d.vocab = load_vocab_file(tok, c.n_vocab);
   return result;
 }

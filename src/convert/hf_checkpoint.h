@@ -12,7 +12,7 @@ namespace tern {
 struct HfReadResult {
   ModelDraft draft;
   bool post_training_quantized = false;  // full-precision weights were ternarized here
-  std::vector<std::string> notes;         // what was detected, for the user
+  std::vector<std::string> notes;        // what was detected, for the user
 };
 
 // `tokenizer` overrides the folder's tokenizer.model / tokenizer.json when not empty.

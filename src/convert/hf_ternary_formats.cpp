@@ -46,8 +46,8 @@ TernaryWeights paretoq_linear(const HfLinearFormat& format, const HfTensorLookup
   if (weight->shape != std::vector<uint64_t>{static_cast<uint64_t>(n_out), static_cast<uint64_t>(n_in)})
     fail("{}: tensor '{}' has shape {}, expected [{}, {}]", file, name, shape_string(weight->shape), n_out, n_in);
   const SafetensorsTensor& clip = require_companion(
-      lookup, name, "weight_clip_val", fmt::format("MobileLLM-ParetoQ w_bits {} needs one per linear, shape [{}, 1]", format.w_bits, n_out),
-      used);
+      lookup, name, "weight_clip_val",
+      fmt::format("MobileLLM-ParetoQ w_bits {} needs one per linear, shape [{}, 1]", format.w_bits, n_out), used);
   if (clip.shape != std::vector<uint64_t>{static_cast<uint64_t>(n_out), 1})
     fail("{}: tensor '{}' has shape {}, expected [{}, 1] (one alpha per row)", lookup.file_of(clip.name), clip.name,
          shape_string(clip.shape), n_out);
@@ -86,8 +86,8 @@ TernaryWeights bitnet_packed_linear(const HfLinearFormat& format, const HfTensor
       weight.shape != std::vector<uint64_t>{static_cast<uint64_t>(n_out / 4), static_cast<uint64_t>(n_in)})
     fail("{}: packed tensor '{}' has shape {}, expected [out/4, in] = [{}/4, {}]", file, name,
          shape_string(weight.shape), n_out, n_in);
-  const SafetensorsTensor& scale_tensor =
-      require_companion(lookup, name, "weight_scale", "an offline-quantized BitNet linear needs its weight_scale", used);
+  const SafetensorsTensor& scale_tensor = require_companion(
+      lookup, name, "weight_scale", "an offline-quantized BitNet linear needs its weight_scale", used);
   const std::string scale_file = lookup.file_of(scale_tensor.name);
   if (scale_tensor.n_elements() != 1)
     fail("{}: tensor '{}' has shape {}, expected [1]", scale_file, scale_tensor.name, shape_string(scale_tensor.shape));
@@ -105,7 +105,9 @@ TernaryWeights bitnet_packed_linear(const HfLinearFormat& format, const HfTensor
       const uint8_t byte = weight.data[r * n_in + c];
       for (int64_t k = 0; k < 4; ++k) {
         const int code = (byte >> (2 * k)) & 3;
-        if (code == 3) fail("{}: packed tensor '{}' has the invalid code 3 at [{}, {}] bits {}-{}", file, name, r, c, 2 * k + 1, 2 * k);
+        if (code == 3)
+          fail("{}: packed tensor '{}' has the invalid code 3 at [{}, {}] bits {}-{}", file, name, r, c, 2 * k + 1,
+               2 * k);
         out.weights[(r + k * quarter) * n_in + c] = static_cast<int8_t>(code - 1);
       }
     }
@@ -123,7 +125,8 @@ HfLinearFormat read_linear_format(const json& j, const std::string& file) {
   HfLinearFormat f;
   if (j.contains("w_bits")) {
     // Any integer is read exactly (no wrap-around), so only 0 and 1 pass the check below.
-    f.w_bits = static_cast<int>(require_integer(j["w_bits"], -(1 << 30), 1 << 30, fmt::format("{}: key 'w_bits'", file)));
+    f.w_bits =
+        static_cast<int>(require_integer(j["w_bits"], -(1 << 30), 1 << 30, fmt::format("{}: key 'w_bits'", file)));
     if (f.w_bits != 0 && f.w_bits != 1)
       fail("{}: key 'w_bits' is {}, expected 0 (1.58-bit) or 1 (1-bit): MobileLLM-ParetoQ with {} bits is not ternary",
            file, f.w_bits, f.w_bits);
@@ -136,11 +139,14 @@ HfLinearFormat read_linear_format(const json& j, const std::string& file) {
   const json& q = j["quantization_config"];
   if (q.value("quant_method", "") != "bitnet") return f;
   if (q.value("use_rms_norm", false))
-    fail("{}: key 'quantization_config.use_rms_norm' is true: an RMSNorm with weights inside every linear is not supported",
-         file);
+    fail(
+        "{}: key 'quantization_config.use_rms_norm' is true: an RMSNorm with weights inside every linear is not "
+        "supported",
+        file);
   const std::string linear_class = q.value("linear_class", "bitlinear");
   if (linear_class != "bitlinear" && linear_class != "autobitlinear")
-    fail("{}: key 'quantization_config.linear_class' is '{}', expected 'bitlinear' or 'autobitlinear'", file, linear_class);
+    fail("{}: key 'quantization_config.linear_class' is '{}', expected 'bitlinear' or 'autobitlinear'", file,
+         linear_class);
   f.kind = HfLinearFormat::BitNetPacked;  // packed where a weight is U8; float weights stay absmean (online)
   f.multiply_scale = linear_class == "autobitlinear";
   f.description = fmt::format("Hugging Face BitNet ({}, weight_scale {})", linear_class,

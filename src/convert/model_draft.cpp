@@ -31,7 +31,8 @@ std::vector<std::string> ModelDraft::tern_only_features() const {
       break;
     }
   for (int64_t b = 0; b < config.n_blocks; ++b)
-    if (!find("blk." + std::to_string(b) + ".attn_norm.weight") || !find("blk." + std::to_string(b) + ".ffn_norm.weight")) {
+    if (!find("blk." + std::to_string(b) + ".attn_norm.weight") ||
+        !find("blk." + std::to_string(b) + ".ffn_norm.weight")) {
       features.push_back("blocks without attn_norm/ffn_norm");
       break;
     }

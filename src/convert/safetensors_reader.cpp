@@ -75,7 +75,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   if (bytes.size() < 8) fail("{}: too small for a safetensors file ({} bytes)", f.name_, bytes.size());
   uint64_t header_len;
   std::memcpy(&header_len, bytes.data(), 8);
-  if (header_len > bytes.size() - 8) fail("{}: header length {} exceeds the file ({} bytes)", f.name_, header_len, bytes.size());
+  if (header_len > bytes.size() - 8)
+    fail("{}: header length {} exceeds the file ({} bytes)", f.name_, header_len, bytes.size());
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
@@ -101,7 +102,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
       const auto expected = byte_count(t.shape, element_bytes);
       if (!expected) fail("{}: shape {} of {} overflows 64 bits", what, info.at("shape").dump(), t.dtype);
       if (offsets[1] - offsets[0] != *expected)
-        fail("{} has {} bytes, expected {} for {} {}", what, offsets[1] - offsets[0], *expected, t.n_elements(), t.dtype);
+        fail("{} has {} bytes, expected {} for {} {}", what, offsets[1] - offsets[0], *expected, t.n_elements(),
+             t.dtype);
       t.data = bytes.subspan(data_start + offsets[0], offsets[1] - offsets[0]);
     } catch (const nlohmann::json::exception& e) {
       fail("{} has a malformed entry: {}", what, e.what());

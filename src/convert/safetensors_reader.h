@@ -13,8 +13,8 @@ namespace tern {
 
 struct SafetensorsTensor {
   std::string name;
-  std::string dtype;             // "F32", "F16", "BF16", ...
-  std::vector<uint64_t> shape;   // outermost first (torch order)
+  std::string dtype;            // "F32", "F16", "BF16", ...
+  std::vector<uint64_t> shape;  // outermost first (torch order)
   std::span<const uint8_t> data;
   uint64_t n_elements() const;
   // The values as f32 (F32, F16, BF16); throws naming the file and tensor otherwise.

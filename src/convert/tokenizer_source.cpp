@@ -30,7 +30,8 @@ void infer_types(Vocab& v) {
   for (size_t id = 0; id < v.pieces.size(); ++id) {
     const std::string& p = v.pieces[id];
     if (static_cast<int32_t>(id) == v.unk_id) v.types.push_back(TokenType::Unknown);
-    else if (static_cast<int32_t>(id) == v.bos_id || static_cast<int32_t>(id) == v.eos_id) v.types.push_back(TokenType::Control);
+    else if (static_cast<int32_t>(id) == v.bos_id || static_cast<int32_t>(id) == v.eos_id)
+      v.types.push_back(TokenType::Control);
     else if (is_byte_piece(p)) v.types.push_back(TokenType::Byte);
     else v.types.push_back(TokenType::Normal);
   }
@@ -45,7 +46,8 @@ std::string spaces_to_marks(std::string piece) {
 // llama2.c tokenizer.bin: i32 max_token_length, then per token f32 score, i32 length,
 // bytes (spaces written as ' ').
 Vocab load_llama2c_bin(const std::filesystem::path& path, int64_t vocab_size) {
-  if (vocab_size <= 0) fail("{}: a llama2.c tokenizer.bin does not record its size; it needs the model's vocab size", path.string());
+  if (vocab_size <= 0)
+    fail("{}: a llama2.c tokenizer.bin does not record its size; it needs the model's vocab size", path.string());
   const MappedFile file(path);
   const auto bytes = file.bytes();
   size_t pos = 4;
@@ -78,8 +80,8 @@ Vocab vocab_from_tokenizer_json(const nlohmann::json& j, const std::filesystem::
   if (model.value("type", "") == "BPE" && !model.value("byte_fallback", false))
     return byte_level_vocab_from_json(j, path);
   if (model.value("type", "") != "BPE")
-    fail("{}: model.type is '{}'; only BPE tokenizers (SentencePiece-style or byte-level) are supported",
-         path.string(), model.value("type", ""));
+    fail("{}: model.type is '{}'; only BPE tokenizers (SentencePiece-style or byte-level) are supported", path.string(),
+         model.value("type", ""));
   const auto& vocab = model.at("vocab");
   Vocab v;
   v.pieces.resize(vocab.size());
@@ -91,9 +93,9 @@ Vocab vocab_from_tokenizer_json(const nlohmann::json& j, const std::filesystem::
   for (size_t id = 0; id < v.pieces.size(); ++id) v.scores.push_back(-static_cast<float>(id));
   for (const auto& added : j.value("added_tokens", nlohmann::json::array())) {
     const std::string content = added.value("content", "");
-    const auto id = static_cast<int32_t>(
-        require_integer(added.value("id", nlohmann::json(-1)), -1, last_id,
-                        fmt::format("{}: id of added token '{}'", path.string(), content)));
+    const auto id =
+        static_cast<int32_t>(require_integer(added.value("id", nlohmann::json(-1)), -1, last_id,
+                                             fmt::format("{}: id of added token '{}'", path.string(), content)));
     if (content == "<s>") v.bos_id = id;
     if (content == "</s>") v.eos_id = id;
     if (content == "<unk>") v.unk_id = id;
@@ -114,7 +116,8 @@ Vocab load_tokenizer_json(const std::filesystem::path& path) {
 }  // namespace
 
 Vocab load_vocab_file(const std::filesystem::path& path, int64_t vocab_size) {
-  if (std::filesystem::is_directory(path)) fail("{}: is a directory, expected a tokenizer or model file", path.string());
+  if (std::filesystem::is_directory(path))
+    fail("{}: is a directory, expected a tokenizer or model file", path.string());
   if (!std::filesystem::is_regular_file(path)) fail("{}: tokenizer file not found", path.string());
   const auto ext = path.extension().string();
   Vocab v;

@@ -30,7 +30,7 @@ struct Slot {
   std::vector<int32_t> history;  // prompt + generated tokens run, oldest first
   std::vector<float> logits;     // [n_vocab] logits for the next token
   int64_t n_past = 0;
-  int32_t pending = -1;          // drawn token still to be run
+  int32_t pending = -1;  // drawn token still to be run
   Clock::time_point start;
 };
 
@@ -111,7 +111,8 @@ BatchRunner::~BatchRunner() = default;
 
 int BatchRunner::free_slots() const { return state_->params.parallel - live(); }
 int BatchRunner::live() const {
-  return static_cast<int>(std::count_if(state_->slots.begin(), state_->slots.end(), [](const auto& s) { return s->live; }));
+  return static_cast<int>(
+      std::count_if(state_->slots.begin(), state_->slots.end(), [](const auto& s) { return s->live; }));
 }
 const BatchStats& BatchRunner::stats() const { return state_->stats; }
 int BatchRunner::parallel() const { return state_->params.parallel; }
@@ -127,8 +128,9 @@ std::optional<SequenceResult> BatchRunner::add(SequenceRequest request) {
   try {
     validate_generation(request.generation);
     request.sampling.validate();
-    tokens = request.prompt_tokens.empty() ? prompt_tokens(tok, request.prompt, 0, st.params.n_ctx)
-                                           : checked_prompt_tokens(tok, std::move(request.prompt_tokens), st.params.n_ctx);
+    tokens = request.prompt_tokens.empty()
+                 ? prompt_tokens(tok, request.prompt, 0, st.params.n_ctx)
+                 : checked_prompt_tokens(tok, std::move(request.prompt_tokens), st.params.n_ctx);
   } catch (const Error& e) {
     SequenceResult rejected;
     rejected.id = request.id;

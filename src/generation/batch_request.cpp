@@ -58,8 +58,8 @@ SequenceRequest parse_batch_line(const std::string& line, size_t line_number, co
   r.prompt = j["prompt"].get<std::string>();
   if (j.contains("n_predict")) r.generation.n_predict = read_int32(j, "n_predict", -1, kMaxBatchPredict, line_number);
   if (j.contains("top_k"))
-    r.sampling.top_k = read_int32(j, "top_k", std::numeric_limits<int32_t>::min(),
-                                  std::numeric_limits<int32_t>::max(), line_number);
+    r.sampling.top_k =
+        read_int32(j, "top_k", std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max(), line_number);
   if (j.contains("seed"))
     r.sampling.seed = require_unsigned(j["seed"], std::numeric_limits<uint64_t>::max(), key_name(line_number, "seed"));
   read_float(j, "temperature", r.sampling.temperature, line_number);

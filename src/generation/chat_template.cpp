@@ -14,9 +14,16 @@ namespace {
 using Kind = ChatTemplate::Kind;
 
 constexpr std::array<std::pair<Kind, std::string_view>, 10> kNames = {{
-    {Kind::Llama3, "llama3"}, {Kind::ChatMl, "chatml"}, {Kind::Falcon3, "falcon3"}, {Kind::Bitnet, "bitnet"},
-    {Kind::Llama2, "llama2"}, {Kind::Zephyr, "zephyr"}, {Kind::Gemma, "gemma"},     {Kind::Phi3, "phi3"},
-    {Kind::Plain, "plain"},   {Kind::Continue, "continue"},
+    {Kind::Llama3, "llama3"},
+    {Kind::ChatMl, "chatml"},
+    {Kind::Falcon3, "falcon3"},
+    {Kind::Bitnet, "bitnet"},
+    {Kind::Llama2, "llama2"},
+    {Kind::Zephyr, "zephyr"},
+    {Kind::Gemma, "gemma"},
+    {Kind::Phi3, "phi3"},
+    {Kind::Plain, "plain"},
+    {Kind::Continue, "continue"},
 }};
 
 // Jinja's trim / Python's str.strip() for the whitespace text actually holds.
@@ -34,7 +41,8 @@ bool contains(std::string_view s, std::string_view what) { return s.find(what) !
 bool user_turn_ends_with_eos(std::string_view jinja) {
   const auto user = jinja.find("<|user|>");
   const auto next = jinja.find("<|", user + 1);
-  return contains(jinja.substr(user, next == std::string_view::npos ? std::string_view::npos : next - user), "eos_token");
+  return contains(jinja.substr(user, next == std::string_view::npos ? std::string_view::npos : next - user),
+                  "eos_token");
 }
 
 void render_llama3(std::span<const ChatMessage> m, std::string_view bos, std::string& out) {
@@ -85,7 +93,8 @@ std::vector<ChatMessage> fold_system(std::span<const ChatMessage> m, std::string
   return out;
 }
 
-void render_llama2(std::span<const ChatMessage> messages, std::string_view bos, std::string_view eos, std::string& out) {
+void render_llama2(std::span<const ChatMessage> messages, std::string_view bos, std::string_view eos,
+                   std::string& out) {
   for (const ChatMessage& msg : fold_system(messages, "<<SYS>>\n", "\n<</SYS>>\n\n")) {
     if (msg.role == "user") (((out += bos) += "[INST] ") += trim(msg.content)) += " [/INST]";
     else (((out += ' ') += trim(msg.content)) += ' ') += eos;
@@ -166,7 +175,8 @@ std::string ChatTemplate::render(std::span<const ChatMessage> m, bool add_genera
       if (add_generation_prompt) out += "Assistant: ";
       break;
     case Kind::ChatMl:
-      for (const ChatMessage& msg : m) ((((out += "<|im_start|>") += msg.role) += '\n') += msg.content) += "<|im_end|>\n";
+      for (const ChatMessage& msg : m)
+        ((((out += "<|im_start|>") += msg.role) += '\n') += msg.content) += "<|im_end|>\n";
       if (add_generation_prompt) out += "<|im_start|>assistant\n";
       break;
     case Kind::Falcon3:

@@ -46,13 +46,15 @@ PerplexityResult compute_perplexity(const Model& model, std::span<const int32_t>
     ctx.reset();
     for (int64_t chunk = begin; chunk < end; chunk += ctx.max_batch()) {
       const int64_t chunk_end = std::min(chunk + ctx.max_batch(), end);
-      const auto logits = ctx.evaluate(tokens.subspan(static_cast<size_t>(chunk), static_cast<size_t>(chunk_end - chunk)));
+      const auto logits =
+          ctx.evaluate(tokens.subspan(static_cast<size_t>(chunk), static_cast<size_t>(chunk_end - chunk)));
       // Logits after token i predict token i + 1.
       for (int64_t i = chunk; i < chunk_end; ++i) {
         const int64_t target = i + 1;
         if (target < std::max(begin + 1, scored_until) || target >= end) continue;
-        nll_sum += negative_log_likelihood(logits.subspan(static_cast<size_t>((i - chunk) * vocab), static_cast<size_t>(vocab)),
-                                           tokens[static_cast<size_t>(target)]);
+        nll_sum += negative_log_likelihood(
+            logits.subspan(static_cast<size_t>((i - chunk) * vocab), static_cast<size_t>(vocab)),
+            tokens[static_cast<size_t>(target)]);
         ++r.n_scored;
       }
     }

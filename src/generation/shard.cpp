@@ -38,7 +38,8 @@ Shard from_slurm(const EnvLookup& env, std::optional<long long> given_count) {
   if (given_count && *given_count != count)
     fail("--shard auto/{}: the Slurm array has SLURM_ARRAY_TASK_COUNT={} tasks", *given_count, count);
   // A stepped array (--array=0-9:2) has gaps: ID - MIN would skip shards.
-  return checked(id - min, count, "--shard auto (Slurm: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN; the array must be contiguous)");
+  return checked(id - min, count,
+                 "--shard auto (Slurm: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN; the array must be contiguous)");
 }
 
 Shard from_kubernetes(const EnvLookup& env, std::optional<long long> given_count) {
@@ -49,8 +50,9 @@ Shard from_kubernetes(const EnvLookup& env, std::optional<long long> given_count
   } else if (env("TERN_SHARD_COUNT")) {
     count = integer_variable(env, "TERN_SHARD_COUNT");
   } else {
-    fail("--shard auto: JOB_COMPLETION_INDEX is set but not the count: use --shard auto/N or set TERN_SHARD_COUNT "
-         "(the Job's completions)");
+    fail(
+        "--shard auto: JOB_COMPLETION_INDEX is set but not the count: use --shard auto/N or set TERN_SHARD_COUNT "
+        "(the Job's completions)");
   }
   return checked(index, count, "--shard auto (Kubernetes: JOB_COMPLETION_INDEX)");
 }
@@ -75,8 +77,9 @@ Shard parse_shard(std::string_view spec, const EnvLookup& env) {
     }
     if (env("SLURM_ARRAY_TASK_ID")) return from_slurm(env, given_count);
     if (env("JOB_COMPLETION_INDEX")) return from_kubernetes(env, given_count);
-    fail("--shard auto: neither a Slurm job array (SLURM_ARRAY_TASK_ID) nor a Kubernetes Indexed Job "
-         "(JOB_COMPLETION_INDEX) is in the environment; give --shard I/N");
+    fail(
+        "--shard auto: neither a Slurm job array (SLURM_ARRAY_TASK_ID) nor a Kubernetes Indexed Job "
+        "(JOB_COMPLETION_INDEX) is in the environment; give --shard I/N");
   }
   const std::optional<long long> index = parse_integer(head);
   const std::optional<long long> count = parse_integer(tail);

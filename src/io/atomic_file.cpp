@@ -39,7 +39,7 @@ void remove_temp_files_and_reraise(int sig) {
 void install_handler_once() {
   static std::once_flag once;
   std::call_once(once, [] {
-    struct sigaction action{};
+    struct sigaction action {};
     action.sa_handler = remove_temp_files_and_reraise;
     sigemptyset(&action.sa_mask);
     ::sigaction(SIGINT, &action, &g_previous_int);
@@ -95,7 +95,8 @@ AtomicFile::AtomicFile(const std::filesystem::path& target) : target_(target) {
   for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
     temp_ = dir / (stem + random_suffix());
     fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd_ < 0 && errno != EEXIST) fail("{}: cannot create {}: {}", target.string(), temp_.string(), std::strerror(errno));
+    if (fd_ < 0 && errno != EEXIST)
+      fail("{}: cannot create {}: {}", target.string(), temp_.string(), std::strerror(errno));
   }
   if (fd_ < 0) fail("{}: cannot find a free temporary name beside it", target.string());
   slot_ = register_temp_file(temp_.string());

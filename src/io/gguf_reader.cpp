@@ -64,8 +64,8 @@ class MetadataBudget {
       : limit_(kMetadataBytesPerFileByte * file_size + kMetadataFloorBytes), left_(limit_), file_(std::move(file)) {}
   void charge(uint64_t bytes, const std::string& key) {
     if (bytes > left_)
-      fail("{}: key '{}': metadata would take more than {} bytes in memory ({} per file byte + {})", file_, key,
-           limit_, kMetadataBytesPerFileByte, kMetadataFloorBytes);
+      fail("{}: key '{}': metadata would take more than {} bytes in memory ({} per file byte + {})", file_, key, limit_,
+           kMetadataBytesPerFileByte, kMetadataFloorBytes);
     left_ -= bytes;
   }
 
@@ -79,10 +79,17 @@ class MetadataBudget {
 // before allocating anything.
 uint64_t min_encoded_size(GgufValueType type) {
   switch (type) {
-    case GgufValueType::U8: case GgufValueType::I8: case GgufValueType::BOOL: return 1;
-    case GgufValueType::U16: case GgufValueType::I16: return 2;
-    case GgufValueType::U32: case GgufValueType::I32: case GgufValueType::F32: return 4;
-    case GgufValueType::U64: case GgufValueType::I64: case GgufValueType::F64: return 8;
+    case GgufValueType::U8:
+    case GgufValueType::I8:
+    case GgufValueType::BOOL: return 1;
+    case GgufValueType::U16:
+    case GgufValueType::I16: return 2;
+    case GgufValueType::U32:
+    case GgufValueType::I32:
+    case GgufValueType::F32: return 4;
+    case GgufValueType::U64:
+    case GgufValueType::I64:
+    case GgufValueType::F64: return 8;
     case GgufValueType::STRING: return 8;
     case GgufValueType::ARRAY: return 12;
   }
@@ -138,8 +145,7 @@ GgufValue read_value(Cursor& in, MetadataBudget& budget, GgufValueType type, con
   return v;
 }
 
-std::string type_mismatch(const std::string& file, const std::string& key, const char* expected,
-                          const GgufValue& v) {
+std::string type_mismatch(const std::string& file, const std::string& key, const char* expected, const GgufValue& v) {
   return fmt::format("{}: key '{}' has type {}, expected {}", file, key, gguf_value_type_name(v.type), expected);
 }
 
@@ -166,20 +172,23 @@ GgufFile GgufFile::open(const std::filesystem::path& path) {
 void GgufFile::parse() {
   Cursor in(file_.bytes(), name());
   const auto magic = in.read<uint32_t>("magic");
-  if (magic != kGgufMagic) fail("{}: not a GGUF file (magic 0x{:08x}, expected 0x{:08x} \"GGUF\")", name(), magic, kGgufMagic);
+  if (magic != kGgufMagic)
+    fail("{}: not a GGUF file (magic 0x{:08x}, expected 0x{:08x} \"GGUF\")", name(), magic, kGgufMagic);
   version_ = in.read<uint32_t>("version");
   if (version_ != 3) fail("{}: GGUF version {} is not supported (expected 3)", name(), version_);
   const auto n_tensors = in.read<uint64_t>("tensor count");
   const auto n_kv = in.read<uint64_t>("metadata count");
   // Each key/value needs at least 13 bytes and each tensor info at least 24.
   if (n_kv > in.remaining() / 13) fail("{}: metadata count {} cannot fit in a {}-byte file", name(), n_kv, file_size());
-  if (n_tensors > in.remaining() / 24) fail("{}: tensor count {} cannot fit in a {}-byte file", name(), n_tensors, file_size());
+  if (n_tensors > in.remaining() / 24)
+    fail("{}: tensor count {} cannot fit in a {}-byte file", name(), n_tensors, file_size());
 
   MetadataBudget budget(file_size(), name());
   for (uint64_t i = 0; i < n_kv; ++i) {
     auto key = in.read_string(fmt::format("key #{}", i));
     const auto raw_type = in.read<uint32_t>("type of key '" + key + "'");
-    if (!is_valid_gguf_value_type(raw_type)) fail("{}: key '{}' has invalid value type {} (expected 0..12)", name(), key, raw_type);
+    if (!is_valid_gguf_value_type(raw_type))
+      fail("{}: key '{}' has invalid value type {} (expected 0..12)", name(), key, raw_type);
     budget.charge(sizeof(GgufValue) + key.size(), key);
     auto value = read_value(in, budget, static_cast<GgufValueType>(raw_type), key, 0);
     if (metadata_index_.count(key)) fail("{}: duplicate key '{}'", name(), key);
@@ -197,7 +206,8 @@ void GgufFile::parse() {
     GgufTensorInfo t;
     t.name = in.read_string(fmt::format("name of tensor #{}", i));
     const auto n_dims = in.read<uint32_t>("dims of tensor '" + t.name + "'");
-    if (n_dims == 0 || n_dims > kMaxDims) fail("{}: tensor '{}' has {} dims, expected 1..{}", name(), t.name, n_dims, kMaxDims);
+    if (n_dims == 0 || n_dims > kMaxDims)
+      fail("{}: tensor '{}' has {} dims, expected 1..{}", name(), t.name, n_dims, kMaxDims);
     uint64_t elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       const auto dim = in.read<uint64_t>(fmt::format("ne[{}] of tensor '{}'", d, t.name));
@@ -228,8 +238,8 @@ void GgufFile::parse() {
   for (auto& t : tensors_) {
     const uint64_t available = file_size() > data_start ? file_size() - data_start : 0;
     if (t.offset > available || t.n_bytes > available - t.offset)
-      fail("{}: tensor '{}' ({} bytes at data offset {}) lies past the end of the file ({} data bytes)", name(),
-           t.name, t.n_bytes, t.offset, available);
+      fail("{}: tensor '{}' ({} bytes at data offset {}) lies past the end of the file ({} data bytes)", name(), t.name,
+           t.n_bytes, t.offset, available);
     t.data = file_.bytes().subspan(data_start + t.offset, t.n_bytes);
   }
 }

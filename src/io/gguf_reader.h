@@ -24,9 +24,9 @@ struct GgufTensorInfo {
   std::span<const uint8_t> data;
 
   uint64_t n_elements() const;
-  uint64_t n_in() const { return ne[0]; }           // row length
+  uint64_t n_in() const { return ne[0]; }  // row length
   uint64_t n_rows() const { return n_elements() / ne[0]; }
-  std::string shape_string() const;                 // "[576, 1536]"
+  std::string shape_string() const;  // "[576, 1536]"
 };
 
 class GgufFile {
@@ -51,7 +51,7 @@ class GgufFile {
   // type; the optional forms return the fallback when missing.
   uint64_t get_uint(const std::string& key) const;  // any unsigned/signed integer >= 0
   uint64_t get_uint(const std::string& key, uint64_t fallback) const;
-  float get_f32(const std::string& key) const;      // f32 or f64
+  float get_f32(const std::string& key) const;  // f32 or f64
   float get_f32(const std::string& key, float fallback) const;
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key) const;

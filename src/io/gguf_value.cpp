@@ -5,8 +5,8 @@
 namespace tern {
 
 std::string_view gguf_value_type_name(GgufValueType type) {
-  static constexpr std::array<std::string_view, 13> kNames = {
-      "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64"};
+  static constexpr std::array<std::string_view, 13> kNames = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
+                                                              "bool", "string", "array", "u64", "i64", "f64"};
   const auto index = static_cast<uint32_t>(type);
   return index < kNames.size() ? kNames[index] : "invalid";
 }

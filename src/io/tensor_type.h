@@ -17,7 +17,7 @@ enum class TensorType : uint32_t {
   BF16 = 30,
   TQ1_0 = 34,
   TQ2_0 = 35,
-  I2_S = 36,     // bitnet.cpp's ternary type (microsoft/BitNet's ggml fork): read only
+  I2_S = 36,  // bitnet.cpp's ternary type (microsoft/BitNet's ggml fork): read only
   TERN2 = 4096,
   TERN2R = 4097,  // TERN2 with one f32 scale per row
 };

@@ -66,8 +66,8 @@ size_t CandidateSet::best_index() const {
   if (size_ == 0) fail("sampler: no candidates left");
   if (sorted_prefix_ > 0) return 0;
   const auto first = items_.begin();
-  return static_cast<size_t>(
-      std::min_element(first, first + static_cast<std::ptrdiff_t>(size_), candidate_before) - first);
+  return static_cast<size_t>(std::min_element(first, first + static_cast<std::ptrdiff_t>(size_), candidate_before) -
+                             first);
 }
 
 void CandidateSet::logits_changed(bool order_preserved) {

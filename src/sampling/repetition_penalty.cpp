@@ -9,16 +9,14 @@ namespace tern {
 
 namespace {
 
-inline void penalize(Candidate& c, float penalty) {
-  c.logit = c.logit > 0.0f ? c.logit / penalty : c.logit * penalty;
-}
+inline void penalize(Candidate& c, float penalty) { c.logit = c.logit > 0.0f ? c.logit / penalty : c.logit * penalty; }
 
 }  // namespace
 
 void RepetitionPenalty::apply(CandidateSet& set, const SamplerContext& context) {
   if (penalty_ == 1.0f || last_n_ == 0 || context.history.empty() || set.empty()) return;
-  const size_t n = last_n_ < 0 ? context.history.size()
-                               : std::min(context.history.size(), static_cast<size_t>(last_n_));
+  const size_t n =
+      last_n_ < 0 ? context.history.size() : std::min(context.history.size(), static_cast<size_t>(last_n_));
   const auto window = context.history.last(n);
   recent_.assign(window.begin(), window.end());  // reuses capacity
   std::sort(recent_.begin(), recent_.end());

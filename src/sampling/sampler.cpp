@@ -3,8 +3,7 @@
 
 namespace tern {
 
-Sampler::Sampler(const SamplerParams& params)
-    : chain_(SamplerChain::from_params(params)), rng_(params.seed) {}
+Sampler::Sampler(const SamplerParams& params) : chain_(SamplerChain::from_params(params)), rng_(params.seed) {}
 
 Sampler::Sampler(SamplerChain chain, uint64_t seed) : chain_(std::move(chain)), rng_(seed) {}
 

@@ -21,6 +21,12 @@ BatchResult Job::wait_result() {
   return *result_;
 }
 
+std::optional<BatchResult> Job::wait_result(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return result_.has_value(); });
+  return result_;
+}
+
 void Job::add_text(std::string_view piece) {
   {
     const std::lock_guard lock(mutex_);
@@ -38,7 +44,9 @@ void Job::finish(BatchResult result) {
 }
 
 Engine::Engine(const Model& model, int parallel, int64_t n_ctx, KvType kv_type, size_t max_queue)
-    : runner_(model, BatchParams{.parallel = parallel, .n_ctx = n_ctx, .kv_type = kv_type}), max_queue_(max_queue), started_(Clock::now()) {
+    : runner_(model, BatchParams{.parallel = parallel, .n_ctx = n_ctx, .kv_type = kv_type}),
+      max_queue_(max_queue),
+      started_(Clock::now()) {
   metrics_.slots_total = parallel;
   thread_ = std::thread([this] { run(); });
 }

@@ -32,6 +32,8 @@ class Job {
   std::pair<std::string, std::optional<BatchResult>> wait(std::chrono::milliseconds timeout);
   // Waits for the end (non-streaming answers).
   BatchResult wait_result();
+  // Waits up to `timeout` for the end; nullopt when it has not come.
+  std::optional<BatchResult> wait_result(std::chrono::milliseconds timeout);
   // The client went away: the engine frees the slot at its next step.
   void cancel() { cancelled_ = true; }
   bool cancelled() const { return cancelled_; }

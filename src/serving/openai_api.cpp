@@ -28,7 +28,8 @@ double number_in(const json& body, const char* key, double low, double high, dou
   if (v == nullptr) return fallback;
   if (!v->is_number()) throw bad_field(key, fmt::format("'{}' must be a number, got {}", key, v->type_name()));
   const double x = v->get<double>();
-  if (!(x >= low && x <= high)) throw bad_field(key, fmt::format("'{}' must be in [{}, {}], got {}", key, low, high, x));
+  if (!(x >= low && x <= high))
+    throw bad_field(key, fmt::format("'{}' must be in [{}, {}], got {}", key, low, high, x));
   return x;
 }
 
@@ -44,8 +45,9 @@ int64_t integer_in(const json& body, const char* key, int64_t low, int64_t high,
     if (high < 0 || x > static_cast<uint64_t>(high) || static_cast<int64_t>(x) < low) throw out_of_range(v->dump());
     return static_cast<int64_t>(x);
   }
-  if (v->is_number_integer() || (v->is_number_float() && std::isfinite(v->get<double>()) &&
-                                 v->get<double>() == std::floor(v->get<double>()) && std::fabs(v->get<double>()) < 9e15)) {
+  if (v->is_number_integer() ||
+      (v->is_number_float() && std::isfinite(v->get<double>()) && v->get<double>() == std::floor(v->get<double>()) &&
+       std::fabs(v->get<double>()) < 9e15)) {
     const int64_t x = v->is_number_integer() ? v->get<int64_t>() : static_cast<int64_t>(v->get<double>());
     if (x < low || x > high) throw out_of_range(v->dump());
     return x;
@@ -65,8 +67,8 @@ uint64_t seed_of(const json& body, uint64_t fallback) {
   const json* v = field(body, "seed");
   if (v == nullptr) return fallback;
   if (v->is_number_unsigned()) return v->get<uint64_t>();
-  return static_cast<uint64_t>(integer_in(body, "seed", std::numeric_limits<int64_t>::min(),
-                                          std::numeric_limits<int64_t>::max(), 0));
+  return static_cast<uint64_t>(
+      integer_in(body, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), 0));
 }
 
 std::vector<std::string> stop_strings(const json& body) {
@@ -95,7 +97,8 @@ void refuse_unsupported(const json& body) {
   if (const json* v = field(body, "suffix"); v != nullptr && *v != "")
     throw bad_field("suffix", "'suffix' is not supported");
   for (const char* penalty : {"presence_penalty", "frequency_penalty"})
-    if (number_in(body, penalty, -2, 2, 0) != 0) throw bad_field(penalty, fmt::format("'{}' is not supported (only 0)", penalty));
+    if (number_in(body, penalty, -2, 2, 0) != 0)
+      throw bad_field(penalty, fmt::format("'{}' is not supported (only 0)", penalty));
 }
 
 std::string completion_prompt(const json& body) {
@@ -109,10 +112,12 @@ std::string completion_prompt(const json& body) {
 std::string message_text(const json& content) {
   if (content.is_null()) return "";
   if (content.is_string()) return content.get<std::string>();
-  if (!content.is_array()) throw bad_field("messages", "a message's 'content' must be a string or an array of text parts");
+  if (!content.is_array())
+    throw bad_field("messages", "a message's 'content' must be a string or an array of text parts");
   std::string text;
   for (const json& part : content) {
-    if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") || !part["text"].is_string())
+    if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") ||
+        !part["text"].is_string())
       throw bad_field("messages", "content parts must be {\"type\": \"text\", \"text\": string} (no images or audio)");
     text += part["text"].get<std::string>();
   }
@@ -123,7 +128,8 @@ std::string message_text(const json& content) {
 std::string template_role(const std::string& role) {
   if (role == "system" || role == "developer") return "system";
   if (role == "user" || role == "assistant") return role;
-  throw bad_field("messages", fmt::format("message role '{}' is not supported (system, developer, user, assistant)", role));
+  throw bad_field("messages",
+                  fmt::format("message role '{}' is not supported (system, developer, user, assistant)", role));
 }
 
 std::string_view piece_text(const Tokenizer& tok, int32_t id) {
@@ -248,8 +254,8 @@ ApiRequest parse_api_request(Endpoint endpoint, const json& body, const Tokenize
   const int64_t max_tokens = integer_in(body, limit_key, 1, std::numeric_limits<int32_t>::max(), fallback);
   if (max_tokens > room)
     throw ApiError(400,
-                   fmt::format("the prompt ({} tokens) plus {} ({}) exceeds the context ({})", r.prompt_tokens, limit_key,
-                               max_tokens, defaults.n_ctx),
+                   fmt::format("the prompt ({} tokens) plus {} ({}) exceeds the context ({})", r.prompt_tokens,
+                               limit_key, max_tokens, defaults.n_ctx),
                    limit_key, "context_length_exceeded");
   g.n_predict = static_cast<int32_t>(max_tokens);
   return r;

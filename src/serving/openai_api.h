@@ -32,7 +32,10 @@ class ApiError : public std::runtime_error {
  public:
   ApiError(int status, std::string message, std::string param = "", std::string code = "",
            std::string type = "invalid_request_error")
-      : std::runtime_error(std::move(message)), status(status), param(std::move(param)), code(std::move(code)),
+      : std::runtime_error(std::move(message)),
+        status(status),
+        param(std::move(param)),
+        code(std::move(code)),
         type(std::move(type)) {}
   int status;
   std::string param;  // the offending field, "" when none
@@ -44,8 +47,8 @@ class ApiError : public std::runtime_error {
 nlohmann::ordered_json error_body(const ApiError& error);
 
 struct RequestDefaults {
-  uint64_t seed = 0;       // used when the body has no "seed"
-  int64_t n_ctx = 2048;    // context of a sequence: bounds prompt + max_tokens
+  uint64_t seed = 0;                                      // used when the body has no "seed"
+  int64_t n_ctx = 2048;                                   // context of a sequence: bounds prompt + max_tokens
   ChatTemplate chat_template{ChatTemplate::Kind::Plain};  // renders chat messages
 };
 
@@ -55,9 +58,9 @@ ChatTemplate model_chat_template(const Tokenizer& tokenizer);
 
 struct ApiRequest {
   Endpoint endpoint = Endpoint::Completions;
-  std::string model;           // as the body names it ("" when absent)
-  BatchRequest generation;     // prompt, n_predict, sampling, stop (id left empty)
-  int64_t prompt_tokens = 0;   // the prompt's length in tokens (with BOS)
+  std::string model;          // as the body names it ("" when absent)
+  BatchRequest generation;    // prompt, n_predict, sampling, stop (id left empty)
+  int64_t prompt_tokens = 0;  // the prompt's length in tokens (with BOS)
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 };

@@ -13,11 +13,13 @@ std::string dump_line(const ordered_json& j) {
 }
 
 ordered_json line_head(const json& custom_id, std::string_view suffix) {
-  return ordered_json{{"id", fmt::format("batch_req_{}", suffix)}, {"custom_id", ordered_json::parse(custom_id.dump())}};
+  return ordered_json{{"id", fmt::format("batch_req_{}", suffix)},
+                      {"custom_id", ordered_json::parse(custom_id.dump())}};
 }
 
 ordered_json response(int status, std::string_view suffix, ordered_json body) {
-  return ordered_json{{"status_code", status}, {"request_id", fmt::format("req_{}", suffix)}, {"body", std::move(body)}};
+  return ordered_json{
+      {"status_code", status}, {"request_id", fmt::format("req_{}", suffix)}, {"body", std::move(body)}};
 }
 
 }  // namespace
@@ -27,7 +29,8 @@ bool is_openai_batch_line(std::string_view line) {
   return j.is_object() && j.contains("custom_id") && j.contains("body");
 }
 
-OpenAiBatchInput parse_openai_batch_line(std::string_view line, const Tokenizer& tokenizer, const RequestDefaults& defaults) {
+OpenAiBatchInput parse_openai_batch_line(std::string_view line, const Tokenizer& tokenizer,
+                                         const RequestDefaults& defaults) {
   OpenAiBatchInput in;
   const json j = json::parse(line, nullptr, false);
   auto line_failure = [&](std::string message) {
@@ -59,14 +62,16 @@ std::string openai_batch_output_line(const json& custom_id, std::string_view suf
   if (!result.error.empty()) {
     line["response"] = response(400, suffix, error_body(ApiError(400, result.error)));
   } else {
-    const ResponseMeta meta{response_id(request.endpoint, suffix), created, request.model.empty() ? model : request.model};
+    const ResponseMeta meta{response_id(request.endpoint, suffix), created,
+                            request.model.empty() ? model : request.model};
     line["response"] = response(200, suffix, response_body(request.endpoint, meta, result));
   }
   line["error"] = nullptr;
   return dump_line(line);
 }
 
-std::string openai_batch_error_line(const json& custom_id, std::string_view suffix, const ApiError& error, bool line_error) {
+std::string openai_batch_error_line(const json& custom_id, std::string_view suffix, const ApiError& error,
+                                    bool line_error) {
   ordered_json line = line_head(custom_id, suffix);
   if (line_error) {
     line["response"] = nullptr;

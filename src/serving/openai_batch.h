@@ -27,11 +27,13 @@ struct OpenAiBatchInput {
 };
 
 // Never throws: a bad line comes back with `error` set.
-OpenAiBatchInput parse_openai_batch_line(std::string_view line, const Tokenizer& tokenizer, const RequestDefaults& defaults);
+OpenAiBatchInput parse_openai_batch_line(std::string_view line, const Tokenizer& tokenizer,
+                                         const RequestDefaults& defaults);
 
 // `suffix` makes the line's ids ("batch_req_<suffix>", "req_<suffix>", "cmpl-<suffix>").
-std::string openai_batch_output_line(const nlohmann::json& custom_id, std::string_view suffix, const ApiRequest& request,
-                                     const std::string& model, const BatchResult& result, int64_t created);
+std::string openai_batch_output_line(const nlohmann::json& custom_id, std::string_view suffix,
+                                     const ApiRequest& request, const std::string& model, const BatchResult& result,
+                                     int64_t created);
 std::string openai_batch_error_line(const nlohmann::json& custom_id, std::string_view suffix, const ApiError& error,
                                     bool line_error);
 

@@ -1,14 +1,21 @@
-#include "serving/server.h"
+#include "tern/server.h"
 
 #include <httplib.h>
-#include <sys/socket.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <random>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "serving/connection_queue.h"
+#include "serving/connection_socket.h"
+#include "serving/engine.h"
+#include "serving/openai_api.h"
 #include "tern/error.h"
 
 namespace tern {
@@ -19,6 +26,45 @@ namespace tern {
 class HttpServer : public httplib::Server {
  public:
   void widen_backlog(int backlog) { ::listen(svr_sock_, backlog); }
+};
+
+class Server::Impl {
+ public:
+  Impl(const Model& model, ServerOptions options);
+  ~Impl();
+
+  void serve() { http_->listen_after_bind(); }
+  void shutdown();
+  int port() const { return port_; }
+  const std::string& model_id() const { return model_id_; }
+
+ private:
+  void route();
+  bool authorized(const httplib::Request& req, httplib::Response& res) const;
+  void complete(Endpoint endpoint, const httplib::Request& req, httplib::Response& res);
+  BatchResult await_result(Job& job, const httplib::Request& req);
+  void refuse_connection(const httplib::Request& req, httplib::Response& res);
+  void stream(Endpoint endpoint, const ApiRequest& request, const std::shared_ptr<Job>& job, httplib::Response& res);
+  void metrics(httplib::Response& res) const;
+  void fail_request(httplib::Response& res, const ApiError& error);
+  uint64_t random_seed();
+
+  const Model& model_;
+  const ServerOptions options_;
+  std::string model_id_;
+  int port_ = 0;
+  ChatTemplate chat_template_;  // the model's, for chat completions
+  int64_t created_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<Engine> engine_;
+  std::atomic<int64_t> requests_{0};             // completion requests received
+  std::atomic<int64_t> requests_failed_{0};      // answered with a 4xx or 5xx
+  std::atomic<int64_t> connections_refused_{0};  // answered 503 past the connection bounds
+  std::atomic<int64_t> responses_open_{0};       // accepted, answer not complete yet
+  std::atomic<int64_t> next_response_{0};
+  std::atomic<bool> shutting_down_{false};
+  std::mutex seed_mutex_;
+  std::mt19937_64 seeds_;  // seeds for requests that give none
 };
 
 namespace {
@@ -34,6 +80,10 @@ int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+ConnectionAddresses addresses_of(const httplib::Request& req) {
+  return {req.local_addr, req.local_port, req.remote_addr, req.remote_port};
+}
+
 // The generic message for statuses httplib sets itself (no route, body too large).
 ApiError status_error(int status) {
   if (status == 404) return ApiError(404, "no such endpoint", "", "not_found");
@@ -43,14 +93,26 @@ ApiError status_error(int status) {
 
 }  // namespace
 
-Server::Server(const Model& model, ServerOptions options)
-    : model_(model), options_(std::move(options)), chat_template_(model_chat_template(model.tokenizer())),
-      created_(unix_seconds()), http_(std::make_unique<HttpServer>()),
+Server::Server(const Model& model, ServerOptions options) : impl_(std::make_unique<Impl>(model, std::move(options))) {}
+Server::~Server() = default;
+int Server::port() const { return impl_->port(); }
+const std::string& Server::model_id() const { return impl_->model_id(); }
+void Server::serve() { impl_->serve(); }
+void Server::shutdown() { impl_->shutdown(); }
+
+Server::Impl::Impl(const Model& model, ServerOptions options)
+    : model_(model),
+      options_(std::move(options)),
+      chat_template_(model_chat_template(model.tokenizer())),
+      created_(unix_seconds()),
+      http_(std::make_unique<HttpServer>()),
       seeds_(std::random_device{}()) {
   model_id_ = model_.path().stem().string();
   // Every connection holds an HTTP thread while it waits for its answer.
-  const size_t threads = static_cast<size_t>(options_.parallel) + options_.max_queue + 8;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const size_t threads = options_.max_connections > 0 ? options_.max_connections
+                                                      : static_cast<size_t>(options_.parallel) + options_.max_queue + 8;
+  const size_t max_pending = options_.max_pending_connections;
+  http_->new_task_queue = [threads, max_pending] { return new BoundedTaskQueue(threads, max_pending); };
   http_->set_payload_max_length(options_.max_body_bytes);
   http_->set_read_timeout(30);
   http_->set_write_timeout(30);
@@ -58,18 +120,16 @@ Server::Server(const Model& model, ServerOptions options)
   port_ = options_.port == 0 ? http_->bind_to_any_port(options_.host)
                              : (http_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
   if (port_ <= 0) fail("cannot listen on {}:{} (address in use or not local?)", options_.host, options_.port);
-  http_->widen_backlog(static_cast<int>(threads));
+  http_->widen_backlog(static_cast<int>(threads + max_pending));
   engine_ = std::make_unique<Engine>(model_, options_.parallel, options_.n_ctx, options_.kv_type, options_.max_queue);
 }
 
-Server::~Server() {
+Server::Impl::~Impl() {
   shutdown();
   engine_.reset();
 }
 
-void Server::serve() { http_->listen_after_bind(); }
-
-void Server::shutdown() {
+void Server::Impl::shutdown() {
   if (shutting_down_.exchange(true)) return;
   engine_->drain();
   engine_->wait_drained();
@@ -78,33 +138,38 @@ void Server::shutdown() {
   http_->stop();
 }
 
-uint64_t Server::random_seed() {
+uint64_t Server::Impl::random_seed() {
   const std::lock_guard lock(seed_mutex_);
   return seeds_();
 }
 
-void Server::fail_request(httplib::Response& res, const ApiError& error) {
+void Server::Impl::fail_request(httplib::Response& res, const ApiError& error) {
   ++requests_failed_;
   res.status = error.status;
   res.set_content(dump(error_body(error)), "application/json");
 }
 
-bool Server::authorized(const httplib::Request& req, httplib::Response& res) const {
+bool Server::Impl::authorized(const httplib::Request& req, httplib::Response& res) const {
   if (options_.api_key.empty() || req.path == "/health") return true;
   if (req.get_header_value("Authorization") == "Bearer " + options_.api_key) return true;
   res.status = 401;
-  res.set_content(dump(error_body(ApiError(401, "a valid API key is needed (Authorization: Bearer KEY)", "",
-                                           "invalid_api_key"))),
-                  "application/json");
+  res.set_content(
+      dump(error_body(ApiError(401, "a valid API key is needed (Authorization: Bearer KEY)", "", "invalid_api_key"))),
+      "application/json");
   return false;
 }
 
-void Server::route() {
+void Server::Impl::route() {
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    return authorized(req, res) ? httplib::Server::HandlerResponse::Unhandled : httplib::Server::HandlerResponse::Handled;
+    if (BoundedTaskQueue::over_capacity()) {  // past max_connections + max_pending_connections
+      refuse_connection(req, res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return authorized(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                                : httplib::Server::HandlerResponse::Handled;
   });
   http_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (!res.body.empty() || res.has_header("Content-Type")) return httplib::Server::HandlerResponse::Unhandled;
     res.set_content(dump(error_body(status_error(res.status))), "application/json");
     return httplib::Server::HandlerResponse::Handled;
   }));
@@ -125,14 +190,14 @@ void Server::route() {
   http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
 }
 
-void Server::complete(Endpoint endpoint, const httplib::Request& req, httplib::Response& res) {
+void Server::Impl::complete(Endpoint endpoint, const httplib::Request& req, httplib::Response& res) {
   ++requests_;
   try {
     if (shutting_down_) throw ApiError(503, "the server is shutting down", "", "shutting_down", "server_error");
     const json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON");
-    const ApiRequest request =
-        parse_api_request(endpoint, body, model_.tokenizer(), RequestDefaults{random_seed(), options_.n_ctx, chat_template_});
+    const ApiRequest request = parse_api_request(endpoint, body, model_.tokenizer(),
+                                                 RequestDefaults{random_seed(), options_.n_ctx, chat_template_});
     if (!request.model.empty() && request.model != model_id_)
       throw ApiError(404, fmt::format("the model '{}' does not exist; this server has '{}'", request.model, model_id_),
                      "model", "model_not_found");
@@ -141,12 +206,13 @@ void Server::complete(Endpoint endpoint, const httplib::Request& req, httplib::R
     if (!engine_->submit(job)) {
       --responses_open_;
       throw ApiError(503,
-                     shutting_down_ ? "the server is shutting down"
-                                    : fmt::format("the server is busy ({} requests queued); retry later", options_.max_queue),
+                     shutting_down_
+                         ? "the server is shutting down"
+                         : fmt::format("the server is busy ({} requests queued); retry later", options_.max_queue),
                      "", "queue_full", "server_error");
     }
     if (request.stream) return stream(endpoint, request, job, res);
-    const BatchResult result = job->wait_result();
+    const BatchResult result = await_result(*job, req);
     --responses_open_;
     if (!result.error.empty()) throw ApiError(400, result.error);
     const ResponseMeta meta{response_id(endpoint, std::to_string(next_response_++)), unix_seconds(), model_id_};
@@ -158,7 +224,38 @@ void Server::complete(Endpoint endpoint, const httplib::Request& req, httplib::R
   }
 }
 
-void Server::stream(Endpoint endpoint, const ApiRequest& request, const std::shared_ptr<Job>& job, httplib::Response& res) {
+// Answers a connection past the bounds 503 and ends it: httplib would keep it open for
+// more requests, so once the answer is written the socket reads nothing more, and
+// httplib, seeing the end of the stream, closes it.
+void Server::Impl::refuse_connection(const httplib::Request& req, httplib::Response& res) {
+  ++connections_refused_;
+  res.status = 503;
+  res.set_header("Connection", "close");
+  auto body = std::make_shared<const std::string>(dump(error_body(
+      ApiError(503, "the server has too many connections; retry later", "", "too_many_connections", "server_error"))));
+  const auto socket = ConnectionSocket::find(addresses_of(req));
+  res.set_content_provider(
+      body->size(), "application/json",
+      [body](size_t offset, size_t length, httplib::DataSink& sink) {
+        return sink.write(body->data() + offset, length);
+      },
+      [socket](bool) {
+        if (socket) socket->stop_reading();
+      });
+}
+
+// Waits for a non-streaming answer; a client that goes away meanwhile cancels its job,
+// which frees the slot at the engine's next step.
+BatchResult Server::Impl::await_result(Job& job, const httplib::Request& req) {
+  const auto peer = ConnectionSocket::find(addresses_of(req));
+  for (;;) {
+    if (auto result = job.wait_result(std::chrono::milliseconds(20))) return *result;
+    if (peer && !job.cancelled() && peer->peer_gone()) job.cancel();
+  }
+}
+
+void Server::Impl::stream(Endpoint endpoint, const ApiRequest& request, const std::shared_ptr<Job>& job,
+                          httplib::Response& res) {
   const ResponseMeta meta{response_id(endpoint, std::to_string(next_response_++)), unix_seconds(), model_id_};
   const bool include_usage = request.include_usage;
   auto first = std::make_shared<bool>(true);
@@ -192,20 +289,23 @@ void Server::stream(Endpoint endpoint, const ApiRequest& request, const std::sha
   });
 }
 
-void Server::metrics(httplib::Response& res) const {
+void Server::Impl::metrics(httplib::Response& res) const {
   const EngineMetrics m = engine_->metrics();
   std::string text;
   auto add = [&](const char* name, const char* type, const char* help, auto value) {
     text += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
   };
   add("tern_requests_total", "counter", "Completion requests received.", requests_.load());
-  add("tern_requests_failed_total", "counter", "Completion requests answered with an error status.", requests_failed_.load());
+  add("tern_requests_failed_total", "counter", "Completion requests answered with an error status.",
+      requests_failed_.load());
   add("tern_requests_finished_total", "counter", "Requests the engine finished generating.", m.requests_finished);
   add("tern_prompt_tokens_total", "counter", "Prompt tokens of finished requests.", m.prompt_tokens);
   add("tern_generated_tokens_total", "counter", "Tokens generated by finished requests.", m.generated_tokens);
   add("tern_busy_seconds_total", "counter", "Seconds the engine was not waiting for requests.", m.busy_seconds);
   add("tern_tokens_per_second", "gauge", "Generated tokens per busy second, over the server's life.",
       m.busy_seconds > 0 ? static_cast<double>(m.generated_tokens) / m.busy_seconds : 0.0);
+  add("tern_connections_refused_total", "counter", "Connections answered 503 past the connection bounds.",
+      connections_refused_.load());
   add("tern_queue_depth", "gauge", "Requests waiting for a slot.", m.queue_depth);
   add("tern_slots_busy", "gauge", "Slots generating now.", m.slots_busy);
   add("tern_slots_total", "gauge", "Slots (--parallel).", m.slots_total);

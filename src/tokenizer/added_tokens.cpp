@@ -40,8 +40,10 @@ std::vector<TextFragment> AddedTokens::partition(std::string_view text, bool par
   bool strip_leading = false;  // the previous token rstrips: whitespace after it goes
   const auto flush_plain = [&](std::size_t end, bool strip_trailing) {
     std::string_view plain = text.substr(plain_begin, end - plain_begin);
-    if (strip_leading) while (!plain.empty() && is_space(plain.front())) plain.remove_prefix(1);
-    if (strip_trailing) while (!plain.empty() && is_space(plain.back())) plain.remove_suffix(1);
+    if (strip_leading)
+      while (!plain.empty() && is_space(plain.front())) plain.remove_prefix(1);
+    if (strip_trailing)
+      while (!plain.empty() && is_space(plain.back())) plain.remove_suffix(1);
     if (!plain.empty()) out.push_back({plain, -1});
   };
   if (by_first_byte_.empty()) {

@@ -15,9 +15,9 @@ struct Symbol {
 
 struct Candidate {
   int32_t rank;
-  int32_t left, right;          // symbol indices
-  int32_t left_id, right_id;    // what they held when queued: stale if either changed
-  int32_t merged;               // the id the pair becomes
+  int32_t left, right;        // symbol indices
+  int32_t left_id, right_id;  // what they held when queued: stale if either changed
+  int32_t merged;             // the id the pair becomes
 };
 
 struct LowestRankFirst {  // priority_queue pops the "largest": lowest rank, then leftmost
@@ -45,7 +45,9 @@ ByteLevelBpe::ByteLevelBpe(const Vocab& vocab, std::string_view source)
     const int32_t l = find(left), r = find(right), m = find(joined);
     if (l < 0 || r < 0 || m < 0)
       fail("{}: merge {} '{}' names a piece the vocabulary lacks ('{}')", source, rank, merge,
-           l < 0 ? left : r < 0 ? right : std::string_view(joined));
+           l < 0   ? left
+           : r < 0 ? right
+                   : std::string_view(joined));
     merges_.try_emplace(pair_key(l, r), Merge{static_cast<int32_t>(rank), m});  // the first rank of a pair counts
   }
 }
@@ -79,7 +81,8 @@ void ByteLevelBpe::encode(std::string_view pre_token, std::vector<int32_t>& out)
   const auto consider = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     const auto it = merges_.find(pair_key(symbols[left].id, symbols[right].id));
-    if (it != merges_.end()) queue.push({it->second.rank, left, right, symbols[left].id, symbols[right].id, it->second.merged});
+    if (it != merges_.end())
+      queue.push({it->second.rank, left, right, symbols[left].id, symbols[right].id, it->second.merged});
   };
   for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) consider(i - 1, i);
   while (!queue.empty()) {

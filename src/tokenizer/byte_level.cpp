@@ -1,6 +1,5 @@
 #include "tokenizer/byte_level.h"
 
-
 namespace tern::byte_level {
 namespace {
 

@@ -46,8 +46,7 @@ void append_with_spaces(std::string& out, std::string_view piece) {
 
 void detokenize_step(const Tokenizer& tokenizer, DetokenizeState& state, int32_t id, std::string& out) {
   const Vocab& vocab = tokenizer.vocab();
-  if (id < 0 || id >= vocab.size())
-    fail("cannot decode token id {}: the vocabulary has {} tokens", id, vocab.size());
+  if (id < 0 || id >= vocab.size()) fail("cannot decode token id {}: the vocabulary has {} tokens", id, vocab.size());
   const TokenType type = vocab.types[id];
   if (type == TokenType::Byte) {
     state.pending += static_cast<char>(*parse_byte_piece(vocab.pieces[id]));
@@ -76,8 +75,7 @@ void detokenize_step(const Tokenizer& tokenizer, DetokenizeState& state, int32_t
   }
   std::string_view piece = vocab.pieces[id];
   bool stripped = false;
-  if (state.at_start && (vocab.add_space_prefix || vocab.remove_extra_whitespaces) &&
-      piece.starts_with(kSpaceSymbol)) {
+  if (state.at_start && (vocab.add_space_prefix || vocab.remove_extra_whitespaces) && piece.starts_with(kSpaceSymbol)) {
     piece.remove_prefix(kSpaceSymbol.size());
     // With whitespace squeezing sentencepiece keeps stripping through pieces
     // that were nothing but '▁'.

@@ -46,7 +46,7 @@ Vocab read_byte_level_vocab(const GgufFile& f) {
   v.pieces = f.get_string_array("tokenizer.ggml.tokens");
   v.scores.assign(v.pieces.size(), 0.0f);  // merges, not scores, order byte-level BPE
   v.types = f.has("tokenizer.ggml.token_type") ? read_token_types(f)
-                                                : std::vector<TokenType>(v.pieces.size(), TokenType::Normal);
+                                               : std::vector<TokenType>(v.pieces.size(), TokenType::Normal);
   v.merges = f.get_string_array("tokenizer.ggml.merges");
   v.pre = f.get_string("tokenizer.ggml.pre", "default");
   if (v.pre == kCustomPreTokenizerName) {

@@ -41,9 +41,10 @@ PreTokenizeStep::Behavior parse_behavior(const std::string& file, const std::str
   if (name == "MergedWithPrevious") return B::MergedWithPrevious;
   if (name == "MergedWithNext") return B::MergedWithNext;
   if (name == "Contiguous") return B::Contiguous;
-  fail("{}: pre_tokenizer behavior '{}' is not one of Isolated, Removed, MergedWithPrevious, MergedWithNext, "
-       "Contiguous",
-       file, name);
+  fail(
+      "{}: pre_tokenizer behavior '{}' is not one of Isolated, Removed, MergedWithPrevious, MergedWithNext, "
+      "Contiguous",
+      file, name);
 }
 
 // A literal string as a PCRE2 pattern: every non-alphanumeric ASCII byte escaped.
@@ -82,11 +83,13 @@ void parse_pre_tokenizer(const std::string& file, const json& j, std::vector<Pre
     steps.push_back({.regex = j.value("individual_digits", false) ? kHfSingleDigitPattern : kHfDigitRunPattern});
   } else if (type == "Punctuation") {
     // Hugging Face's punctuation: ASCII punctuation or any Unicode P* character.
-    steps.push_back({.regex = kHfPunctuationPattern, .behavior = parse_behavior(file, j.value("behavior", "Isolated"))});
+    steps.push_back(
+        {.regex = kHfPunctuationPattern, .behavior = parse_behavior(file, j.value("behavior", "Isolated"))});
   } else {
-    fail("{}: pre_tokenizer type '{}' is not supported for byte-level BPE (Sequence, Split, ByteLevel, Digits, "
-         "Punctuation are)",
-         file, type);
+    fail(
+        "{}: pre_tokenizer type '{}' is not supported for byte-level BPE (Sequence, Split, ByteLevel, Digits, "
+        "Punctuation are)",
+        file, type);
   }
 }
 
@@ -185,7 +188,8 @@ void read_tokenizer_config(const std::filesystem::path& path, Vocab& v) {
   if (config.contains("bos_token")) v.bos_id = id_of(v, token_text(config["bos_token"]));
   if (config.contains("eos_token")) v.eos_id = id_of(v, token_text(config["eos_token"]));
   if (config.contains("pad_token")) v.pad_id = id_of(v, token_text(config["pad_token"]));
-  if (config.contains("add_bos_token") && config["add_bos_token"].is_boolean()) v.add_bos = config["add_bos_token"].get<bool>();
+  if (config.contains("add_bos_token") && config["add_bos_token"].is_boolean())
+    v.add_bos = config["add_bos_token"].get<bool>();
   v.chat_template = chat_template_of(config);
   if (v.add_bos && v.bos_id < 0) v.add_bos = false;
 }
@@ -199,8 +203,7 @@ std::string read_chat_template(const std::filesystem::path& tokenizer_config) {
 Vocab byte_level_vocab_from_json(const json& j, const std::filesystem::path& path) {
   const std::string file = path.string();
   const json& model = member(j, "model");
-  if (model.value("type", "") != "BPE")
-    fail("{}: model.type is '{}', expected BPE", file, model.value("type", ""));
+  if (model.value("type", "") != "BPE") fail("{}: model.type is '{}', expected BPE", file, model.value("type", ""));
   if (model.value("byte_fallback", false))
     fail("{}: model.byte_fallback is true: a SentencePiece-style BPE, not byte-level", file);
   const bool nfc = uses_nfc(file, member(j, "normalizer"));
@@ -244,7 +247,8 @@ std::string pre_tokenizer_to_hf_json(const std::vector<PreTokenizeStep>& steps) 
   for (const PreTokenizeStep& s : steps) {
     if (s.kind == PreTokenizeStep::Kind::ByteLevel) {
       // ByteLevel's regex is GPT-2's or none: use_regex says which.
-      sequence.push_back({{"type", "ByteLevel"}, {"add_prefix_space", s.add_prefix_space}, {"use_regex", !s.regex.empty()}});
+      sequence.push_back(
+          {{"type", "ByteLevel"}, {"add_prefix_space", s.add_prefix_space}, {"use_regex", !s.regex.empty()}});
     } else {
       sequence.push_back({{"type", "Split"},
                           {"pattern", {{"Regex", s.regex}}},

@@ -110,8 +110,9 @@ void PreTokenizer::run(std::string_view text, std::vector<std::string>& out) con
     for (std::string& piece : pieces) {
       if (byte_level && c.step.add_prefix_space && !piece.starts_with(' ')) piece.insert(0, 1, ' ');
       views.clear();
-      if (c.regex) c.regex->split(piece, byte_level ? PreTokenizeStep::Behavior::Isolated : c.step.behavior,
-                                  !byte_level && c.step.invert, views);
+      if (c.regex)
+        c.regex->split(piece, byte_level ? PreTokenizeStep::Behavior::Isolated : c.step.behavior,
+                       !byte_level && c.step.invert, views);
       else views.push_back(piece);
       for (const std::string_view v : views) next.push_back(byte_level ? byte_level::encode(v) : std::string(v));
     }

@@ -76,7 +76,8 @@ void SplitRegex::split(std::string_view text, PreTokenizeStep::Behavior behavior
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)  // pathological input: the interpreter keeps its stack on the heap
       rc = pcre2_match(code_->code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, r.data, nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) fail("pre-tokenizer regex '{}' failed on a text of {} bytes: {}", pattern_, text.size(), pcre2_message(rc));
+    if (rc < 0)
+      fail("pre-tokenizer regex '{}' failed on a text of {} bytes: {}", pattern_, text.size(), pcre2_message(rc));
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(r.data);
     const std::size_t begin = ov[0], end = ov[1];
     if (begin > last) spans.push_back({last, begin, invert});

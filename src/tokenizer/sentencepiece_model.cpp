@@ -67,7 +67,7 @@ class ProtoReader {
 
 struct ProtoFacts {
   std::vector<TokenType> types;
-  int model_type = 1;  // TrainerSpec.model_type, default UNIGRAM
+  int model_type = 1;                                             // TrainerSpec.model_type, default UNIGRAM
   bool add_dummy_prefix = true, remove_extra_whitespaces = true;  // NormalizerSpec defaults
   bool escape_whitespaces = true;
   std::string normalizer_name;
@@ -91,7 +91,10 @@ ProtoFacts read_proto_facts(std::string_view model, const std::string& file) {
   ProtoReader r(model, file);
   while (!r.done()) {
     const auto [field, wire] = r.key();
-    if (wire != 2) { r.skip(wire); continue; }
+    if (wire != 2) {
+      r.skip(wire);
+      continue;
+    }
     const std::string_view message = r.bytes();
     ProtoReader m(message, file);
     if (field == 1) {  // repeated SentencePiece pieces
@@ -136,9 +139,10 @@ Vocab load_sentencepiece_vocab(const std::filesystem::path& model_file) {
   // tern implements the identity normalizer only (as llama.cpp does); say so
   // rather than silently tokenizing differently from sentencepiece.
   if (facts.has_charsmap || !facts.escape_whitespaces)
-    spdlog::warn("{}: normalizer '{}' is not applied; tokenization may differ from sentencepiece on "
-                 "text it would change",
-                 file, facts.normalizer_name);
+    spdlog::warn(
+        "{}: normalizer '{}' is not applied; tokenization may differ from sentencepiece on "
+        "text it would change",
+        file, facts.normalizer_name);
 
   Vocab vocab;
   vocab.pieces.reserve(n);

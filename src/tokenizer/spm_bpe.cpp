@@ -87,8 +87,9 @@ class Encoder {
         for (std::size_t n = max; n > 0 && len == 0; --n)
           if (index_.user_defined.contains(text_.substr(pos, n))) len = static_cast<uint32_t>(n), frozen = true;
       }
-      if (len == 0) len = std::min<uint32_t>(char_length(static_cast<unsigned char>(text_[pos])),
-                                             static_cast<uint32_t>(text_.size()) - pos);
+      if (len == 0)
+        len = std::min<uint32_t>(char_length(static_cast<unsigned char>(text_[pos])),
+                                 static_cast<uint32_t>(text_.size()) - pos);
       const auto i = static_cast<int32_t>(symbols_.size());
       symbols_.push_back({pos, len, i - 1, -1, frozen});
       if (i > 0) symbols_[i - 1].next = i;
@@ -105,8 +106,7 @@ class Encoder {
     agenda_.push({vocab_.scores[id], left, right, len});
     // An Unused piece may take part in merging but is never output: remember
     // how it was made so emit() can split it back (sentencepiece's behaviour).
-    if (vocab_.types[id] == TokenType::Unused)
-      unused_splits_[merged] = {view(symbols_[left]), view(symbols_[right])};
+    if (vocab_.types[id] == TokenType::Unused) unused_splits_[merged] = {view(symbols_[left]), view(symbols_[right])};
   }
 
   void emit(std::string_view piece, std::vector<int32_t>& out) {

@@ -69,8 +69,8 @@ std::string Tokenizer::token_bytes(int32_t id) const {
   std::string out;
   if (const Vocab& v = impl_->vocab; id >= 0 && id < v.size() && v.types[id] == TokenType::Byte)
     return std::string(1, static_cast<char>(*parse_byte_piece(v.pieces[id])));
-  if (const Vocab& v = impl_->vocab; id >= 0 && id < v.size() && v.model == TokenizerModel::ByteLevelBpe &&
-                                     v.types[id] == TokenType::Normal)
+  if (const Vocab& v = impl_->vocab;
+      id >= 0 && id < v.size() && v.model == TokenizerModel::ByteLevelBpe && v.types[id] == TokenType::Normal)
     if (auto bytes = byte_level::decode(v.pieces[id])) return std::move(*bytes);
   detokenize_step(*this, state, id, out);
   return out;

@@ -28,7 +28,7 @@ struct Tokenizer::Impl {
   Impl(const Impl&) = delete;  // index holds views into vocab.pieces
   Impl& operator=(const Impl&) = delete;
 
-  Vocab vocab;       // declared before index: index is built from it
+  Vocab vocab;  // declared before index: index is built from it
   VocabIndex index;
   AddedTokens added;
   std::optional<ByteLevelParts> byte_level;

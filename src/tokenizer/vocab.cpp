@@ -41,8 +41,8 @@ void Vocab::validate(std::string_view source) const {
   if (pieces.size() > static_cast<std::size_t>(std::numeric_limits<int32_t>::max()))
     fail("{}: {} tokens do not fit 32-bit token ids", source, pieces.size());
   if (scores.size() != pieces.size() || types.size() != pieces.size())
-    fail("{}: vocabulary arrays disagree: {} pieces, {} scores, {} types", source, pieces.size(),
-         scores.size(), types.size());
+    fail("{}: vocabulary arrays disagree: {} pieces, {} scores, {} types", source, pieces.size(), scores.size(),
+         types.size());
   const int32_t n = size();
   check_id(source, "bos id", bos_id, n);
   check_id(source, "eos id", eos_id, n);
@@ -64,15 +64,15 @@ void Vocab::validate(std::string_view source) const {
     }
   }
   if (model == TokenizerModel::ByteLevelBpe) {
-    if (n_byte_tokens > 0) fail("{}: a byte-level BPE vocabulary has {} <0xNN> byte tokens, expected none", source, n_byte_tokens);
+    if (n_byte_tokens > 0)
+      fail("{}: a byte-level BPE vocabulary has {} <0xNN> byte tokens, expected none", source, n_byte_tokens);
     if (merges.empty()) fail("{}: byte-level BPE vocabulary has no merges", source);
     return;  // every byte is a piece of its own: checked when the tokenizer is built
   }
   if (!merges.empty()) fail("{}: a SentencePiece vocabulary has {} merges, expected none", source, merges.size());
   // Without all 256 byte tokens, text outside the vocabulary maps to unk.
   if (n_byte_tokens < 256 && unk_id < 0)
-    fail("{}: the vocabulary has neither an unk token nor all 256 byte tokens ({} found)", source,
-         n_byte_tokens);
+    fail("{}: the vocabulary has neither an unk token nor all 256 byte tokens ({} found)", source, n_byte_tokens);
 }
 
 VocabIndex::VocabIndex(const Vocab& vocab) {
@@ -101,8 +101,7 @@ VocabIndex::VocabIndex(const Vocab& vocab) {
         break;
       }
       case TokenType::Unknown:
-      case TokenType::Control:
-        break;
+      case TokenType::Control: break;
     }
   }
   byte_fallback = n_bytes == 256;

@@ -10,7 +10,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto request = tern::parse_batch_line(std::string(tern::fuzz::as_text(data, size)), 1, defaults, id);
     if (request.generation.n_predict < -1 || request.generation.n_predict > tern::kMaxBatchPredict) __builtin_trap();
     request.sampling.validate();  // what parse accepted must be valid
-  } catch (const tern::Error&) {
-  }
+  } catch (const tern::Error&) {}
   return 0;
 }

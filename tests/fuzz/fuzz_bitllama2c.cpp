@@ -7,7 +7,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto path = tern::fuzz::write_file("model.bin", tern::fuzz::as_text(data, size));
   try {
     (void)tern::read_bitllama2c(path);
-  } catch (const tern::Error&) {
-  }
+  } catch (const tern::Error&) {}
   return 0;
 }

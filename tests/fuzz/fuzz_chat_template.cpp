@@ -17,14 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const auto recognized = tern::ChatTemplate::recognize(part(all, 0));
     (void)recognized.render(messages, true, "<s>", "</s>");
-  } catch (const tern::Error&) {
-  }
+  } catch (const tern::Error&) {}
   for (auto kind = 0; kind <= static_cast<int>(tern::ChatTemplate::Kind::Phi3); ++kind) {
     const tern::ChatTemplate t(static_cast<tern::ChatTemplate::Kind>(kind));
     try {
       (void)t.render(messages, kind % 2 == 0, "<s>", "</s>");
-    } catch (const tern::Error&) {
-    }
+    } catch (const tern::Error&) {}
   }
   return 0;
 }

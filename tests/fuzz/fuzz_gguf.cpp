@@ -18,7 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto logits = context.decode(model.tokenizer().bos() >= 0 ? model.tokenizer().bos() : 0);
     (void)logits;
     (void)model.tokenizer().decode(model.tokenizer().encode("Hi there", true));
-  } catch (const tern::Error&) {
-  }
+  } catch (const tern::Error&) {}
   return 0;
 }

@@ -20,7 +20,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     options.ternary_type = tern::TensorType::TERN2;
     (void)tern::plan_tensors(result.draft, options);
     (void)tern::draft_to_gguf(result.draft, options).file_size();
-  } catch (const tern::Error&) {
-  }
+  } catch (const tern::Error&) {}
   return 0;
 }

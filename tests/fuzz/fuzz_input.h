@@ -32,7 +32,8 @@ inline const std::filesystem::path& scratch_dir() {
 
 inline std::filesystem::path write_file(const std::string& name, std::string_view bytes) {
   const auto path = scratch_dir() / name;
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return path;
 }
 
@@ -48,7 +49,10 @@ inline bool is_valid_utf8(std::string_view s) {
     const auto b = static_cast<unsigned char>(s[i]);
     size_t n = 0;
     uint32_t cp = 0;
-    if (b < 0x80) { ++i; continue; }
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
     if (b >= 0xC2 && b <= 0xDF) n = 1, cp = b & 0x1F;
     else if (b >= 0xE0 && b <= 0xEF) n = 2, cp = b & 0x0F;
     else if (b >= 0xF0 && b <= 0xF4) n = 3, cp = b & 0x07;

@@ -13,7 +13,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } catch (const tern::Error&) {  // e.g. an integer dtype: the other tensors still run
       }
     }
-  } catch (const tern::Error&) {
-  }
+  } catch (const tern::Error&) {}
   return 0;
 }

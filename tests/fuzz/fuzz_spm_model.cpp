@@ -9,7 +9,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const tern::Tokenizer tokenizer(tern::load_sentencepiece_vocab(path));
     (void)tokenizer.decode(tokenizer.encode("Hello world \xe2\x96\x81 \xc3\xa9", true));
-  } catch (const tern::Error&) {
-  }
+  } catch (const tern::Error&) {}
   return 0;
 }

@@ -1,6 +1,5 @@
-// `tern serve`: the server on a free 127.0.0.1 port, driven with cpp-httplib's client.
-// Every request is bounded (small max_tokens on tern-kjv, a 256-token model; client
-// timeouts), and all traffic stays on loopback.
+// `tern serve`: the server on a free 127.0.0.1 port, driven with cpp-httplib's client
+// (tests/server/server_support.h).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -18,8 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "serving/server.h"
+#include "server_support.h"
 #include "tern/model.h"
+#include "tern/server.h"
 
 namespace tern {
 namespace {
@@ -27,47 +27,12 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-std::filesystem::path shipped_path() { return std::filesystem::path(TERN_SOURCE_DIR) / "models" / "tern-kjv.gguf"; }
-
-const Model& shipped() {
-  static const Model model = [] {
-    LoadOptions load;
-    load.threads = 2;
-    return Model::load(shipped_path(), load);
-  }();
-  return model;
-}
-
-// A server answering on a free loopback port for the life of the object.
-class RunningServer {
- public:
-  explicit RunningServer(ServerOptions options = {}) {
-    std::signal(SIGPIPE, SIG_IGN);  // as `tern serve` does: a closed connection fails a write
-    options.port = 0;
-    options.n_ctx = 256;
-    server_ = std::make_unique<Server>(shipped(), options);
-    thread_ = std::thread([this] { server_->serve(); });
-  }
-  ~RunningServer() {
-    server_->shutdown();
-    thread_.join();
-  }
-  Server& server() { return *server_; }
-  std::unique_ptr<httplib::Client> client() const {
-    auto c = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-    c->set_read_timeout(120, 0);
-    c->set_connection_timeout(10, 0);
-    return c;
-  }
-
- private:
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-};
-
-httplib::Result post(const RunningServer& s, const std::string& path, const json& body, const httplib::Headers& headers = {}) {
-  return s.client()->Post(path.c_str(), headers, body.dump(), "application/json");
-}
+using testing::metric;
+using testing::post;
+using testing::RunningServer;
+using testing::shipped_model;
+using testing::shipped_model_path;
+using testing::streaming_request;
 
 // The events of a server-sent event stream: every one "data: ...\n\n", the last [DONE].
 std::vector<json> sse_events(const std::string& body) {
@@ -93,11 +58,13 @@ std::vector<json> sse_events(const std::string& body) {
 std::string streamed_text(const std::vector<json>& events) {
   std::string text;
   for (const json& e : events)
-    for (const json& c : e["choices"]) text += c.contains("text") ? c["text"].get<std::string>() : c["delta"].value("content", "");
+    for (const json& c : e["choices"])
+      text += c.contains("text") ? c["text"].get<std::string>() : c["delta"].value("content", "");
   return text;
 }
 
-void expect_api_error(const httplib::Result& r, int status, const std::string& param = "", const std::string& code = "") {
+void expect_api_error(const httplib::Result& r, int status, const std::string& param = "",
+                      const std::string& code = "") {
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, status) << r->body;
   const json body = json::parse(r->body, nullptr, false);
@@ -110,14 +77,6 @@ void expect_api_error(const httplib::Result& r, int status, const std::string& p
   if (!code.empty()) {
     EXPECT_EQ(body["error"]["code"], code) << r->body;
   }
-}
-
-double metric(const RunningServer& s, const std::string& name) {
-  const auto r = s.client()->Get("/metrics");
-  if (!r || r->status != 200) return -1;
-  const std::string key = "\n" + name + " ";
-  const size_t at = r->body.find(key);
-  return at == std::string::npos ? -1 : std::stod(r->body.substr(at + key.size()));
 }
 
 TEST(Server, HealthModelsAndMetrics) {
@@ -149,7 +108,8 @@ TEST(Server, HealthModelsAndMetrics) {
 // Greedy text from the server equals `tern run`'s (one sequence, its own code path).
 TEST(Server, GreedyCompletionMatchesTernRun) {
   RunningServer s;
-  const auto r = post(s, "/v1/completions", {{"model", "tern-kjv"}, {"prompt", "And God said"}, {"max_tokens", 12}, {"temperature", 0}});
+  const auto r = post(s, "/v1/completions",
+                      {{"model", "tern-kjv"}, {"prompt", "And God said"}, {"max_tokens", 12}, {"temperature", 0}});
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const json body = json::parse(r->body);
@@ -160,15 +120,11 @@ TEST(Server, GreedyCompletionMatchesTernRun) {
   EXPECT_EQ(body["usage"]["completion_tokens"], 12);
   EXPECT_EQ(choice["finish_reason"], "length");
   EXPECT_EQ(body["usage"]["prompt_tokens"].get<int64_t>(),
-            static_cast<int64_t>(shipped().tokenizer().encode("And God said", true).size()));
-  const std::string out = std::filesystem::path(TERN_BINARY_DIR) / ("server-run-" + std::to_string(::getpid()) + ".txt");
-  const std::string cmd = std::string(TERN_CLI_PATH) + " run -t 2 -m '" + shipped_path().string() +
-                          "' -n 12 --temp 0 -p 'And God said' >" + out + " 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  std::ifstream in(out);
-  const std::string run((std::istreambuf_iterator<char>(in)), {});
-  std::filesystem::remove(out);
-  EXPECT_EQ("And God said" + choice["text"].get<std::string>(), run);
+            static_cast<int64_t>(shipped_model().tokenizer().encode("And God said", true).size()));
+  const auto run = testing::run_tern_cli("run -t 2 -m " + testing::shell_quote(shipped_model_path()) +
+                                         " -n 12 --temp 0 -p 'And God said'");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ("And God said" + choice["text"].get<std::string>(), run.out);
 }
 
 TEST(Server, ChatCompletion) {
@@ -184,7 +140,8 @@ TEST(Server, ChatCompletion) {
   EXPECT_EQ(body["choices"][0]["message"]["role"], "assistant");
   EXPECT_TRUE(body["choices"][0]["message"]["content"].is_string());
   EXPECT_LE(body["usage"]["completion_tokens"].get<int>(), 8);
-  EXPECT_EQ(body["usage"]["total_tokens"], body["usage"]["prompt_tokens"].get<int>() + body["usage"]["completion_tokens"].get<int>());
+  EXPECT_EQ(body["usage"]["total_tokens"],
+            body["usage"]["prompt_tokens"].get<int>() + body["usage"]["completion_tokens"].get<int>());
 }
 
 TEST(Server, StreamingFramesAndSameTextAsWhole) {
@@ -227,15 +184,20 @@ TEST(Server, ConcurrentStreamsGiveTheTextsTheyGiveAlone) {
   RunningServer s(options);
   const int n = 32;
   auto request = [](int i) {
-    return json{{"prompt", i % 2 ? "And it came to pass" : "In the beginning God"}, {"max_tokens", 12 + i % 5},
-                {"seed", 100 + i}, {"temperature", 0.8}, {"stream", true}};
+    return json{{"prompt", i % 2 ? "And it came to pass" : "In the beginning God"},
+                {"max_tokens", 12 + i % 5},
+                {"seed", 100 + i},
+                {"temperature", 0.8},
+                {"stream", true}};
   };
   std::vector<std::future<std::string>> texts;
   for (int i = 0; i < n; ++i)
     texts.push_back(std::async(std::launch::async, [&, i] {
       const auto t0 = std::chrono::steady_clock::now();
       const auto r = post(s, "/v1/completions", request(i));
-      if (!r) return "failed: " + httplib::to_string(r.error()) + " after " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      if (!r)
+        return "failed: " + httplib::to_string(r.error()) + " after " +
+               std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       if (r->status != 200) return "failed: status " + std::to_string(r->status) + " " + r->body;
       return streamed_text(sse_events(r->body));
     }));
@@ -258,11 +220,8 @@ TEST(Server, DisconnectMidStreamFreesTheSlot) {
   options.parallel = 1;
   RunningServer s(options);
   auto client = s.client();
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/v1/completions";
-  req.set_header("Content-Type", "application/json");
-  req.body = json{{"prompt", "And"}, {"max_tokens", 240}, {"stream", true}, {"seed", 1}}.dump();
+  httplib::Request req =
+      streaming_request("/v1/completions", {{"prompt", "And"}, {"max_tokens", 240}, {"stream", true}, {"seed", 1}});
   int chunks = 0;
   req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < 3; };
   httplib::Response res;
@@ -317,7 +276,8 @@ TEST(Server, FullQueueGives503) {
   RunningServer s(options);
   const json long_request = {{"prompt", "And"}, {"max_tokens", 250}, {"temperature", 0}};
   auto running = std::async(std::launch::async, [&] { return post(s, "/v1/completions", long_request); });
-  while (metric(s, "tern_slots_busy") < 1 && running.wait_for(0ms) != std::future_status::ready) std::this_thread::sleep_for(1ms);
+  while (metric(s, "tern_slots_busy") < 1 && running.wait_for(0ms) != std::future_status::ready)
+    std::this_thread::sleep_for(1ms);
   std::vector<std::future<int>> statuses;
   for (int i = 0; i < 5; ++i)
     statuses.push_back(std::async(std::launch::async, [&] {
@@ -362,18 +322,15 @@ TEST(Server, ShutdownDrainsStreamsInFlight) {
   options.port = 0;
   options.n_ctx = 256;
   std::signal(SIGPIPE, SIG_IGN);
-  Server server(shipped(), options);
+  Server server(shipped_model(), options);
   std::thread serving([&] { server.serve(); });
   httplib::Client client("127.0.0.1", server.port());
   client.set_read_timeout(120, 0);
   std::atomic<bool> first_chunk{false};
   std::string body;
   auto in_flight = std::async(std::launch::async, [&] {
-    httplib::Request req;
-    req.method = "POST";
-    req.path = "/v1/completions";
-    req.set_header("Content-Type", "application/json");
-    req.body = json{{"prompt", "And"}, {"max_tokens", 60}, {"stream", true}, {"seed", 5}}.dump();
+    httplib::Request req =
+        streaming_request("/v1/completions", {{"prompt", "And"}, {"max_tokens", 60}, {"stream", true}, {"seed", 5}});
     req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
       body.append(data, n);
       first_chunk = true;
@@ -408,7 +365,8 @@ TEST(ServeCli, ServesAndExitsCleanlyOnSigterm) {
   if (pid == 0) {
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 2);
-    ::execl(TERN_CLI_PATH, TERN_CLI_PATH, "serve", "-m", shipped_path().c_str(), "--port", "0", "-t", "2", nullptr);
+    ::execl(TERN_CLI_PATH, TERN_CLI_PATH, "serve", "-m", shipped_model_path().c_str(), "--port", "0", "-t", "2",
+            nullptr);
     ::_exit(127);
   }
   int port = 0;
@@ -422,7 +380,8 @@ TEST(ServeCli, ServesAndExitsCleanlyOnSigterm) {
   ASSERT_GT(port, 0) << "no address printed";
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(60, 0);
-  const auto r = client.Post("/v1/completions", json{{"prompt", "In the beginning"}, {"max_tokens", 4}}.dump(), "application/json");
+  const auto r = client.Post("/v1/completions", json{{"prompt", "In the beginning"}, {"max_tokens", 4}}.dump(),
+                             "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   ::kill(pid, SIGTERM);

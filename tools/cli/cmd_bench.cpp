@@ -2,8 +2,8 @@
 // a model file or on a named shape with random weights built in memory; optionally side
 // by side with the same shape in full precision (--compare).
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -229,8 +229,10 @@ void run_subject(const BenchOptions& o, const Subject& subject, EnergyProbe& pro
       row.energy = energy;
       rows.push_back(row);
     };
-    if (o.n_prompt > 0) add_row(fmt::format("pp{}", o.n_prompt), o.n_prompt, 0, [&](int n) { return time_prompt(ctx, n, token); });
-    if (o.n_gen > 0) add_row(fmt::format("tg{}", o.n_gen), o.n_gen, 0, [&](int n) { return time_generation(ctx, n, token); });
+    if (o.n_prompt > 0)
+      add_row(fmt::format("pp{}", o.n_prompt), o.n_prompt, 0, [&](int n) { return time_prompt(ctx, n, token); });
+    if (o.n_gen > 0)
+      add_row(fmt::format("tg{}", o.n_gen), o.n_gen, 0, [&](int n) { return time_generation(ctx, n, token); });
     for (int b : o.batch) {
       BatchDecodeBench batch(model, b, kBatchPromptTokens, o.n_gen, o.kv_type);
       add_row(fmt::format("tg{} x B{}", o.n_gen, b), o.n_gen * b, b,
@@ -251,12 +253,22 @@ std::optional<double> speedup_over_one_sequence(const Row& r, const std::vector<
 
 nlohmann::json row_json(const Row& r, const std::vector<Row>& rows, const std::string& cpu, int repetitions,
                         KvType kv_type) {
-  nlohmann::json j = {{"model", r.model}, {"weights", r.linear_type}, {"bytes", r.bytes}, {"params", r.params},
-                      {"bits_per_weight", r.bits_per_weight}, {"isa", r.isa}, {"cpu", cpu}, {"commit", TERN_GIT_COMMIT},
+  nlohmann::json j = {{"model", r.model},
+                      {"weights", r.linear_type},
+                      {"bytes", r.bytes},
+                      {"params", r.params},
+                      {"bits_per_weight", r.bits_per_weight},
+                      {"isa", r.isa},
+                      {"cpu", cpu},
+                      {"commit", TERN_GIT_COMMIT},
                       {"kv_type", kv_type_name(kv_type)},
-                      {"threads", r.threads}, {"test", r.test}, {"tokens_per_second", r.tokens_per_second.mean},
-                      {"tokens_per_second_sd", r.tokens_per_second.sd}, {"peak_rss_bytes", r.rss},
-                      {"cpu_seconds_per_token", r.energy.cpu_seconds_per_token}, {"energy_source", r.energy.source}};
+                      {"threads", r.threads},
+                      {"test", r.test},
+                      {"tokens_per_second", r.tokens_per_second.mean},
+                      {"tokens_per_second_sd", r.tokens_per_second.sd},
+                      {"peak_rss_bytes", r.rss},
+                      {"cpu_seconds_per_token", r.energy.cpu_seconds_per_token},
+                      {"energy_source", r.energy.source}};
   if (r.batch > 0) j["batch"] = r.batch;
   if (const auto speedup = speedup_over_one_sequence(r, rows)) j["speedup_vs_b1"] = *speedup;
   if (r.energy.joules >= 0) {
@@ -293,12 +305,15 @@ void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
     return;
   }
   if (format == "csv") {
-    fmt::print("model,weights,bytes,params,bits_per_weight,isa,cpu,commit,threads,test,tokens_per_second,sd,peak_rss_bytes,cpu_seconds_per_token,energy_source,joules_per_token,kv_type,speedup_vs_b1\n");
+    fmt::print(
+        "model,weights,bytes,params,bits_per_weight,isa,cpu,commit,threads,test,tokens_per_second,sd,peak_rss_bytes,"
+        "cpu_seconds_per_token,energy_source,joules_per_token,kv_type,speedup_vs_b1\n");
     for (const auto& r : rows) {
       const auto speedup = speedup_over_one_sequence(r, rows);
-      fmt::print("{},{},{},{},{:.4f},{},\"{}\",{},{},{},{:.2f},{:.2f},{},{:.6f},{},{},{},{}\n", r.model, r.linear_type, r.bytes,
-                 r.params, r.bits_per_weight, r.isa, cpu, TERN_GIT_COMMIT, r.threads, r.test, r.tokens_per_second.mean,
-                 r.tokens_per_second.sd, r.rss, r.energy.cpu_seconds_per_token, r.energy.source,
+      fmt::print("{},{},{},{},{:.4f},{},\"{}\",{},{},{},{:.2f},{:.2f},{},{:.6f},{},{},{},{}\n", r.model, r.linear_type,
+                 r.bytes, r.params, r.bits_per_weight, r.isa, cpu, TERN_GIT_COMMIT, r.threads, r.test,
+                 r.tokens_per_second.mean, r.tokens_per_second.sd, r.rss, r.energy.cpu_seconds_per_token,
+                 r.energy.source,
                  r.energy.joules >= 0 ? fmt::format("{:.6f}", r.energy.joules / (r.tokens * o.repetitions)) : "",
                  kv_type_name(o.kv_type), speedup ? fmt::format("{:.3f}", *speedup) : "");
     }
@@ -308,10 +323,10 @@ void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
   fmt::print("| --- | --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |\n");
   for (const auto& r : rows) {
     const auto speedup = speedup_over_one_sequence(r, rows);
-    fmt::print("| {} | {} | {:.1f} MiB | {:.1f} M | {:.2f} | {} | {} | {} | {:.1f} ± {:.1f}{} | {:.1f} MiB | {} |\n", r.model,
-               r.linear_type, r.bytes / 1048576.0, r.params / 1e6, r.bits_per_weight, r.isa, r.threads, r.test,
-               r.tokens_per_second.mean, r.tokens_per_second.sd,
-               speedup ? fmt::format(" ({:.2f}x B1)", *speedup) : "", r.rss / 1048576.0, energy_cell(r, o.repetitions));
+    fmt::print("| {} | {} | {:.1f} MiB | {:.1f} M | {:.2f} | {} | {} | {} | {:.1f} ± {:.1f}{} | {:.1f} MiB | {} |\n",
+               r.model, r.linear_type, r.bytes / 1048576.0, r.params / 1e6, r.bits_per_weight, r.isa, r.threads, r.test,
+               r.tokens_per_second.mean, r.tokens_per_second.sd, speedup ? fmt::format(" ({:.2f}x B1)", *speedup) : "",
+               r.rss / 1048576.0, energy_cell(r, o.repetitions));
   }
   fmt::print("\nCPU: {}, commit {}, KV cache {}\n", cpu, TERN_GIT_COMMIT, kv_type_name(o.kv_type));
 }
@@ -319,8 +334,8 @@ void print_rows(const BenchOptions& o, const std::vector<Row>& rows) {
 // "ternary vs multiplication": speed, memory and energy ratios per test and thread count.
 void print_comparison(const BenchOptions& o, const std::vector<Row>& rows) {
   if (o.compare.empty() || (o.json || o.output != "md")) return;
-  fmt::print("\n| test | threads | speed ternary / {} | size {} / ternary | energy per token {} / ternary |\n", o.compare,
-             o.compare, o.compare);
+  fmt::print("\n| test | threads | speed ternary / {} | size {} / ternary | energy per token {} / ternary |\n",
+             o.compare, o.compare, o.compare);
   fmt::print("| --- | ---: | ---: | ---: | ---: |\n");
   for (const auto& t : rows) {
     if (t.linear_type == o.compare) continue;
@@ -330,8 +345,8 @@ void print_comparison(const BenchOptions& o, const std::vector<Row>& rows) {
                                       ? (b.energy.joules / b.tokens) / (t.energy.joules / t.tokens)
                                       : b.energy.cpu_seconds_per_token / t.energy.cpu_seconds_per_token;
       fmt::print("| {} | {} | {:.2f}x | {:.2f}x | {:.2f}x{} |\n", t.test, t.threads,
-                 t.tokens_per_second.mean / b.tokens_per_second.mean, static_cast<double>(b.bytes) / t.bytes, energy_ratio,
-                 b.energy.joules >= 0 ? "" : " (cpu-seconds)");
+                 t.tokens_per_second.mean / b.tokens_per_second.mean, static_cast<double>(b.bytes) / t.bytes,
+                 energy_ratio, b.energy.joules >= 0 ? "" : " (cpu-seconds)");
     }
   }
 }
@@ -340,7 +355,8 @@ int run_bench(BenchOptions o) {
   apply_log_options(o.log);
   if (o.model.empty() == o.shape.empty()) fail("give either -m MODEL or --shape NAME ({})", known_shape_names());
   if (o.n_prompt < 0 || o.n_gen < 0 || o.repetitions < 1) fail("-p and -n must be >= 0 and -r >= 1");
-  if (!o.compare.empty() && o.shape.empty()) fail("--compare needs --shape (it builds the same shape in {})", o.compare);
+  if (!o.compare.empty() && o.shape.empty())
+    fail("--compare needs --shape (it builds the same shape in {})", o.compare);
   if (o.watts < 0 || o.idle_seconds < 0) fail("--watts and --idle-baseline must be >= 0");
   if (!o.shape.empty() && !find_shape(o.shape)) fail("--shape '{}' is not one of {}", o.shape, known_shape_names());
   if (!o.model.empty()) Model::load(o.model);  // a bad file fails before anything is printed
@@ -372,7 +388,9 @@ Command add_bench_command(CLI::App& parent) {
   app->add_option("--shape", o->shape, "Random weights of a named shape: " + known_shape_names())->excludes(model);
   app->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens (0: skip the prompt test)");
   app->add_option("-n,--n-gen", o->n_gen, "Generated tokens (0: skip the generation test)");
-  app->add_option("-t,--threads", o->threads, "Thread counts to run, e.g. -t 1,2")->delimiter(',')->check(CLI::Range(1, 1024));
+  app->add_option("-t,--threads", o->threads, "Thread counts to run, e.g. -t 1,2")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1024));
   add_kv_type_option(*app, o->kv_type);
   app->add_option("-r,--repetitions", o->repetitions, "Repetitions per test");
   app->add_option("--batch", o->batch,
@@ -386,12 +404,14 @@ Command add_bench_command(CLI::App& parent) {
                   "With --shape: also run it with f16 or q8_0 linears, or another ternary type (tern2, tern2r), "
                   "and print ratios")
       ->check(CLI::IsMember({"f16", "q8_0", "tern2", "tern2r"}));
-  app->add_option("--output", o->output, "md (default), json, jsonl or csv")->check(CLI::IsMember({"md", "json", "jsonl", "csv"}));
+  app->add_option("--output", o->output, "md (default), json, jsonl or csv")
+      ->check(CLI::IsMember({"md", "json", "jsonl", "csv"}));
   app->add_flag("--json", o->json, "Same as --output json");
   app->add_option("--watts", o->watts, "Without energy counters: estimate energy from this power (labelled estimated)");
   app->add_option("--idle-baseline", o->idle_seconds, "Measure idle power for this many seconds first");
   app->add_option("--save", o->save, "With --shape: also write the random-weight model to this GGUF file");
-  app->add_option("--powercap-root", o->powercap_root, "Powercap tree (default $TERN_POWERCAP_ROOT or /sys/class/powercap)");
+  app->add_option("--powercap-root", o->powercap_root,
+                  "Powercap tree (default $TERN_POWERCAP_ROOT or /sys/class/powercap)");
   add_log_options(*app, o->log);
   return {app, [o] { return run_bench(*o); }};
 }

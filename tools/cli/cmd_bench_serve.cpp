@@ -9,9 +9,9 @@
 
 #include "commands.h"
 #include "common.h"
-#include "serving/load_test.h"
-#include "serving/server.h"
+#include "tern/load_test.h"
 #include "tern/model.h"
+#include "tern/server.h"
 
 namespace tern::cli {
 namespace {
@@ -32,8 +32,8 @@ void print_report(const LoadTestOptions& o, const LoadTestReport& r, const std::
   fmt::print("completed   {} ok, {} failed in {:.2f} s{}\n", r.ok, r.failed, r.seconds,
              r.first_error.empty() ? "" : " (first failure: " + r.first_error + ")");
   fmt::print("requests/s  {:.2f}\n", r.seconds > 0 ? r.ok / r.seconds : 0);
-  fmt::print("tokens/s    {:.1f}  ({} completion tokens)\n", r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0,
-             r.tokens);
+  fmt::print("tokens/s    {:.1f}  ({} completion tokens)\n",
+             r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0, r.tokens);
   fmt::print("TTFT ms     p50 {:.1f}  p99 {:.1f}\n", quantile(r.ttft_ms, 0.5), quantile(r.ttft_ms, 0.99));
   fmt::print("TPOT ms     p50 {:.2f}  p99 {:.2f}\n", quantile(r.tpot_ms, 0.5), quantile(r.tpot_ms, 0.99));
 }
@@ -63,8 +63,8 @@ int run_bench_serve(BenchServeOptions o) {
   server.shutdown();
   serving.join();
   print_report(o.load, r,
-               fmt::format("in-process {} --parallel {}, kernels {}, {} threads", server.model_id(), o.parallel, model.isa(),
-                           model.threads()));
+               fmt::format("in-process {} --parallel {}, kernels {}, {} threads", server.model_id(), o.parallel,
+                           model.isa(), model.threads()));
   return r.failed == 0 ? 0 : 1;
 }
 

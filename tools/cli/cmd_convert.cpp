@@ -65,8 +65,8 @@ int run_convert(const ConvertCliOptions& o) {
                o.source);
   for (const auto& note : r.notes) fmt::print(stderr, "tern: {}\n", note);
   if (o.dry_run) {
-    fmt::print("{} -> {} ({} layers, dim {}, vocab {})\n", r.source_kind, o.to, r.config.n_layers(),
-               r.config.dim, r.config.n_vocab);
+    fmt::print("{} -> {} ({} layers, dim {}, vocab {})\n", r.source_kind, o.to, r.config.n_layers(), r.config.dim,
+               r.config.n_vocab);
     print_plan(r);
     return 0;
   }
@@ -78,14 +78,22 @@ int run_convert(const ConvertCliOptions& o) {
 
 Command add_convert_command(CLI::App& parent) {
   auto o = std::make_shared<ConvertCliOptions>();
-  CLI::App* app = parent.add_subcommand("convert", "Convert a checkpoint (bitllama2.c, Hugging Face, GGUF) to tern GGUF");
+  CLI::App* app =
+      parent.add_subcommand("convert", "Convert a checkpoint (bitllama2.c, Hugging Face, GGUF) to tern GGUF");
   app->add_option("source", o->source, "bitllama2.c .bin, Hugging Face folder, or GGUF file")->required();
   app->add_option("-o,--output", o->output, "Output GGUF file (written atomically)");
-  app->add_option("--tokenizer", o->tokenizer, "Tokenizer: SentencePiece .model, llama2.c tokenizer.bin, tokenizer.json or GGUF");
-  app->add_option("--type", o->ternary_type, "Ternary packing: tern2 (any width, one scale per tensor, or per row as TERN2R where rows differ; default), tern2r, tq2_0, tq1_0");
-  app->add_option("--embd-type", o->embd_type, "Embedding / LM head type: auto (default: q8_0 where rows are whole 32-blocks, else f32), f32, f16, bf16, q8_0, q6_k");
-  app->add_option("--dense-type", o->dense_type, "Type of non-ternary matrices: f32 (default), f16, bf16, q8_0, q6_k (widths multiple of 256)");
-  app->add_option("--to", o->to, "Target architecture: mobilellm (tern, default) or llama (standard, shared blocks written out)")
+  app->add_option("--tokenizer", o->tokenizer,
+                  "Tokenizer: SentencePiece .model, llama2.c tokenizer.bin, tokenizer.json or GGUF");
+  app->add_option("--type", o->ternary_type,
+                  "Ternary packing: tern2 (any width, one scale per tensor, or per row as TERN2R where rows differ; "
+                  "default), tern2r, tq2_0, tq1_0");
+  app->add_option("--embd-type", o->embd_type,
+                  "Embedding / LM head type: auto (default: q8_0 where rows are whole 32-blocks, else f32), f32, f16, "
+                  "bf16, q8_0, q6_k");
+  app->add_option("--dense-type", o->dense_type,
+                  "Type of non-ternary matrices: f32 (default), f16, bf16, q8_0, q6_k (widths multiple of 256)");
+  app->add_option("--to", o->to,
+                  "Target architecture: mobilellm (tern, default) or llama (standard, shared blocks written out)")
       ->check(CLI::IsMember({"mobilellm", "llama"}));
   app->add_flag("--dry-run", o->dry_run, "Print what would be written, write nothing");
   add_log_options(*app, o->log);

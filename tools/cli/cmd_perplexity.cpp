@@ -4,9 +4,9 @@
 
 #include "commands.h"
 #include "common.h"
-#include "tern/perplexity.h"
 #include "tern/error.h"
 #include "tern/model.h"
+#include "tern/perplexity.h"
 
 namespace tern::cli {
 namespace {

@@ -5,7 +5,6 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <random>
 
 #include "commands.h"
 #include "common.h"
@@ -18,18 +17,11 @@ namespace tern::cli {
 namespace {
 
 struct RunOptions {
-  std::string model;
+  GenerationOptions generation;  // -m, -c, -t, --kv-type, sampling, --seed, --stop, logging
   std::string prompt;
   std::string prompt_file;
   int32_t n_predict = 128;
-  int64_t n_ctx = 0;  // 0: the model's context, at most kDefaultMaxContext
-  int32_t threads = 0;
-  KvType kv_type = KvType::F32;
-  std::vector<std::string> stop;
   bool interactive = false;
-  bool seed_given = false;
-  SamplerParams sampling;
-  LogOptions log;
 };
 
 void print_timings(const GenerationTimings& t) {
@@ -39,7 +31,8 @@ void print_timings(const GenerationTimings& t) {
 
 int run_once(const RunOptions& o, Generator& generator, const GenerationParams& params) {
   const std::string prompt = read_prompt(o.prompt, o.prompt_file);
-  const auto prompt_tokens = generator.tokenize_prompt(prompt);  // rejects a prompt that does not fit, before echoing it
+  const auto prompt_tokens =
+      generator.tokenize_prompt(prompt);  // rejects a prompt that does not fit, before echoing it
   const SignalCounter interrupts({SIGINT});
   print_piece(prompt);
   const auto result = generator.generate(prompt_tokens, params, print_piece);
@@ -51,29 +44,21 @@ int run_once(const RunOptions& o, Generator& generator, const GenerationParams& 
 // newline is added: the model would start a new line, often mid-word). When
 // the context fills, the oldest turns make way.
 int run_interactive(Context& context, const SamplerParams& sampling, const GenerationParams& params) {
-  fmt::print(stderr, "tern: interactive mode: Enter sends a line, Ctrl-C stops a reply, /clear starts over, "
-                     "Ctrl-D exits\n");
+  fmt::print(stderr,
+             "tern: interactive mode: Enter sends a line, Ctrl-C stops a reply, /clear starts over, "
+             "Ctrl-D exits\n");
   ChatSession session(context, sampling, ChatTemplate::named("continue"), "");
   return converse(session, context, params);
 }
 
 int run_generation(RunOptions o) {
-  apply_log_options(o.log);
   if (o.interactive && (!o.prompt.empty() || !o.prompt_file.empty()))
     fail("-i reads prompts from the terminal; do not combine it with -p or -f");
-  if (!o.seed_given) o.sampling.seed = std::random_device{}();
-  spdlog::info("seed {}", o.sampling.seed);
-  o.sampling.validate();
-  LoadOptions load;
-  load.threads = o.threads;
-  const Model model = Model::load(resolve_model_path(o.model), load);
-  spdlog::info("kernels {}, {} threads", model.isa(), model.threads());
-  Context context(model, context_size(o.n_ctx, model), Context::kDefaultBatch, o.kv_type);
-  GenerationParams params;
-  params.n_predict = o.n_predict;
-  params.stop = o.stop;
-  if (o.interactive) return run_interactive(context, o.sampling, params);
-  Generator generator(context, o.sampling);
+  const Model model = load_for_generation(o.generation);
+  Context context = generation_context(o.generation, model);
+  const GenerationParams params = generation_params(o.generation, o.n_predict);
+  if (o.interactive) return run_interactive(context, o.generation.sampling, params);
+  Generator generator(context, o.generation.sampling);
   return run_once(o, generator, params);
 }
 
@@ -82,17 +67,11 @@ int run_generation(RunOptions o) {
 Command add_run_command(CLI::App& parent) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* app = parent.add_subcommand("run", "Generate text from a prompt (or chat with -i)");
-  app->add_option("-m,--model", o->model, "Model file (GGUF); default: the model shipped in models/");
   add_prompt_options(*app, o->prompt, o->prompt_file, "Prompt text", "Read the prompt from a file");
   app->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until the context is full)")
       ->check(CLI::Range(-1, 1 << 30));
-  add_context_options(*app, o->n_ctx, o->threads);
-  add_kv_type_option(*app, o->kv_type);
-  add_sampler_options(*app, o->sampling);
-  add_seed_option(*app, o->sampling.seed, o->seed_given);
-  add_stop_option(*app, o->stop);
   app->add_flag("-i,--interactive", o->interactive, "Chat on the terminal; context is kept across turns");
-  add_log_options(*app, o->log);
+  add_generation_options(*app, o->generation);
   return {app, [o] { return run_generation(*o); }};
 }
 

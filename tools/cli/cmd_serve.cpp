@@ -10,8 +10,8 @@
 
 #include "commands.h"
 #include "common.h"
-#include "serving/server.h"
 #include "tern/model.h"
+#include "tern/server.h"
 
 namespace tern::cli {
 namespace {
@@ -64,8 +64,15 @@ Command add_serve_command(CLI::App& parent) {
   app->add_option("--parallel", o->server.parallel, "Requests decoded at once (slots)")->check(CLI::Range(1, 1024));
   app->add_option("--max-queue", o->server.max_queue, "Requests waiting for a slot at most; more get 503")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  app->add_option("--max-connections", o->server.max_connections,
+                  "Connections served at once (0: parallel + max-queue + 8)")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 16));
+  app->add_option("--max-pending-connections", o->server.max_pending_connections,
+                  "Connections waiting for one of those at most; more get 503 and are closed")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 20));
   app->add_option("--api-key", o->server.api_key, "Require 'Authorization: Bearer KEY' (all but /health)");
-  app->add_option("-c,--ctx-size", o->n_ctx, "Context per request: prompt + max_tokens (default: the model's, at most 2048)")
+  app->add_option("-c,--ctx-size", o->n_ctx,
+                  "Context per request: prompt + max_tokens (default: the model's, at most 2048)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app->add_option("-t,--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
   add_kv_type_option(*app, o->server.kv_type);

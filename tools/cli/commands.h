@@ -8,8 +8,8 @@
 namespace tern::cli {
 
 struct Command {
-  CLI::App* app;              // the subcommand
-  std::function<int()> run;   // runs it; returns the exit code
+  CLI::App* app;             // the subcommand
+  std::function<int()> run;  // runs it; returns the exit code
 };
 
 Command add_run_command(CLI::App& parent);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -145,10 +146,44 @@ std::string unescape(std::string_view text) {
 
 void add_stop_option(CLI::App& app, std::vector<std::string>& stop) {
   app.add_option_function<std::vector<std::string>>(
-      "--stop", [&stop](const std::vector<std::string>& values) {
+      "--stop",
+      [&stop](const std::vector<std::string>& values) {
         for (const auto& v : values) stop.push_back(unescape(v));
       },
       "Stop before this string (repeatable; escapes such as '\\n' are interpreted)");
+}
+
+void add_generation_options(CLI::App& app, GenerationOptions& o) {
+  app.add_option("-m,--model", o.model, "Model file (GGUF); default: the model shipped in models/");
+  add_context_options(app, o.n_ctx, o.threads);
+  add_kv_type_option(app, o.kv_type);
+  add_sampler_options(app, o.sampling);
+  add_seed_option(app, o.sampling.seed, o.seed_given);
+  add_stop_option(app, o.stop);
+  add_log_options(app, o.log);
+}
+
+Model load_for_generation(GenerationOptions& o) {
+  apply_log_options(o.log);
+  if (!o.seed_given) o.sampling.seed = std::random_device{}();
+  spdlog::info("seed {}", o.sampling.seed);
+  o.sampling.validate();
+  LoadOptions load;
+  load.threads = o.threads;
+  Model model = Model::load(resolve_model_path(o.model), load);
+  spdlog::info("kernels {}, {} threads", model.isa(), model.threads());
+  return model;
+}
+
+Context generation_context(const GenerationOptions& o, const Model& model) {
+  return Context(model, context_size(o.n_ctx, model), Context::kDefaultBatch, o.kv_type);
+}
+
+GenerationParams generation_params(const GenerationOptions& o, int32_t n_predict) {
+  GenerationParams params;
+  params.n_predict = n_predict;
+  params.stop = o.stop;
+  return params;
 }
 
 bool print_piece(std::string_view piece) {
@@ -168,8 +203,7 @@ void report_turn(const ChatSession& session, const ChatTurn& turn, const Context
   if (turn.finish != FinishReason::Length) return;
   if (context.n_past() >= context.n_ctx())
     fmt::print(stderr, "tern: reply cut: the context is full (the oldest turns make way next time)\n");
-  else
-    fmt::print(stderr, "tern: reply cut: it reached -n {} tokens\n", n_predict);
+  else fmt::print(stderr, "tern: reply cut: it reached -n {} tokens\n", n_predict);
 }
 
 }  // namespace

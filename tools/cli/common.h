@@ -73,6 +73,27 @@ void add_stop_option(CLI::App& app, std::vector<std::string>& stop);
 // "\n" -> newline, "\t", "\r", "\\", "\'", "\"", "\xNN"; other text as it is.
 std::string unescape(std::string_view text);
 
+// What `tern run` and `tern chat` share: the model, its context and how to sample.
+struct GenerationOptions {
+  std::string model;
+  int64_t n_ctx = 0;  // 0: the model's context, at most 4096
+  int32_t threads = 0;
+  KvType kv_type = KvType::F32;
+  std::vector<std::string> stop;
+  bool seed_given = false;
+  SamplerParams sampling;
+  LogOptions log;
+};
+
+// -m, -c, -t, --kv-type, the sampler flags, --seed, --stop and the log flags.
+void add_generation_options(CLI::App& app, GenerationOptions& options);
+// Applies the log flags, draws a seed when none was given (shown with -v), checks the
+// sampler, then loads the model.
+Model load_for_generation(GenerationOptions& options);
+// The context to generate in (-c, --kv-type) and the per-reply parameters (--stop).
+Context generation_context(const GenerationOptions& options, const Model& model);
+GenerationParams generation_params(const GenerationOptions& options, int32_t n_predict);
+
 // Writes streamed text to stdout at once; false after Ctrl-C (which stops that reply only).
 bool print_piece(std::string_view piece);
 

@@ -1,11 +1,11 @@
 // tern: a CPU inference engine for ternary (1.58-bit) language models.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
-#include <string>
 #include <exception>
+#include <string>
 #include <vector>
 
 #include "commands.h"
@@ -18,17 +18,12 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();  // --help shows every default
   app.set_version_flag("--version", std::string("tern ") + TERN_VERSION + " (commit " + TERN_GIT_COMMIT + ")");
   const std::vector<tern::cli::Command> commands = {
-      tern::cli::add_run_command(app),
-      tern::cli::add_info_command(app),
-      tern::cli::add_tokenize_command(app),
-      tern::cli::add_convert_command(app),
-      tern::cli::add_bench_command(app),
-      tern::cli::add_perplexity_command(app),
-      tern::cli::add_batch_command(app),
-      tern::cli::add_chat_command(app),
+      tern::cli::add_run_command(app),      tern::cli::add_info_command(app),
+      tern::cli::add_tokenize_command(app), tern::cli::add_convert_command(app),
+      tern::cli::add_bench_command(app),    tern::cli::add_perplexity_command(app),
+      tern::cli::add_batch_command(app),    tern::cli::add_chat_command(app),
 #ifdef TERN_HAVE_SERVER  // cpp-httplib (a cross build may lack the target's)
-      tern::cli::add_serve_command(app),
-      tern::cli::add_bench_serve_command(app),
+      tern::cli::add_serve_command(app),    tern::cli::add_bench_serve_command(app),
 #endif
   };
 

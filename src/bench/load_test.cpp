@@ -1,4 +1,4 @@
-#include "serving/load_test.h"
+#include "tern/load_test.h"
 
 #include <httplib.h>
 
@@ -86,8 +86,12 @@ Sample one_request(const LoadTestOptions& o, httplib::Client& client, int index)
   req.set_header("Content-Type", "application/json");
   if (!o.api_key.empty()) req.set_header("Authorization", "Bearer " + o.api_key);
   // min_tokens does not exist in the API: a long stop-free prompt keeps most runs at max_tokens.
-  req.body = json{{"prompt", prompts[index % 5]}, {"max_tokens", o.max_tokens}, {"temperature", o.temperature},
-                  {"seed", index}, {"stream", true}, {"stream_options", {{"include_usage", true}}}}
+  req.body = json{{"prompt", prompts[index % 5]},
+                  {"max_tokens", o.max_tokens},
+                  {"temperature", o.temperature},
+                  {"seed", index},
+                  {"stream", true},
+                  {"stream_options", {{"include_usage", true}}}}
                  .dump();
   StreamReader reader(Clock::now());
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) { return reader.feed(data, n); };
