@@ -27,7 +27,8 @@ namespace {
 double half_value(uint16_t h) {
   const int sign = h >> 15, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
   double v;
-  if (exponent == 0x1f) v = mantissa ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+  if (exponent == 0x1f)
+    v = mantissa ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
   else if (exponent == 0) v = std::ldexp(mantissa, -24);
   else v = std::ldexp(1024 + mantissa, exponent - 25);
   return sign ? -v : v;
@@ -139,7 +140,8 @@ TEST(ActivationQuant, RandomVectorsFollowTheSpecFormula) {
     std::vector<float> x(1 + rng() % 200);
     for (auto& v : x) v = normal(rng);
     // Some values on exact bf16 grids make ties likely.
-    if (trial % 2) for (auto& v : x) v = static_cast<float>(bf16_value(static_cast<uint16_t>(bits_of(v) >> 16)));
+    if (trial % 2)
+      for (auto& v : x) v = static_cast<float>(bf16_value(static_cast<uint16_t>(bits_of(v) >> 16)));
     float amax = 0;
     for (float v : x) amax = std::max(amax, std::fabs(v));
     quantize_activations(x, q);
@@ -177,9 +179,11 @@ TEST(TernaryMatvecRef, EqualsAPlainMultiplyAccumulate) {
     for (int64_t i = 0; i < c.n_in * c.n_rows; ++i)
       w.weights.push_back(static_cast<int8_t>(mode == 0 ? 1 : mode == 1 ? -1 : static_cast<int>(rng() % 3) - 1));
     const int64_t groups = c.n_in / c.group;
-    if (groups == 1) w.scales.assign(static_cast<size_t>(c.n_rows), std::uniform_real_distribution<float>(0.1f, 2)(rng));
+    if (groups == 1)
+      w.scales.assign(static_cast<size_t>(c.n_rows), std::uniform_real_distribution<float>(0.1f, 2)(rng));
     else
-      for (int64_t i = 0; i < c.n_rows * groups; ++i) w.scales.push_back(std::uniform_real_distribution<float>(0.1f, 2)(rng));
+      for (int64_t i = 0; i < c.n_rows * groups; ++i)
+        w.scales.push_back(std::uniform_real_distribution<float>(0.1f, 2)(rng));
     const auto m = TernaryMatrix::from_weights(w);
 
     std::vector<float> x(static_cast<size_t>(c.n_in));
@@ -237,20 +241,22 @@ TEST(TernaryMatrixLayouts, TritTriplesKeepsEveryWeightAndScale) {
   struct Shape {
     int64_t n_in, n_rows, group;
   };
-  for (const Shape s : {Shape{1, 1, 1}, Shape{8, 33, 8}, Shape{9, 32, 9}, Shape{10, 31, 10}, Shape{255, 5, 255},
-                        Shape{256, 64, 256}, Shape{257, 7, 257}, Shape{576, 70, 576}, Shape{768, 40, 256},
-                        Shape{1536, 3, 256}}) {
+  for (const Shape s :
+       {Shape{1, 1, 1}, Shape{8, 33, 8}, Shape{9, 32, 9}, Shape{10, 31, 10}, Shape{255, 5, 255}, Shape{256, 64, 256},
+        Shape{257, 7, 257}, Shape{576, 70, 576}, Shape{768, 40, 256}, Shape{1536, 3, 256}}) {
     TernaryWeights w;
     w.n_in = s.n_in;
     w.n_rows = s.n_rows;
     w.group = s.group;
-    for (int64_t i = 0; i < s.n_in * s.n_rows; ++i) w.weights.push_back(static_cast<int8_t>(static_cast<int>(rng() % 3) - 1));
+    for (int64_t i = 0; i < s.n_in * s.n_rows; ++i)
+      w.weights.push_back(static_cast<int8_t>(static_cast<int>(rng() % 3) - 1));
     for (int64_t i = 0; i < s.n_rows * w.groups_per_row(); ++i) w.scales.push_back(0.5f + static_cast<float>(i));
     const auto m = TernaryMatrix::from_weights(w, TernaryLayout::TritTriples);
     EXPECT_EQ(m.words_per_row, s.n_in / 256 * 29 + (s.n_in % 256 + 8) / 9) << s.n_in;
     for (int64_t r = 0; r < s.n_rows; ++r)
       for (int64_t c = 0; c < s.n_in; ++c)
-        ASSERT_EQ(int(m.weight(r, c)), int(w.weights[r * s.n_in + c])) << s.n_in << "x" << s.n_rows << " at " << r << "," << c;
+        ASSERT_EQ(int(m.weight(r, c)), int(w.weights[r * s.n_in + c]))
+            << s.n_in << "x" << s.n_rows << " at " << r << "," << c;
     const int64_t groups = w.groups_per_row();
     for (int64_t r = 0; r < m.row_blocks() * 32; ++r)
       for (int64_t g = 0; g < groups; ++g)
@@ -280,8 +286,9 @@ void random_float_rows(TensorType type, int64_t n_in, int64_t n_rows, std::mt199
       case TensorType::BF16:
         for (int64_t i = 0; i < n_in; ++i) {
           uint16_t h;
-          do h = static_cast<uint16_t>(rng()); while (type == TensorType::F16 ? ((h & 0x7c00) == 0x7c00 || (h & 0x7c00) > 0x5000)
-                                                                                 : ((h & 0x7f80) == 0x7f80 || (h & 0x7f80) > 0x4500 || (h & 0x7f80) < 0x3000));
+          do h = static_cast<uint16_t>(rng());
+          while (type == TensorType::F16 ? ((h & 0x7c00) == 0x7c00 || (h & 0x7c00) > 0x5000)
+                                         : ((h & 0x7f80) == 0x7f80 || (h & 0x7f80) > 0x4500 || (h & 0x7f80) < 0x3000));
           data.push_back(static_cast<uint8_t>(h & 0xff));
           data.push_back(static_cast<uint8_t>(h >> 8));
           values.push_back(type == TensorType::F16 ? half_value(h) : bf16_value(h));
@@ -290,7 +297,8 @@ void random_float_rows(TensorType type, int64_t n_in, int64_t n_rows, std::mt199
       case TensorType::Q8_0:
         for (int64_t b = 0; b < n_in / 32; ++b) {
           uint16_t d;
-          do d = static_cast<uint16_t>(rng()); while ((d & 0x7c00) == 0x7c00 || (d & 0x7c00) > 0x4000);
+          do d = static_cast<uint16_t>(rng());
+          while ((d & 0x7c00) == 0x7c00 || (d & 0x7c00) > 0x4000);
           data.push_back(static_cast<uint8_t>(d & 0xff));
           data.push_back(static_cast<uint8_t>(d >> 8));
           for (int i = 0; i < 32; ++i) {
@@ -300,8 +308,7 @@ void random_float_rows(TensorType type, int64_t n_in, int64_t n_rows, std::mt199
           }
         }
         break;
-      default:
-        FAIL();
+      default: FAIL();
     }
   }
 }
@@ -309,8 +316,9 @@ void random_float_rows(TensorType type, int64_t n_in, int64_t n_rows, std::mt199
 TEST(FloatMatvecRef, MatchesADoublePrecisionDot) {
   std::mt19937 rng(23);
   for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0}) {
-    const std::vector<int64_t> widths = type == TensorType::Q8_0 ? std::vector<int64_t>{32, 64, 96, 288}
-                                                                 : std::vector<int64_t>{1, 2, 3, 5, 31, 64, 100, 257, 300};
+    const std::vector<int64_t> widths = type == TensorType::Q8_0
+                                            ? std::vector<int64_t>{32, 64, 96, 288}
+                                            : std::vector<int64_t>{1, 2, 3, 5, 31, 64, 100, 257, 300};
     for (int64_t n_in : widths) {
       for (int64_t n_rows : {1, 4, 9}) {
         std::vector<uint8_t> data;
@@ -385,12 +393,14 @@ std::string hex_of(const std::vector<uint8_t>& bytes) {
 // the same bytes, as floats.
 std::vector<float> python_dequantize(TensorType type, const std::vector<uint8_t>& bytes, int64_t n_in, int64_t n_rows,
                                      const std::filesystem::path& dir) {
-  const std::string out = run_python_script(
-      "raw = bytes.fromhex('" + hex_of(bytes) + "')\n"
-      "y = gguf.dequantize(" + std::to_string(static_cast<uint32_t>(type)) + ", [" + std::to_string(n_in) + ", " +
-          std::to_string(n_rows) + "], raw)\n"
-      "print(json.dumps([float(v) for v in y.reshape(-1)]))\n",
-      dir);
+  const std::string out = run_python_script("raw = bytes.fromhex('" + hex_of(bytes) +
+                                                "')\n"
+                                                "y = gguf.dequantize(" +
+                                                std::to_string(static_cast<uint32_t>(type)) + ", [" +
+                                                std::to_string(n_in) + ", " + std::to_string(n_rows) +
+                                                "], raw)\n"
+                                                "print(json.dumps([float(v) for v in y.reshape(-1)]))\n",
+                                            dir);
   std::vector<float> values;
   std::string number;
   for (char c : out) {
@@ -448,12 +458,20 @@ TEST(Dequantize, Q6KWriterIsReadBackByThePythonReference) {
 // ---------------------------------------------------------------- f16 / bf16
 
 TEST(Float16, KnownBitPatterns) {
-  const std::pair<uint16_t, float> known[] = {
-      {0x3c00, 1.0f},          {0xbc00, -1.0f},          {0x3800, 0.5f},          {0xc000, -2.0f},
-      {0x7bff, 65504.0f},      {0xfbff, -65504.0f},      {0x0001, 5.9604644775390625e-8f},
-      {0x03ff, 6.097555160522461e-5f},  {0x0400, 6.103515625e-5f}, {0x0000, 0.0f},
-      {0x3555, 0.333251953125f}, {0x4248, 3.140625f},    {0x7c00, std::numeric_limits<float>::infinity()},
-      {0xfc00, -std::numeric_limits<float>::infinity()}};
+  const std::pair<uint16_t, float> known[] = {{0x3c00, 1.0f},
+                                              {0xbc00, -1.0f},
+                                              {0x3800, 0.5f},
+                                              {0xc000, -2.0f},
+                                              {0x7bff, 65504.0f},
+                                              {0xfbff, -65504.0f},
+                                              {0x0001, 5.9604644775390625e-8f},
+                                              {0x03ff, 6.097555160522461e-5f},
+                                              {0x0400, 6.103515625e-5f},
+                                              {0x0000, 0.0f},
+                                              {0x3555, 0.333251953125f},
+                                              {0x4248, 3.140625f},
+                                              {0x7c00, std::numeric_limits<float>::infinity()},
+                                              {0xfc00, -std::numeric_limits<float>::infinity()}};
   for (const auto& [bits, value] : known) {
     EXPECT_EQ(f16_to_f32(bits), value) << std::hex << bits;
     EXPECT_EQ(f32_to_f16(value), bits) << value;
@@ -469,21 +487,21 @@ TEST(Float16, KnownBitPatterns) {
 
 TEST(Float16, RoundsToNearestEven) {
   const std::pair<float, uint16_t> cases[] = {
-      {1.0f + 0x1p-11f, 0x3c00},        // halfway between 0x3c00 and 0x3c01: even is 0x3c00
-      {1.0f + 3 * 0x1p-11f, 0x3c02},    // halfway between 0x3c01 and 0x3c02: even is 0x3c02
+      {1.0f + 0x1p-11f, 0x3c00},             // halfway between 0x3c00 and 0x3c01: even is 0x3c00
+      {1.0f + 3 * 0x1p-11f, 0x3c02},         // halfway between 0x3c01 and 0x3c02: even is 0x3c02
       {1.0f + 0x1p-11f + 0x1p-20f, 0x3c01},  // just above halfway
       {1.0f + 0x1p-11f - 0x1p-20f, 0x3c00},
-      {65519.0f, 0x7bff},               // below the halfway point to 65536
-      {65520.0f, 0x7c00},               // halfway to 2^16: even is "65536" = infinity
+      {65519.0f, 0x7bff},  // below the halfway point to 65536
+      {65520.0f, 0x7c00},  // halfway to 2^16: even is "65536" = infinity
       {1e6f, 0x7c00},
-      {0x1p-25f, 0x0000},               // half the smallest subnormal: even is 0
-      {3 * 0x1p-25f, 0x0002},           // between 1 and 2 subnormal steps: even is 2
+      {0x1p-25f, 0x0000},      // half the smallest subnormal: even is 0
+      {3 * 0x1p-25f, 0x0002},  // between 1 and 2 subnormal steps: even is 2
       {0x1p-25f * 1.0001f, 0x0001},
       {0x1p-26f, 0x0000},
       {0x3ffp-24f + 0x1p-25f, 0x0400},  // largest subnormal + half a step: even is the smallest normal
       {0x1p-14f - 0x1p-26f, 0x0400},
-      {2049.0f, 0x6800},                // 2048 and 2050 are neighbours: 2049 ties to even 2048
-      {2051.0f, 0x6802},                // ties to 2052 (mantissa 2 is even)
+      {2049.0f, 0x6800},  // 2048 and 2050 are neighbours: 2049 ties to even 2048
+      {2051.0f, 0x6802},  // ties to 2052 (mantissa 2 is even)
       {-2051.0f, 0xe802},
   };
   for (const auto& [value, bits] : cases) {
@@ -533,7 +551,7 @@ TEST(BFloat16, KnownBitPatternsAndRounding) {
   EXPECT_EQ(f32_to_bf16(float_of(0x3f807fff)), 0x3f80);
   EXPECT_EQ(f32_to_bf16(float_of(0x7f7fffff)), 0x7f80);  // rounds up to infinity
   EXPECT_EQ(f32_to_bf16(std::numeric_limits<float>::infinity()), 0x7f80);
-  EXPECT_EQ(f32_to_bf16(float_of(0x00000001)), 0x0000);   // tiniest subnormal rounds to 0
+  EXPECT_EQ(f32_to_bf16(float_of(0x00000001)), 0x0000);  // tiniest subnormal rounds to 0
   EXPECT_EQ(f32_to_bf16(float_of(0x00008001)), 0x0001);
   const uint16_t nan = f32_to_bf16(float_of(0x7f800001));  // a signalling NaN stays NaN
   EXPECT_EQ(nan & 0x7f80, 0x7f80);

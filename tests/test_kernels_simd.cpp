@@ -73,8 +73,9 @@ std::vector<int8_t> make_activations(int64_t n_tok, int64_t n_in, int64_t n_in_p
   std::uniform_int_distribution<int> value(-127, 127);
   for (int64_t t = 0; t < n_tok; ++t)
     for (int64_t i = 0; i < n_in; ++i)
-      q[static_cast<size_t>(t * n_in_padded + i)] = static_cast<int8_t>(
-          fill == ActFill::AllPlus ? 127 : fill == ActFill::AllMinus ? -127 : value(rng));
+      q[static_cast<size_t>(t * n_in_padded + i)] = static_cast<int8_t>(fill == ActFill::AllPlus    ? 127
+                                                                        : fill == ActFill::AllMinus ? -127
+                                                                                                    : value(rng));
   return q;
 }
 
@@ -378,10 +379,8 @@ TEST_P(SimdKernels, DotAndAxpyMatchScalarWithinRounding) {
 // Rows as the KV cache stores them: floats, or IEEE halves (rounded to nearest even).
 template <typename Element>
 Element kv_element(float v) {
-  if constexpr (std::is_same_v<Element, uint16_t>)
-    return f32_to_f16(v);
-  else
-    return v;
+  if constexpr (std::is_same_v<Element, uint16_t>) return f32_to_f16(v);
+  else return v;
 }
 
 // Attention of query heads sharing one KV head over cached positions: head widths with
@@ -402,8 +401,8 @@ void expect_attention_matches_scalar(const KernelTable& simd, const KernelTable&
       for (const int64_t n_pos : {1, 2, 15, 16, 17, 33, 100, 300}) {
         SCOPED_TRACE(::testing::Message() << kv_type_name(kType) << " n_heads " << n_heads << " head_dim " << head_dim
                                           << " n_pos " << n_pos);
-        const int64_t stride = 3 * head_dim;                     // three KV heads side by side
-        const int64_t chunk_stride = 2 * kChunk * stride + 40;   // another layer's rows between chunks
+        const int64_t stride = 3 * head_dim;                    // three KV heads side by side
+        const int64_t chunk_stride = 2 * kChunk * stride + 40;  // another layer's rows between chunks
         const int64_t n_chunks = (n_pos + kChunk - 1) / kChunk;
         std::vector<float> q(static_cast<size_t>(n_heads * head_dim));
         std::vector<Element> keys(static_cast<size_t>(n_pos * stride)), values(keys.size());
@@ -455,14 +454,15 @@ TEST_P(SimdKernels, HalfConversionMatchesScalarBitForBit) {
     const float base = std::ldexp(1.0f, e);
     x.push_back(base);
     x.push_back(-base * 1.5f);
-    x.push_back(base * (1.0f + 1.0f / 2048));      // a tie between two halves (for normal halves)
-    x.push_back(base * (1.0f + 3.0f / 2048));      // the other tie direction
+    x.push_back(base * (1.0f + 1.0f / 2048));  // a tie between two halves (for normal halves)
+    x.push_back(base * (1.0f + 3.0f / 2048));  // the other tie direction
     x.push_back(base * (1.0f + 1.0f / 4096));
   }
   x.insert(x.end(), {0.0f, -0.0f, 65504.0f, 65520.0f, 70000.0f, -1e9f, INFINITY, -INFINITY, 5.96e-8f, 2.9e-8f, 1e-10f});
   std::normal_distribution<float> normal(0.0f, 3.0f);
   for (int i = 0; i < 1000; ++i) x.push_back(normal(rng));
-  for (const int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{15}, int64_t{16}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+  for (const int64_t n :
+       {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{15}, int64_t{16}, int64_t{17}, static_cast<int64_t>(x.size())}) {
     std::vector<uint16_t> fast(static_cast<size_t>(n) + 1, 0xabcd), reference = fast;
     simd().to_f16(x.data(), n, fast.data());
     scalar().to_f16(x.data(), n, reference.data());
@@ -495,8 +495,9 @@ TEST(Q8RowGroups, MatchScalarQ8WithinRounding) {
         for (auto& v : x) v = normal(rng);
         const int64_t r0 = n_rows > 16 ? 16 : 0;
         std::vector<float> want(static_cast<size_t>(n_tok * n_rows), kUntouched), got = want;
-        kernel_table(Isa::Scalar).matmul_dense(TensorType::Q8_0, data.data(), n_in, x.data(), x_stride, n_tok, r0,
-                                               n_rows, want.data(), n_rows);
+        kernel_table(Isa::Scalar)
+            .matmul_dense(TensorType::Q8_0, data.data(), n_in, x.data(), x_stride, n_tok, r0, n_rows, want.data(),
+                          n_rows);
         fast.matmul_q8_groups(groups, x.data(), x_stride, n_tok, r0, n_rows, got.data(), n_rows);
         expect_dense_rows_near(TensorType::Q8_0, data, n_in, n_rows, x, x_stride, n_tok, r0, want, got);
         if (HasFailure()) return;

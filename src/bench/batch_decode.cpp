@@ -22,12 +22,16 @@ struct BatchDecodeBench::State {
 };
 
 BatchDecodeBench::BatchDecodeBench(const Model& model, int batch, int n_prompt, int max_gen, KvType kv_type)
-    : state_(new State{model, batch, n_prompt, max_gen,
+    : state_(new State{model,
+                       batch,
+                       n_prompt,
+                       max_gen,
                        ForwardScratch(weights_of(model), n_prompt + max_gen + 1, std::max(batch, n_prompt), kv_type),
                        {}}) {
   const ModelConfig& c = model.config();
   for (int b = 0; b < batch; ++b) {
-    state_->caches_.push_back(std::make_unique<KvCache>(c.n_layers(), state_->scratch_.cache.n_ctx, c.kv_dim(), kv_type));
+    state_->caches_.push_back(
+        std::make_unique<KvCache>(c.n_layers(), state_->scratch_.cache.n_ctx, c.kv_dim(), kv_type));
     state_->caches_.back()->prefault();
   }
 }

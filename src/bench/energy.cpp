@@ -72,7 +72,8 @@ struct CounterValue {
 
 CounterValue read_counter(const fs::path& file) {
   std::string text;
-  if (const int error = read_small_file(file, text); error != 0) return {0, unreadable_energy_file_message(file, error)};
+  if (const int error = read_small_file(file, text); error != 0)
+    return {0, unreadable_energy_file_message(file, error)};
   const std::string trimmed = trim(text);
   if (const auto value = parse_u64(trimmed)) return {*value, {}};
   return {0, fmt::format("{}: expected a whole number of microjoules, found '{}'", file.string(), trimmed)};
@@ -148,8 +149,8 @@ std::string unreadable_energy_file_message(const fs::path& energy_file, int erro
     // Since Linux 5.10 energy_uj is root-only (the Platypus side channel); the fix is to
     // open the whole zone family, subzones included (":*" matches "intel-rapl:0:1" too).
     const std::string zone = energy_file.parent_path().filename().string();
-    const fs::path glob = energy_file.parent_path().parent_path() / (zone.substr(0, zone.find(':')) + ":*") /
-                          energy_file.filename();
+    const fs::path glob =
+        energy_file.parent_path().parent_path() / (zone.substr(0, zone.find(':')) + ":*") / energy_file.filename();
     message += fmt::format(": run `sudo chmod o+r {}` or run as root", glob.string());
   }
   return message;
@@ -186,7 +187,8 @@ EnergyMeter EnergyMeter::discover(const fs::path& powercap_root) {
   }
   // The MMIO interface reads the same package counters as the MSR one: counting both
   // would double the energy, so it only fills in packages the MSR tree lacks.
-  std::erase_if(zones, [&](const Zone& z) { return z.family == "intel-rapl-mmio" && msr_packages.count(z.domain.package); });
+  std::erase_if(zones,
+                [&](const Zone& z) { return z.family == "intel-rapl-mmio" && msr_packages.count(z.domain.package); });
 
   // Probe every zone. A kind with any unreadable zone is dropped whole: a sum over some
   // packages only would look like a measurement and be wrong. For packages that means
@@ -235,7 +237,8 @@ EnergySample EnergyMeter::between(const EnergyReading& before, const EnergyReadi
     const EnergyDomain& d = domains_[i];
     const uint64_t b = before.microjoules[i], a = after.microjoules[i];
     if (a < b && b > d.max_range_uj)
-      fail("{}: counter went from {} to {} uJ but its range is only {} uJ", d.energy_file.string(), b, a, d.max_range_uj);
+      fail("{}: counter went from {} to {} uJ but its range is only {} uJ", d.energy_file.string(), b, a,
+           d.max_range_uj);
     const uint64_t delta = a >= b ? a - b : a + (d.max_range_uj - b);  // one wrap; see the header
     const double joules = static_cast<double>(delta) * 1e-6;
     switch (d.kind) {
@@ -309,9 +312,10 @@ PerfEnergyCounter PerfEnergyCounter::open(const fs::path& pmu_dir) {
     if (error == EACCES || error == EPERM) {
       std::string paranoid;
       read_small_file("/proc/sys/kernel/perf_event_paranoid", paranoid);
-      c.reason_ += fmt::format(": kernel.perf_event_paranoid is {} and system-wide events need 0 or less: run "
-                               "`sudo sysctl kernel.perf_event_paranoid=0` or run as root",
-                               paranoid.empty() ? "unknown" : trim(paranoid));
+      c.reason_ += fmt::format(
+          ": kernel.perf_event_paranoid is {} and system-wide events need 0 or less: run "
+          "`sudo sysctl kernel.perf_event_paranoid=0` or run as root",
+          paranoid.empty() ? "unknown" : trim(paranoid));
     }
     return c;
   }

@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
-#include <cmath>
 #include <random>
 #include <utility>
 
@@ -31,7 +31,8 @@ Vocab synthetic_vocab(int64_t size) {
   add("<s>", TokenType::Control);
   add("</s>", TokenType::Control);
   for (int b = 0; b < 256; ++b) add(fmt::format("<0x{:02X}>", b), TokenType::Byte);
-  while (static_cast<int64_t>(v.pieces.size()) < size) add(fmt::format("\xe2\x96\x81t{}", v.pieces.size()), TokenType::Normal);
+  while (static_cast<int64_t>(v.pieces.size()) < size)
+    add(fmt::format("\xe2\x96\x81t{}", v.pieces.size()), TokenType::Normal);
   return v;
 }
 
@@ -87,8 +88,10 @@ ModelDraft synthetic_draft(const ModelShape& s, bool ternary, uint64_t seed) {
   c.n_vocab = s.vocab;
   d.vocab = synthetic_vocab(s.vocab);
   const auto dim = static_cast<uint64_t>(s.dim);
-  d.tensors.push_back({"token_embd.weight", {dim, static_cast<uint64_t>(s.vocab)},
-                       random_floats(rng, dim * s.vocab, 1.0f), std::nullopt});
+  d.tensors.push_back({"token_embd.weight",
+                       {dim, static_cast<uint64_t>(s.vocab)},
+                       random_floats(rng, dim * s.vocab, 1.0f),
+                       std::nullopt});
   d.tensors.push_back({"output_norm.weight", {dim}, std::vector<float>(dim, 1.0f), std::nullopt});
   for (int64_t b = 0; b < s.layers; ++b) {
     const std::string p = fmt::format("blk.{}.", b);
@@ -155,7 +158,8 @@ InMemoryFile build_synthetic_model(const ModelShape& shape, const SyntheticOptio
   if (*linear_type == TensorType::TERN2R)  // per-row scales that really differ
     for (auto& t : draft.tensors)
       if (t.is_ternary())
-        for (size_t r = 0; r < t.ternary->scales.size(); ++r) t.ternary->scales[r] *= 1.0f + static_cast<float>(r % 17) / 64;
+        for (size_t r = 0; r < t.ternary->scales.size(); ++r)
+          t.ternary->scales[r] *= 1.0f + static_cast<float>(r % 17) / 64;
   DraftWriteOptions write;
   write.ternary_type = ternary ? *linear_type : TensorType::TERN2;
   write.dense_type = ternary ? TensorType::F32 : *linear_type;

@@ -39,10 +39,8 @@ inline void attention_heads_impl(const float* q, int64_t n_heads, KvRows keys, K
     const float* qh = q + h * head_dim;
     float* oh = out + h * head_dim;
     float* sh = scores + h * n_pos;
-    if (keys.type == KvType::F16)
-      attention_head_impl<Rows, uint16_t>(qh, keys, values, n_pos, head_dim, scale, sh, oh);
-    else
-      attention_head_impl<Rows, float>(qh, keys, values, n_pos, head_dim, scale, sh, oh);
+    if (keys.type == KvType::F16) attention_head_impl<Rows, uint16_t>(qh, keys, values, n_pos, head_dim, scale, sh, oh);
+    else attention_head_impl<Rows, float>(qh, keys, values, n_pos, head_dim, scale, sh, oh);
   }
 }
 

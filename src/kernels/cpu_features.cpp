@@ -19,7 +19,8 @@ std::string cpu_brand() {
   unsigned regs[12] = {};
   unsigned eax, ebx, ecx, edx;
   if (__get_cpuid(0x80000000, &eax, &ebx, &ecx, &edx) == 0 || eax < 0x80000004) return "unknown CPU";
-  for (unsigned i = 0; i < 3; ++i) __get_cpuid(0x80000002 + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
+  for (unsigned i = 0; i < 3; ++i)
+    __get_cpuid(0x80000002 + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
   std::string brand(reinterpret_cast<const char*>(regs), sizeof regs);
   brand = brand.c_str();  // stop at the first NUL
   const auto first = brand.find_first_not_of(' ');

@@ -14,7 +14,8 @@ inline constexpr Isa kAllIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neo
 
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
-  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false, avx512vbmi = false, gfni = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false, avx512vbmi = false,
+       gfni = false;
   // ARM64 (Linux HWCAP): Advanced SIMD, SDOT/UDOT (ASIMDDP), SMMLA/USDOT (I8MM).
   bool asimd = false, asimddp = false, i8mm = false;
   std::string name;  // "AMD EPYC 9454 48-Core Processor", from cpuid; on ARM64 from the MIDR

@@ -69,8 +69,8 @@ const char* implementer_name(unsigned implementer) {
 std::string describe(const Midr& m) {
   const char* vendor = implementer_name(m.implementer);
   const char* part = m.implementer == 0x41 ? arm_part_name(m.part) : nullptr;
-  const std::string id = fmt::format("r{}p{}, MIDR implementer 0x{:02x} part 0x{:03x}", m.variant, m.revision,
-                                     m.implementer, m.part);
+  const std::string id =
+      fmt::format("r{}p{}, MIDR implementer 0x{:02x} part 0x{:03x}", m.variant, m.revision, m.implementer, m.part);
   if (part != nullptr) return fmt::format("{} {} ({})", vendor, part, id);
   if (vendor != nullptr) return fmt::format("{} ARM64 CPU ({})", vendor, id);
   return fmt::format("ARM64 CPU ({})", id);

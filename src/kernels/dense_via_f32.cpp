@@ -7,9 +7,9 @@
 
 namespace tern {
 
-void matmul_dense_via_f32(DenseProduct f32_product, TensorType type, const uint8_t* data, int64_t n_in,
-                          const float* x, int64_t x_stride, int64_t n_tok, int64_t row_begin, int64_t row_end,
-                          float* y, int64_t y_stride) {
+void matmul_dense_via_f32(DenseProduct f32_product, TensorType type, const uint8_t* data, int64_t n_in, const float* x,
+                          int64_t x_stride, int64_t n_tok, int64_t row_begin, int64_t row_end, float* y,
+                          int64_t y_stride) {
   // 16 rows at a time: small enough to stay in L1/L2 between dequantizing and the
   // product, enough rows for the F32 kernel's tiles.
   constexpr int64_t kRows = 16;

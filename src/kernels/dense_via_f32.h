@@ -12,8 +12,8 @@ using DenseProduct = void (*)(TensorType type, const uint8_t* data, int64_t n_in
                               int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride);
 
 // What matmul_dense computes for `type`, through f32_product on dequantized rows.
-void matmul_dense_via_f32(DenseProduct f32_product, TensorType type, const uint8_t* data, int64_t n_in,
-                          const float* x, int64_t x_stride, int64_t n_tok, int64_t row_begin, int64_t row_end,
-                          float* y, int64_t y_stride);
+void matmul_dense_via_f32(DenseProduct f32_product, TensorType type, const uint8_t* data, int64_t n_in, const float* x,
+                          int64_t x_stride, int64_t n_tok, int64_t row_begin, int64_t row_end, float* y,
+                          int64_t y_stride);
 
 }  // namespace tern

@@ -34,7 +34,8 @@ void quantize_q8_0(std::span<const float> row, std::vector<uint8_t>& out) {
     const uint16_t d16 = f32_to_f16(d);
     out.push_back(static_cast<uint8_t>(d16 & 0xff));
     out.push_back(static_cast<uint8_t>(d16 >> 8));
-    for (int i = 0; i < kQ8Block; ++i) out.push_back(static_cast<uint8_t>(static_cast<int8_t>(std::nearbyint(x[i] * inv))));
+    for (int i = 0; i < kQ8Block; ++i)
+      out.push_back(static_cast<uint8_t>(static_cast<int8_t>(std::nearbyint(x[i] * inv))));
   }
 }
 
@@ -77,8 +78,8 @@ void dequantize_q6_k(const uint8_t* row, float* out, int64_t n) {
   constexpr int kBytes = 210;
   for (int64_t b = 0; b < n / kSuperBlock; ++b) {
     const uint8_t* block = row + b * kBytes;
-    const uint8_t* low = block;           // [128]
-    const uint8_t* high = block + 128;    // [64]
+    const uint8_t* low = block;                                         // [128]
+    const uint8_t* high = block + 128;                                  // [64]
     const auto* scales = reinterpret_cast<const int8_t*>(block + 192);  // [16]
     uint16_t d16;
     std::memcpy(&d16, block + 208, 2);
@@ -130,7 +131,8 @@ void quantize_q6_k(std::span<const float> row, std::vector<uint8_t>& out) {
         const uint8_t* v = q + h * 128 + l;
         low[h * 64 + l] = static_cast<uint8_t>((v[0] & 0xF) | ((v[64] & 0xF) << 4));
         low[h * 64 + 32 + l] = static_cast<uint8_t>((v[32] & 0xF) | ((v[96] & 0xF) << 4));
-        high[h * 32 + l] = static_cast<uint8_t>((v[0] >> 4) | ((v[32] >> 4) << 2) | ((v[64] >> 4) << 4) | ((v[96] >> 4) << 6));
+        high[h * 32 + l] =
+            static_cast<uint8_t>((v[0] >> 4) | ((v[32] >> 4) << 2) | ((v[64] >> 4) << 4) | ((v[96] >> 4) << 6));
       }
     out.insert(out.end(), low, low + 128);
     out.insert(out.end(), high, high + 64);
@@ -150,9 +152,7 @@ void append_raw(std::vector<uint8_t>& out, T value) {
 
 void dequantize_row(TensorType type, const uint8_t* row, float* out, int64_t n) {
   switch (type) {
-    case TensorType::F32:
-      std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float));
-      return;
+    case TensorType::F32: std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float)); return;
     case TensorType::F16:
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
@@ -167,17 +167,10 @@ void dequantize_row(TensorType type, const uint8_t* row, float* out, int64_t n) 
         out[i] = bf16_to_f32(h);
       }
       return;
-    case TensorType::Q8_0:
-      dequantize_q8_0(row, out, n);
-      return;
-    case TensorType::Q4_K:
-      dequantize_q4_k(row, out, n);
-      return;
-    case TensorType::Q6_K:
-      dequantize_q6_k(row, out, n);
-      return;
-    default:
-      fail("internal: dequantize_row does not take {}", tensor_type_name(type));
+    case TensorType::Q8_0: dequantize_q8_0(row, out, n); return;
+    case TensorType::Q4_K: dequantize_q4_k(row, out, n); return;
+    case TensorType::Q6_K: dequantize_q6_k(row, out, n); return;
+    default: fail("internal: dequantize_row does not take {}", tensor_type_name(type));
   }
 }
 
@@ -200,8 +193,7 @@ void quantize_row(TensorType type, std::span<const float> row, std::vector<uint8
       if (row.size() % kSuperBlock != 0) fail("Q6_K needs rows that are a multiple of 256, got {}", row.size());
       quantize_q6_k(row, out);
       return;
-    default:
-      fail("tern reads {} but does not write it (writable: F32, F16, BF16, Q8_0, Q6_K)", tensor_type_name(type));
+    default: fail("tern reads {} but does not write it (writable: F32, F16, BF16, Q8_0, Q6_K)", tensor_type_name(type));
   }
 }
 

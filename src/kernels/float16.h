@@ -38,8 +38,8 @@ inline uint16_t f32_to_f16(float f) {
   const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
   const uint32_t abs = bits & 0x7fffffff;
   if (abs >= 0x7f800000) return sign | 0x7c00 | (abs > 0x7f800000 ? 0x200 : 0);  // inf / nan
-  if (abs >= 0x477ff000) return sign | 0x7c00;                                    // rounds past 65504
-  if (abs < 0x38800000) {                                                         // subnormal or zero half
+  if (abs >= 0x477ff000) return sign | 0x7c00;                                   // rounds past 65504
+  if (abs < 0x38800000) {                                                        // subnormal or zero half
     // Scale so the half subnormal step (2^-24) becomes 1, then round to nearest even.
     const float scaled = bits_to_f32(abs) * 16777216.0f;
     const float rounded = scaled - static_cast<float>(static_cast<int32_t>(scaled));
@@ -60,7 +60,7 @@ inline float bf16_to_f32(uint16_t b) { return bits_to_f32(uint32_t{b} << 16); }
 inline uint16_t f32_to_bf16(float f) {
   uint32_t bits = f32_to_bits(f);
   if ((bits & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((bits >> 16) | 0x40);  // quiet nan
-  bits += 0x7fff + ((bits >> 16) & 1);  // round to nearest even
+  bits += 0x7fff + ((bits >> 16) & 1);                                                      // round to nearest even
   return static_cast<uint16_t>(bits >> 16);
 }
 

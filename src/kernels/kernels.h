@@ -15,9 +15,9 @@ namespace tern {
 // int8 activations of n_tok tokens after the kernel's prepare step (reordered bytes,
 // or lookup tables built from them), 64-byte aligned per token.
 struct PreparedActivations {
-  const int8_t* q = nullptr;    // [n_tok, stride] bytes in the kernel's own format
-  const float* scale = nullptr; // [n_tok] activation scale (max|x| / 127)
-  int64_t stride = 0;           // bytes between tokens (>= prepared_bytes(n_in))
+  const int8_t* q = nullptr;     // [n_tok, stride] bytes in the kernel's own format
+  const float* scale = nullptr;  // [n_tok] activation scale (max|x| / 127)
+  int64_t stride = 0;            // bytes between tokens (>= prepared_bytes(n_in))
   int64_t n_tok = 0;
 };
 
@@ -49,8 +49,8 @@ struct KernelTable {
   void (*axpy)(float a, const float* x, float* y, int64_t n);  // y += a * x
   // Attention of n_heads query heads sharing one KV head over n_pos cached positions
   // (see attention_head.h): q, out [n_heads, head_dim]; scores [n_heads, n_pos].
-  void (*attention_heads)(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
-                          int64_t head_dim, float scale, float* scores, float* out);
+  void (*attention_heads)(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim,
+                          float scale, float* scores, float* out);
   // q[i] = round_half_even(x[i] * 127 / amax); returns amax / 127 (0 if x is all zero).
   float (*quantize_row)(const float* x, int64_t n, int8_t* q);
   // SwiGLU's gating: gate[i] = silu(gate[i]) * up[i], silu(z) = z / (1 + e^-z).

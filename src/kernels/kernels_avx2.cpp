@@ -113,8 +113,9 @@ template <int R, int T, bool kHalf, int P>
 [[gnu::always_inline]] inline void accumulate_plane(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T],
                                                     int64_t at, __m256i (&acc)[R][T]) {
   for (int r = 0; r < R; ++r) {
-    const __m256i codes = kHalf ? _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + at)))
-                                : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + at));
+    const __m256i codes = kHalf
+                              ? _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + at)))
+                              : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + at));
     const __m256i u = plane_values<P>(codes);
     for (int t = 0; t < T; ++t) {
       const int8_t* a = acts[t] + 4 * at + (kHalf ? 16 : 32) * P;
@@ -135,7 +136,8 @@ template <int R, bool kHalf, int P>
   const int8_t* a = act + 4 * at + (kHalf ? 16 : 32) * P;
   const __m256i q = kHalf ? _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)))
                           : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
-  for (int r = 0; r < R; ++r) acc[r][0] = _mm256_add_epi16(acc[r][0], _mm256_maddubs_epi16(plane_values<P>(codes[r]), q));
+  for (int r = 0; r < R; ++r)
+    acc[r][0] = _mm256_add_epi16(acc[r][0], _mm256_maddubs_epi16(plane_values<P>(codes[r]), q));
 }
 
 template <int R, int T, bool kHalf, bool kPrefetch>
@@ -145,7 +147,8 @@ template <int R, int T, bool kHalf, bool kPrefetch>
     // The tile's rows are consecutive in memory: fetching ahead of each of them keeps
     // the lines of the next tiles on their way (one token reads the codes once).
     if constexpr (kPrefetch)
-      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + at + kPrefetchAhead), _MM_HINT_T0);
+      for (int r = 0; r < R; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(rows[r] + at + kPrefetchAhead), _MM_HINT_T0);
     __m256i codes[R];
     for (int r = 0; r < R; ++r)
       codes[r] = kHalf ? _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r] + at)))
@@ -263,8 +266,8 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
 
 // Rows in tiles of R for tokens [t0, t0 + T); leftover rows one at a time.
 template <int R, int T, bool kPrefetch = false>
-void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
-                  int64_t t0, float* y, int64_t y_stride) {
+void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end, int64_t t0,
+                  float* y, int64_t y_stride) {
   int64_t r = row_begin;
   for (; r + R <= row_end; r += R) ternary_tile<R, T, kPrefetch>(w, x, r, t0, y, y_stride);
   for (; r < row_end; ++r) ternary_tile<1, T, kPrefetch>(w, x, r, t0, y, y_stride);
@@ -372,8 +375,8 @@ void dense_tile(const uint8_t* data, uint64_t stride, int64_t n_in, const float*
 
 // Tokens in tiles of 4 (one row each); leftover tokens one at a time over 4-row tiles.
 template <TensorType kType>
-void dense_rows(const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride, int64_t n_tok,
-                int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
+void dense_rows(const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride, int64_t n_tok, int64_t row_begin,
+                int64_t row_end, float* y, int64_t y_stride) {
   const uint64_t stride = row_bytes(kType, static_cast<uint64_t>(n_in));
   int64_t t = 0;
   for (; t + 4 <= n_tok; t += 4)
@@ -414,7 +417,8 @@ void quantize_q8_activations(const float* x, int64_t n_in, Q8Activations& a) {
     for (int i = 0; i < 4; ++i) i32[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));
     // Pack 32-bit lanes to bytes; packs interleave 128-bit lanes, the permute restores order.
     const __m256i i16 = _mm256_packs_epi32(i32[0], i32[1]), j16 = _mm256_packs_epi32(i32[2], i32[3]);
-    const __m256i i8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i16, j16), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    const __m256i i8 =
+        _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i16, j16), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_store_si256(reinterpret_cast<__m256i*>(a.q + 32 * b), i8);
     _mm256_store_si256(reinterpret_cast<__m256i*>(a.magnitude + 32 * b), _mm256_abs_epi8(i8));
   }
@@ -483,8 +487,7 @@ void matmul_dense_avx2(TensorType type, const uint8_t* data, int64_t n_in, const
     case TensorType::Q8_0:
       return dense_rows<TensorType::Q8_0>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
     case TensorType::Q6_K:
-      if (n_in <= kMaxQ6KInput)
-        return matmul_q6k_avx2(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
+      if (n_in <= kMaxQ6KInput) return matmul_q6k_avx2(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
       [[fallthrough]];
     case TensorType::Q4_K:
       return matmul_dense_via_f32(matmul_dense_avx2, type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y,
@@ -515,7 +518,8 @@ struct Avx2Rows {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int64_t i = 0;
     for (; i + 32 <= n; i += 32)
-      for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), load8(b + i + 8 * k), acc[k]);
+      for (int k = 0; k < 4; ++k)
+        acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), load8(b + i + 8 * k), acc[k]);
     for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), acc[0]);
     if (i < n) acc[1] = _mm256_fmadd_ps(load_tail(a + i, n - i), load_tail(b + i, n - i), acc[1]);
     return hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
@@ -536,7 +540,8 @@ struct Avx2Rows {
 void to_f16_avx2(const float* x, int64_t n, uint16_t* out) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
   for (; i < n; ++i) out[i] = f32_to_f16(x[i]);
 }
 
@@ -550,7 +555,8 @@ inline __m256 exp_clamped(__m256 x) {
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
   __m256 p = _mm256_set1_ps(1.0f / 5040);
-  for (const float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+  for (const float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f})
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
   const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(two_n));
 }
@@ -589,7 +595,8 @@ void attention_head_avx2(const float* q, KvRows keys, KvRows values, int64_t n_p
   }
   if (p < n_pos) {
     const __m256i m = tail_mask(n_pos - p);
-    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(m), exp_clamped(_mm256_sub_ps(_mm256_maskload_ps(scores + p, m), vmax_score)));
+    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(m),
+                                   exp_clamped(_mm256_sub_ps(_mm256_maskload_ps(scores + p, m), vmax_score)));
     _mm256_maskstore_ps(scores + p, m, e);
     vtotal = _mm256_add_ps(vtotal, e);
   }
@@ -602,9 +609,11 @@ void attention_heads_avx2(const float* q, int64_t n_heads, KvRows keys, KvRows v
                           float scale, float* scores, float* out) {
   for (int64_t h = 0; h < n_heads; ++h) {
     if (keys.type == KvType::F16)
-      attention_head_avx2<uint16_t>(q + h * head_dim, keys, values, n_pos, head_dim, scale, scores + h * n_pos, out + h * head_dim);
+      attention_head_avx2<uint16_t>(q + h * head_dim, keys, values, n_pos, head_dim, scale, scores + h * n_pos,
+                                    out + h * head_dim);
     else
-      attention_head_avx2<float>(q + h * head_dim, keys, values, n_pos, head_dim, scale, scores + h * n_pos, out + h * head_dim);
+      attention_head_avx2<float>(q + h * head_dim, keys, values, n_pos, head_dim, scale, scores + h * n_pos,
+                                 out + h * head_dim);
   }
 }
 
@@ -641,8 +650,19 @@ float quantize_row_avx2(const float* x, int64_t n, int8_t* q) {
 }  // namespace
 
 const KernelTable& avx2_kernels() {
-  static const KernelTable table{Isa::Avx2, TernaryLayout::OffsetCodes, kMaxExactInputInt32, prepared_bytes_avx2, prepare_ternary_avx2, matmul_ternary_avx2, matmul_dense_avx2,
-                                 Avx2Rows::dot<float>, Avx2Rows::axpy<float>, attention_heads_avx2, quantize_row_avx2, silu_gate_avx2, nullptr,
+  static const KernelTable table{Isa::Avx2,
+                                 TernaryLayout::OffsetCodes,
+                                 kMaxExactInputInt32,
+                                 prepared_bytes_avx2,
+                                 prepare_ternary_avx2,
+                                 matmul_ternary_avx2,
+                                 matmul_dense_avx2,
+                                 Avx2Rows::dot<float>,
+                                 Avx2Rows::axpy<float>,
+                                 attention_heads_avx2,
+                                 quantize_row_avx2,
+                                 silu_gate_avx2,
+                                 nullptr,
                                  to_f16_avx2};
   return table;
 }

@@ -25,10 +25,6 @@
 #include "kernels/q6k_avx512.h"
 #include "kernels/quantized_tile.h"
 
-
-
-
-
 namespace tern {
 namespace {
 
@@ -264,18 +260,17 @@ void matmul_ternary_avx512(const TernaryMatrix& w, const PreparedActivations& x,
     const bool one_tile = pass.n_tok <= kMaxTokensInOneTile;  // each word is used once
     for (int64_t segment = 0; segment < w.segments(); ++segment) {
       const bool last = segment + 1 == w.segments();
-      const WordStream stream{reinterpret_cast<const char*>(w.segment_words(end_block, segment)),
-                              last ? nullptr : reinterpret_cast<const char*>(w.segment_words(first_block, segment + 1))};
+      const WordStream stream{
+          reinterpret_cast<const char*>(w.segment_words(end_block, segment)),
+          last ? nullptr : reinterpret_cast<const char*>(w.segment_words(first_block, segment + 1))};
       for (int64_t tile = 0, size = 0; tile < pass.n_tok; tile += size) {
         size = tile_tokens(pass.n_tok, tile);
         const PreparedActivations tokens = token_range(pass, tile, size);
         float* y_tile = y + (t0 + tile) * y_stride;
         for (int64_t block = first_block; block < end_block; ++block) {
           const __mmask32 keep = rows_kept(block, row_begin, row_end);
-          if (one_tile)
-            triple_segment_tile<_MM_HINT_NTA>(w, tokens, block, segment, stream, keep, y_tile, y_stride);
-          else
-            triple_segment_tile<_MM_HINT_T0>(w, tokens, block, segment, stream, keep, y_tile, y_stride);
+          if (one_tile) triple_segment_tile<_MM_HINT_NTA>(w, tokens, block, segment, stream, keep, y_tile, y_stride);
+          else triple_segment_tile<_MM_HINT_T0>(w, tokens, block, segment, stream, keep, y_tile, y_stride);
         }
       }
     }
@@ -348,7 +343,7 @@ void dense_rows(TensorType type, const uint8_t* data, uint64_t stride, int64_t n
                 int64_t t0, int64_t r0, int64_t r1, float* y, int64_t y_stride) {
   const int64_t vec_end = n_in / 16 * 16;
   std::vector<float> tail_row;
-  rows_by_sixteen<T>(r0, r1, y + t0 * y_stride, y_stride, [&](int64_t r, __m512 (&acc)[T]) {
+  rows_by_sixteen<T>(r0, r1, y + t0 * y_stride, y_stride, [&](int64_t r, __m512(&acc)[T]) {
     const uint8_t* row = data + r * stride;
     for (int64_t c = 0; c < vec_end; c += 16) {
       const __m512 wv = load16(type, row, c);
@@ -422,9 +417,7 @@ inline __m512i load_block_pair(const uint8_t* block) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-inline __m512 pair_scales(float lo, float hi) {
-  return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1);
-}
+inline __m512 pair_scales(float lo, float hi) { return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1); }
 
 // One row per loop: with up to 8 tokens the grouped reduction of rows_by_sixteen
 // measured 5% slower here (B = 8 on the 125m head), the int8 products dominate.
@@ -457,7 +450,8 @@ void q8_rows(const uint8_t* data, uint64_t stride, int64_t n_in, const Q8Activat
         const __m512i signed_w = _mm512_mask_sub_epi8(w, a[t]->negative[b], _mm512_setzero_si512(), w);
         const __m512i magnitude = _mm512_maskz_loadu_epi8(0xFFFFFFFFull, a[t]->magnitude + 32 * b);
         const __m512i products = _mm512_dpbusd_epi32(_mm512_setzero_si512(), magnitude, signed_w);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(products), _mm512_set1_ps(f16_scale(block) * a[t]->scale[b]), acc[t]);
+        acc[t] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(products), _mm512_set1_ps(f16_scale(block) * a[t]->scale[b]), acc[t]);
       }
     }
     for (int t = 0; t < T; ++t) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[t]);
@@ -469,7 +463,7 @@ void q8_tile(const uint8_t* data, uint64_t stride, int64_t n_in, const float* x,
              int64_t r1, float* y, int64_t y_stride) {
   run_quantized_tile<T, Q8Activations>(
       x, x_stride, [n_in](const float* xt, Q8Activations& a) { quantize_q8_activations(xt, n_in, a); },
-      [&](const Q8Activations* const (&tokens)[T]) { q8_rows<T>(data, stride, n_in, tokens, r0, r1, y, y_stride); });
+      [&](const Q8Activations* const(&tokens)[T]) { q8_rows<T>(data, stride, n_in, tokens, r0, r1, y, y_stride); });
 }
 
 void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride,
@@ -497,9 +491,9 @@ void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, con
 // signed activation bytes, broadcast straight from memory; the block's offset (128 *
 // the sum of its activations) comes off before the block scale.
 struct Q8Signed {
-  std::vector<int8_t> bytes;   // [n_in]
-  std::vector<float> scale;    // [n_in / 32]
-  std::vector<int32_t> offset; // [n_in / 32] 128 * sum of the block's bytes
+  std::vector<int8_t> bytes;    // [n_in]
+  std::vector<float> scale;     // [n_in / 32]
+  std::vector<int32_t> offset;  // [n_in / 32] 128 * sum of the block's bytes
 };
 
 void quantize_q8_signed(const float* x, int64_t n_in, Q8Signed& a) {
@@ -515,8 +509,8 @@ void quantize_q8_signed(const float* x, int64_t n_in, Q8Signed& a) {
 }
 
 template <int T>
-void q8_groups_tile(const Q8RowGroups& w, const Q8Signed* const (&a)[T], int64_t row_begin, int64_t row_end,
-                    float* y, int64_t y_stride) {
+void q8_groups_tile(const Q8RowGroups& w, const Q8Signed* const (&a)[T], int64_t row_begin, int64_t row_end, float* y,
+                    int64_t y_stride) {
   const int64_t blocks = w.blocks(), steps = w.n_in / 4;
   for (int64_t g = row_begin / 16; g * 16 < row_end; ++g) {
     const uint8_t* group = w.weights.data() + g * steps * 64;
@@ -533,7 +527,8 @@ void q8_groups_tile(const Q8RowGroups& w, const Q8Signed* const (&a)[T], int64_t
           dots[t] = _mm512_dpbusd_epi32(dots[t], weights, _mm512_set1_epi32(four));
         }
       }
-      const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.scales.data() + (g * blocks + b) * 16)));
+      const __m512 scale = _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.scales.data() + (g * blocks + b) * 16)));
       for (int t = 0; t < T; ++t)
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dots[t], _mm512_set1_epi32(a[t]->offset[b]))),
                                  _mm512_mul_ps(scale, _mm512_set1_ps(a[t]->scale[b])), acc[t]);
@@ -549,7 +544,7 @@ void q8_groups_tokens(const Q8RowGroups& w, const float* x, int64_t x_stride, in
                       float* y, int64_t y_stride) {
   run_quantized_tile<T, Q8Signed>(
       x, x_stride, [&w](const float* xt, Q8Signed& a) { quantize_q8_signed(xt, w.n_in, a); },
-      [&](const Q8Signed* const (&tokens)[T]) { q8_groups_tile<T>(w, tokens, row_begin, row_end, y, y_stride); });
+      [&](const Q8Signed* const(&tokens)[T]) { q8_groups_tile<T>(w, tokens, row_begin, row_end, y, y_stride); });
 }
 
 void matmul_q8_groups_avx512(const Q8RowGroups& w, const float* x, int64_t x_stride, int64_t n_tok, int64_t row_begin,
@@ -562,7 +557,9 @@ void matmul_q8_groups_avx512(const Q8RowGroups& w, const float* x, int64_t x_str
 // Sixteen elements of a float or IEEE-half row (KV caches hold either), or the first
 // lanes of m of them, zero elsewhere.
 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
-inline __m512 load16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+inline __m512 load16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
 inline __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 inline __m512 load16(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
 
@@ -613,7 +610,8 @@ inline __m512 exp_clamped(__m512 x) {
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
   __m512 p = _mm512_set1_ps(1.0f / 5040);
-  for (const float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+  for (const float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f})
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
   return _mm512_scalef_ps(p, n);
 }
 
@@ -621,7 +619,8 @@ void silu_gate_avx512(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const auto m = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
     const __m512 z = _mm512_maskz_loadu_ps(m, gate + i);
-    const __m512 silu = _mm512_div_ps(z, _mm512_add_ps(_mm512_set1_ps(1.0f), exp_clamped(_mm512_sub_ps(_mm512_setzero_ps(), z))));
+    const __m512 silu =
+        _mm512_div_ps(z, _mm512_add_ps(_mm512_set1_ps(1.0f), exp_clamped(_mm512_sub_ps(_mm512_setzero_ps(), z))));
     _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up + i)));
   }
 }
@@ -694,7 +693,8 @@ void weigh_values(const float* weights, int64_t n_pos, KvRows values, float* out
     for (int set = 0; set < kSets; ++set) add_position(set, p + set);
   for (; p < n_pos; ++p) add_position(0, p);
   for (int g = 0; g < G; ++g)
-    for (int j = 0; j < NV; ++j) _mm512_storeu_ps(out + g * 16 * NV + 16 * j, _mm512_add_ps(acc[0][g][j], acc[1][g][j]));
+    for (int j = 0; j < NV; ++j)
+      _mm512_storeu_ps(out + g * 16 * NV + 16 * j, _mm512_add_ps(acc[0][g][j], acc[1][g][j]));
 }
 
 // Query heads in tiles of 12 / NV (at most 24 accumulators in the two sets, plus the
@@ -707,11 +707,21 @@ void weigh_values_all_heads(const float* weights, int64_t n_heads, int64_t n_pos
     const float* w = weights + h * n_pos;
     float* o = out + h * 16 * NV;
     switch (std::min(kTile, n_heads - h)) {
-      case 6: if constexpr (kTile >= 6) weigh_values<6, NV, Element>(w, n_pos, values, o); break;
-      case 5: if constexpr (kTile >= 5) weigh_values<5, NV, Element>(w, n_pos, values, o); break;
-      case 4: if constexpr (kTile >= 4) weigh_values<4, NV, Element>(w, n_pos, values, o); break;
-      case 3: if constexpr (kTile >= 3) weigh_values<3, NV, Element>(w, n_pos, values, o); break;
-      case 2: if constexpr (kTile >= 2) weigh_values<2, NV, Element>(w, n_pos, values, o); break;
+      case 6:
+        if constexpr (kTile >= 6) weigh_values<6, NV, Element>(w, n_pos, values, o);
+        break;
+      case 5:
+        if constexpr (kTile >= 5) weigh_values<5, NV, Element>(w, n_pos, values, o);
+        break;
+      case 4:
+        if constexpr (kTile >= 4) weigh_values<4, NV, Element>(w, n_pos, values, o);
+        break;
+      case 3:
+        if constexpr (kTile >= 3) weigh_values<3, NV, Element>(w, n_pos, values, o);
+        break;
+      case 2:
+        if constexpr (kTile >= 2) weigh_values<2, NV, Element>(w, n_pos, values, o);
+        break;
       default: weigh_values<1, NV, Element>(w, n_pos, values, o); break;
     }
   }
@@ -722,8 +732,8 @@ void weigh_values_all_heads(const float* weights, int64_t n_heads, int64_t n_pos
 constexpr int64_t kMaxGroupHeads = 64;
 
 template <int NV, typename Element>
-void attention_heads_registers(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
-                               float scale, float* scores, float* out) {
+void attention_heads_registers(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos, float scale,
+                               float* scores, float* out) {
   __m512 best[kMaxGroupHeads];
   for (int64_t h = 0; h < n_heads; ++h) best[h] = _mm512_set1_ps(-INFINITY);
   // Each call walks another layer's or sequence's cache, which the hardware prefetcher
@@ -747,8 +757,8 @@ void attention_heads_registers(const float* q, int64_t n_heads, KvRows keys, KvR
 }
 
 template <typename Element>
-void attention_heads_typed(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
-                           int64_t head_dim, float scale, float* scores, float* out) {
+void attention_heads_typed(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim,
+                           float scale, float* scores, float* out) {
   if (n_heads <= kMaxGroupHeads) switch (head_dim) {
       case 32: return attention_heads_registers<2, Element>(q, n_heads, keys, values, n_pos, scale, scores, out);
       case 64: return attention_heads_registers<4, Element>(q, n_heads, keys, values, n_pos, scale, scores, out);
@@ -794,8 +804,19 @@ float quantize_row_avx512(const float* x, int64_t n, int8_t* q) {
 }  // namespace
 
 const KernelTable& avx512_kernels() {
-  static const KernelTable table{Isa::Avx512, TernaryLayout::TritTriples, kMaxExactInput, prepared_bytes_avx512, prepare_ternary_avx512, matmul_ternary_avx512, matmul_dense_avx512,
-                                 Avx512Rows::dot<float>, Avx512Rows::axpy<float>, attention_heads_avx512, quantize_row_avx512, silu_gate_avx512, matmul_q8_groups_avx512,
+  static const KernelTable table{Isa::Avx512,
+                                 TernaryLayout::TritTriples,
+                                 kMaxExactInput,
+                                 prepared_bytes_avx512,
+                                 prepare_ternary_avx512,
+                                 matmul_ternary_avx512,
+                                 matmul_dense_avx512,
+                                 Avx512Rows::dot<float>,
+                                 Avx512Rows::axpy<float>,
+                                 attention_heads_avx512,
+                                 quantize_row_avx512,
+                                 silu_gate_avx512,
+                                 matmul_q8_groups_avx512,
                                  to_f16_avx512};
   return table;
 }

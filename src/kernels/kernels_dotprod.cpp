@@ -27,7 +27,9 @@ struct SdotKernel {
 
   using Acc = int32x4_t;
   static Acc zero() { return vdupq_n_s32(0); }
-  [[gnu::always_inline]] static Acc multiply_add(Acc acc, int8x16_t weights, int8x16_t a) { return vdotq_s32(acc, weights, a); }
+  [[gnu::always_inline]] static Acc multiply_add(Acc acc, int8x16_t weights, int8x16_t a) {
+    return vdotq_s32(acc, weights, a);
+  }
   static int32_t total(Acc acc) { return vaddvq_s32(acc); }
 
   template <int R, int T>
@@ -77,9 +79,10 @@ void q8_rows(const uint8_t* data, uint64_t stride, int64_t n_in, const Q8Activat
     float32x4_t acc = vdupq_n_f32(0);
     for (int64_t b = 0; b < n_in / 32; ++b) {
       const uint8_t* block = row + b * 34;
-      int32x4_t products = vdotq_s32(vdupq_n_s32(0), vld1q_s8(reinterpret_cast<const int8_t*>(block + 2)),
-                                     vld1q_s8(a.q + 32 * b));
-      products = vdotq_s32(products, vld1q_s8(reinterpret_cast<const int8_t*>(block + 18)), vld1q_s8(a.q + 32 * b + 16));
+      int32x4_t products =
+          vdotq_s32(vdupq_n_s32(0), vld1q_s8(reinterpret_cast<const int8_t*>(block + 2)), vld1q_s8(a.q + 32 * b));
+      products =
+          vdotq_s32(products, vld1q_s8(reinterpret_cast<const int8_t*>(block + 18)), vld1q_s8(a.q + 32 * b + 16));
       uint16_t d16;
       std::memcpy(&d16, block, 2);
       acc = vfmaq_n_f32(acc, vcvtq_f32_s32(products), f16_to_f32(d16) * a.scale[b]);

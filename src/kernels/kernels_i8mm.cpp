@@ -117,7 +117,8 @@ void matmul_ternary_i8mm(const TernaryMatrix& w, const PreparedActivations& x, i
     t += 2;
   }
   // The last odd row for the paired tokens, then a last odd token (or the only one) for all rows.
-  if (t > 0 && paired_end < row_end) dotprod(w, PreparedActivations{x.q, x.scale, x.stride, t}, paired_end, row_end, y, y_stride);
+  if (t > 0 && paired_end < row_end)
+    dotprod(w, PreparedActivations{x.q, x.scale, x.stride, t}, paired_end, row_end, y, y_stride);
   if (t < x.n_tok) dotprod(w, tokens_from(x, t), row_begin, row_end, y + t * y_stride, y_stride);
 }
 

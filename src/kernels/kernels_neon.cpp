@@ -28,7 +28,9 @@ struct SmlalKernel {
   static constexpr int64_t kMaxChunks = 32;
   // R * T = 4 int16 accumulators: with 8 (2 x 4), GCC 12 spills inside the loop.
   template <int T>
-  static constexpr int kRowsFor = T == 1 ? 4 : T == 2 ? 2 : 1;
+  static constexpr int kRowsFor = T == 1   ? 4
+                                  : T == 2 ? 2
+                                           : 1;
 
   using Acc = int16x8_t;
   static Acc zero() { return vdupq_n_s16(0); }
@@ -123,8 +125,8 @@ void dense_tile(const uint8_t* data, uint64_t stride, int64_t n_in, const float*
 
 // Tokens in tiles of 4 over rows in pairs; leftover tokens one at a time over 4-row tiles.
 template <TensorType kType>
-void dense_rows(const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride, int64_t n_tok,
-                int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
+void dense_rows(const uint8_t* data, int64_t n_in, const float* x, int64_t x_stride, int64_t n_tok, int64_t row_begin,
+                int64_t row_end, float* y, int64_t y_stride) {
   const uint64_t stride = row_bytes(kType, static_cast<uint64_t>(n_in));
   int64_t t = 0;
   for (; t + 4 <= n_tok; t += 4) {
@@ -218,7 +220,8 @@ inline float32x4_t exp_clamped(float32x4_t x) {
   float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693145751953125f));
   r = vfmsq_f32(r, n, vdupq_n_f32(1.428606765330187e-06f));
   float32x4_t p = vdupq_n_f32(1.0f / 5040);
-  for (const float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = vfmaq_f32(vdupq_n_f32(c), p, r);
+  for (const float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f})
+    p = vfmaq_f32(vdupq_n_f32(c), p, r);
   const int32x4_t two_n = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
   return vmulq_f32(p, vreinterpretq_f32_s32(two_n));
 }
@@ -260,10 +263,20 @@ float quantize_row_neon(const float* x, int64_t n, int8_t* q) {
 }  // namespace
 
 const KernelTable& neon_kernels() {
-  static const KernelTable table{Isa::Neon, TernaryLayout::BitPlanes, kMaxExactInputInt32, prepared_bytes_neon,
-                                 prepare_ternary_neon, matmul_ternary_neon, matmul_dense_neon, NeonRows::dot<float>,
-                                 NeonRows::axpy<float>, attention_heads_neon, quantize_row_neon, silu_gate_neon,
-                                 nullptr, to_f16_neon};
+  static const KernelTable table{Isa::Neon,
+                                 TernaryLayout::BitPlanes,
+                                 kMaxExactInputInt32,
+                                 prepared_bytes_neon,
+                                 prepare_ternary_neon,
+                                 matmul_ternary_neon,
+                                 matmul_dense_neon,
+                                 NeonRows::dot<float>,
+                                 NeonRows::axpy<float>,
+                                 attention_heads_neon,
+                                 quantize_row_neon,
+                                 silu_gate_neon,
+                                 nullptr,
+                                 to_f16_neon};
   return table;
 }
 

@@ -5,9 +5,9 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/attention_head.h"
 #include "kernels/dequantize.h"
 #include "kernels/float16.h"
-#include "kernels/attention_head.h"
 #include "kernels/kernels.h"
 #include "kernels/matvec_ref.h"
 
@@ -61,8 +61,8 @@ struct ScalarRows {
   }
 };
 
-void attention_heads_scalar(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos, int64_t head_dim,
-                            float scale, float* scores, float* out) {
+void attention_heads_scalar(const float* q, int64_t n_heads, KvRows keys, KvRows values, int64_t n_pos,
+                            int64_t head_dim, float scale, float* scores, float* out) {
   attention_heads_impl<ScalarRows>(q, n_heads, keys, values, n_pos, head_dim, scale, scores, out);
 }
 
@@ -90,8 +90,19 @@ void silu_gate_scalar(float* gate, const float* up, int64_t n) {
 }
 
 const KernelTable& scalar_kernels() {
-  static const KernelTable table{Isa::Scalar, TernaryLayout::BitPlanes, kMaxExactInputInt32, prepared_bytes_identity, prepare_identity, matmul_ternary_scalar, matmul_dense_scalar,
-                                 ScalarRows::dot<float>, ScalarRows::axpy<float>, attention_heads_scalar, quantize_row_scalar, silu_gate_scalar, nullptr,
+  static const KernelTable table{Isa::Scalar,
+                                 TernaryLayout::BitPlanes,
+                                 kMaxExactInputInt32,
+                                 prepared_bytes_identity,
+                                 prepare_identity,
+                                 matmul_ternary_scalar,
+                                 matmul_dense_scalar,
+                                 ScalarRows::dot<float>,
+                                 ScalarRows::axpy<float>,
+                                 attention_heads_scalar,
+                                 quantize_row_scalar,
+                                 silu_gate_scalar,
+                                 nullptr,
                                  to_f16_scalar};
   return table;
 }

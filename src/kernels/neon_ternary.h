@@ -50,7 +50,7 @@ template <typename Product, int R, int T>
   typename Product::Acc acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = Product::zero();
-  auto plane = [&]<int P>(const uint8x16_t (&codes)[R], int64_t c) {
+  auto plane = [&]<int P>(const uint8x16_t(&codes)[R], int64_t c) {
     int8x16_t weights[R];
     for (int r = 0; r < R; ++r) weights[r] = decode.plane<P>(codes[r]);
     for (int t = 0; t < T; ++t) {
@@ -107,8 +107,8 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
 
 // Rows [row_begin, row_end) in tiles of R against tokens [t0, t0 + T); leftovers one row at a time.
 template <typename Kernel, int R, int T>
-void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
-                  int64_t t0, float* y, int64_t y_stride) {
+void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end, int64_t t0,
+                  float* y, int64_t y_stride) {
   int64_t r = row_begin;
   for (; r + R <= row_end; r += R) ternary_tile<Kernel, R, T>(w, x, r, t0, y, y_stride);
   for (; r < row_end; ++r) ternary_tile<Kernel, 1, T>(w, x, r, t0, y, y_stride);
@@ -118,10 +118,11 @@ void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
 // 3, 2 or 1; Kernel::kRowsFor<T> rows per tile (a single token takes more rows, so each
 // activation load serves several).
 template <typename Kernel>
-void ternary_matmul(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
-                    float* y, int64_t y_stride) {
+void ternary_matmul(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end, float* y,
+                    int64_t y_stride) {
   int64_t t = 0;
-  for (; t + 4 <= x.n_tok; t += 4) ternary_rows<Kernel, Kernel::template kRowsFor<4>, 4>(w, x, row_begin, row_end, t, y, y_stride);
+  for (; t + 4 <= x.n_tok; t += 4)
+    ternary_rows<Kernel, Kernel::template kRowsFor<4>, 4>(w, x, row_begin, row_end, t, y, y_stride);
   switch (x.n_tok - t) {
     case 3: ternary_rows<Kernel, Kernel::template kRowsFor<3>, 3>(w, x, row_begin, row_end, t, y, y_stride); break;
     case 2: ternary_rows<Kernel, Kernel::template kRowsFor<2>, 2>(w, x, row_begin, row_end, t, y, y_stride); break;

@@ -25,9 +25,9 @@ constexpr int64_t kSuperBlock = 256;
 constexpr int64_t kBlockBytes = 210;  // ql[128], qh[64], scales[16], f16 d
 
 struct Q6KActivations {
-  alignas(32) int8_t q[kMaxQ6KInput];              // round(x / scale)
+  alignas(32) int8_t q[kMaxQ6KInput];                 // round(x / scale)
   alignas(32) int16_t pair_offset[kMaxQ6KInput / 2];  // 32 * (q[2k] + q[2k + 1])
-  float scale[kMaxQ6KInput / kSuperBlock];         // max|x| / 127 per 256 inputs
+  float scale[kMaxQ6KInput / kSuperBlock];            // max|x| / 127 per 256 inputs
 };
 
 void quantize_activations(const float* x, int64_t n_in, Q6KActivations& a) {
@@ -45,8 +45,7 @@ void quantize_activations(const float* x, int64_t n_in, Q6KActivations& a) {
       for (int k = 0; k < 8; ++k) a.q[b * kSuperBlock + i + k] = static_cast<int8_t>(lanes[k]);
     }
   }
-  for (int64_t k = 0; k < n_in / 2; ++k)
-    a.pair_offset[k] = static_cast<int16_t>(32 * (a.q[2 * k] + a.q[2 * k + 1]));
+  for (int64_t k = 0; k < n_in / 2; ++k) a.pair_offset[k] = static_cast<int16_t>(32 * (a.q[2 * k] + a.q[2 * k + 1]));
 }
 
 // The 32 codes of weights [32 c, 32 c + 32) of a half of 128 (c = 0..3): low or high
@@ -81,7 +80,8 @@ void q6k_rows(const uint8_t* data, int64_t n_in, const Q6KActivations* const (&a
       for (int chunk = 0; chunk < 8; ++chunk) {  // 32 weights: sub-blocks 2 chunk, 2 chunk + 1
         const int h = chunk / 4, c = chunk % 4;
         const __m256i codes = half_codes(block + 64 * h, block + 128 + 32 * h, c);
-        const __m256i scale = _mm256_setr_m128i(_mm_set1_epi16(scales[2 * chunk]), _mm_set1_epi16(scales[2 * chunk + 1]));
+        const __m256i scale =
+            _mm256_setr_m128i(_mm_set1_epi16(scales[2 * chunk]), _mm_set1_epi16(scales[2 * chunk + 1]));
         const int64_t at = b * kSuperBlock + 32 * chunk;
         for (int t = 0; t < T; ++t) {
           const __m256i act = _mm256_load_si256(reinterpret_cast<const __m256i*>(a[t]->q + at));
@@ -106,7 +106,7 @@ void q6k_tile(const uint8_t* data, int64_t n_in, const float* x, int64_t x_strid
               int64_t y_stride) {
   run_quantized_tile<T, Q6KActivations>(
       x, x_stride, [n_in](const float* xt, Q6KActivations& a) { quantize_activations(xt, n_in, a); },
-      [&](const Q6KActivations* const (&tokens)[T]) { q6k_rows<T>(data, n_in, tokens, r0, r1, y, y_stride); });
+      [&](const Q6KActivations* const(&tokens)[T]) { q6k_rows<T>(data, n_in, tokens, r0, r1, y, y_stride); });
 }
 
 }  // namespace

@@ -26,9 +26,9 @@ constexpr int64_t kSuperBlock = 256;
 constexpr int64_t kBlockBytes = 210;  // ql[128], qh[64], scales[16], f16 d
 
 struct Q6KActivations {
-  alignas(64) int8_t q[kMaxQ6KInput];          // round(x / scale)
+  alignas(64) int8_t q[kMaxQ6KInput];            // round(x / scale)
   alignas(64) int32_t offset[kMaxQ6KInput / 4];  // 32 * the sum of each 4 consecutive q
-  float scale[kMaxQ6KInput / kSuperBlock];     // max|x| / 127 per 256 inputs
+  float scale[kMaxQ6KInput / kSuperBlock];       // max|x| / 127 per 256 inputs
 };
 
 void quantize_activations(const float* x, int64_t n_in, Q6KActivations& a) {
@@ -60,7 +60,8 @@ inline void unpack_codes(const uint8_t* block, __m512i codes[4]) {
   const __m512i nibble = _mm512_set1_epi8(0x0F), two_bits = _mm512_set1_epi8(0x03);
   for (int h = 0; h < 2; ++h) {
     const __m512i ql = _mm512_loadu_si512(block + 64 * h);
-    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 128 + 32 * h)));
+    const __m512i qh =
+        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 128 + 32 * h)));
     const __m512i top_low = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, low_shift), two_bits), 4);
     const __m512i top_high = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, high_shift), two_bits), 4);
     codes[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, nibble), top_low);
@@ -77,8 +78,9 @@ void q6k_rows(const uint8_t* data, int64_t n_in, const Q6KActivations* const (&a
   // Lane l of the chunk of 64 weights c takes sub-block 4c + l / 4's scale.
   __m512i scale_index[4];
   for (int c = 0; c < 4; ++c)
-    scale_index[c] = _mm512_add_epi32(_mm512_set1_epi32(4 * c), _mm512_srli_epi32(
-                                          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 2));
+    scale_index[c] =
+        _mm512_add_epi32(_mm512_set1_epi32(4 * c),
+                         _mm512_srli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 2));
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = data + static_cast<uint64_t>(r) * stride;
     __m512 acc[T];
@@ -114,7 +116,7 @@ void q6k_tile(const uint8_t* data, int64_t n_in, const float* x, int64_t x_strid
               int64_t y_stride) {
   run_quantized_tile<T, Q6KActivations>(
       x, x_stride, [n_in](const float* xt, Q6KActivations& a) { quantize_activations(xt, n_in, a); },
-      [&](const Q6KActivations* const (&tokens)[T]) { q6k_rows<T>(data, n_in, tokens, r0, r1, y, y_stride); });
+      [&](const Q6KActivations* const(&tokens)[T]) { q6k_rows<T>(data, n_in, tokens, r0, r1, y, y_stride); });
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ struct Q8RowGroups {
   static constexpr int64_t kGroupRows = 16;
   static constexpr int64_t kBlock = 32;  // Q8_0 block: one scale per 32 inputs
 
-  int64_t n_in = 0;    // a multiple of 32
+  int64_t n_in = 0;  // a multiple of 32
   int64_t n_rows = 0;
   AlignedBuffer<uint8_t> weights;  // [groups, n_in / 4, 16 rows, 4] w + 128
   // [groups, n_in / 32, 16] each block's scale as the Q8_0 block stores it (IEEE half,

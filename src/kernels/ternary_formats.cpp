@@ -101,7 +101,8 @@ void encode_tq1_0_block(const int8_t* w, float scale, uint8_t* block) {
 void decode_tq2_0_block(const uint8_t* block, int8_t* w, float* scale) {
   for (int h = 0; h < 2; ++h)
     for (int m = 0; m < 32; ++m)
-      for (int n = 0; n < 4; ++n) w[128 * h + m + 32 * n] = static_cast<int8_t>(((block[32 * h + m] >> (2 * n)) & 3) - 1);
+      for (int n = 0; n < 4; ++n)
+        w[128 * h + m + 32 * n] = static_cast<int8_t>(((block[32 * h + m] >> (2 * n)) & 3) - 1);
   *scale = read_f16(block + 64);
 }
 
@@ -170,7 +171,8 @@ std::vector<uint8_t> encode_ternary(TensorType type, const TernaryWeights& w) {
   }
   if (type == TensorType::TERN2) {
     for (float s : w.scales)
-      if (s != w.scales.at(0)) fail("TERN2 holds one scale per tensor, but the scales differ ({} vs {})", s, w.scales[0]);
+      if (s != w.scales.at(0))
+        fail("TERN2 holds one scale per tensor, but the scales differ ({} vs {})", s, w.scales[0]);
     out = encode_tern2_codes(w);
     const float scale = w.scales.at(0);
     const auto* p = reinterpret_cast<const uint8_t*>(&scale);

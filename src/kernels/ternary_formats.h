@@ -18,9 +18,9 @@ constexpr int kTq2BlockBytes = 66;
 struct TernaryWeights {
   int64_t n_in = 0;
   int64_t n_rows = 0;
-  int64_t group = 0;                // n_in for one scale per tensor/row, 256 for TQ blocks
-  std::vector<int8_t> weights;      // [n_rows, n_in]
-  std::vector<float> scales;        // [n_rows, n_in / group]
+  int64_t group = 0;            // n_in for one scale per tensor/row, 256 for TQ blocks
+  std::vector<int8_t> weights;  // [n_rows, n_in]
+  std::vector<float> scales;    // [n_rows, n_in / group]
   int64_t groups_per_row() const { return n_in / group; }
 };
 

@@ -71,7 +71,8 @@ void pack_trit_triples(const TernaryWeights& w, TernaryMatrix& m) {
         for (int64_t lane = 0; lane < rows; ++lane) {
           const int64_t r = b * rows + lane, i = s * TernaryMatrix::kWordsPerSegment + k;
           words[offset + k * rows + lane] =
-              r < w.n_rows ? triple_word(w.weights.data() + r * w.n_in, TernaryMatrix::word_span(w.n_in, i)) : zero_word;
+              r < w.n_rows ? triple_word(w.weights.data() + r * w.n_in, TernaryMatrix::word_span(w.n_in, i))
+                           : zero_word;
         }
     }
   const int64_t groups = m.groups_per_row();

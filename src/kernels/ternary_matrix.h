@@ -49,18 +49,18 @@ struct TernaryMatrix {
   static constexpr int64_t kBlockRows = 32;
 
   TernaryLayout layout = TernaryLayout::BitPlanes;
-  int64_t n_in = 0;         // columns (input length)
-  int64_t n_in_padded = 0;  // n_in rounded up to a multiple of 64
-  int64_t n_rows = 0;       // rows (output length)
-  int64_t group = 0;        // weights per scale along a row: n_in, or 256 (TQ blocks)
-  int64_t row_stride = 0;   // BitPlanes, OffsetCodes: bytes per row = n_in_padded / 4
+  int64_t n_in = 0;           // columns (input length)
+  int64_t n_in_padded = 0;    // n_in rounded up to a multiple of 64
+  int64_t n_rows = 0;         // rows (output length)
+  int64_t group = 0;          // weights per scale along a row: n_in, or 256 (TQ blocks)
+  int64_t row_stride = 0;     // BitPlanes, OffsetCodes: bytes per row = n_in_padded / 4
   int64_t words_per_row = 0;  // TritTriples: 16-bit words per row (words_for(n_in))
   // BitPlanes, OffsetCodes: [n_rows, row_stride];
   // TritTriples: [segments, n_rows / 32 (rounded up), words of the segment, 32] uint16
   AlignedBuffer<uint8_t> codes;
-  std::vector<float> scales;     // [n_rows, n_in / group]
+  std::vector<float> scales;  // [n_rows, n_in / group]
   // TritTriples: the scales again, one vector of 32 lanes per block and group (0 past n_rows).
-  std::vector<float> lane_scales;     // [n_rows / 32 (rounded up), n_in / group, 32]
+  std::vector<float> lane_scales;  // [n_rows / 32 (rounded up), n_in / group, 32]
   // Whether the codes come from memory at every use (the model is larger than the
   // last-level cache; set at load): one-token kernels that can fetch rows ahead do so
   // only then, since for a model the cache holds the extra instructions only cost.

@@ -53,8 +53,7 @@ void ThreadPool::dispatch() {
   generation_.fetch_add(1, std::memory_order_seq_cst);
   if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();  // skip the syscall when all spin
   invoke_(job_, 0, n_threads_);
-  while (!wait_briefly([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
-  }
+  while (!wait_briefly([this] { return pending_.load(std::memory_order_acquire) == 0; })) {}
 }
 
 void ThreadPool::worker(int index) {

@@ -38,8 +38,10 @@ ModelConfig read_model_config(const GgufFile& f) {
   ModelConfig c;
   c.architecture = f.get_string("general.architecture");
   if (!is_supported_architecture(c.architecture))
-    fail("{}: architecture '{}' is not supported (expected 'mobilellm', 'llama', 'bitnet', 'bitnet-b1.58' or 'bitnet-25')",
-         f.name(), c.architecture);
+    fail(
+        "{}: architecture '{}' is not supported (expected 'mobilellm', 'llama', 'bitnet', 'bitnet-b1.58' or "
+        "'bitnet-25')",
+        f.name(), c.architecture);
   const std::string a = c.architecture + ".";
   c.name = f.get_string("general.name", "");
   c.source_format = f.get_string("tern.source_format", "");

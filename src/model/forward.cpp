@@ -42,12 +42,14 @@ void rope_rows(float* vec, int64_t begin, int64_t end, int64_t head_dim, const f
 
 // cos and sin of pos * base^(-2j / head_dim) for every position of the context, computed
 // once (in double) instead of per token, layer and head.
-void fill_rope_tables(const ModelConfig& c, int64_t n_ctx, std::vector<float>& cos_table, std::vector<float>& sin_table) {
+void fill_rope_tables(const ModelConfig& c, int64_t n_ctx, std::vector<float>& cos_table,
+                      std::vector<float>& sin_table) {
   const int64_t half = c.head_dim / 2;
   cos_table.resize(static_cast<size_t>(n_ctx * half));
   sin_table.resize(cos_table.size());
   for (int64_t j = 0; j < half; ++j) {
-    const double freq = std::pow(static_cast<double>(c.rope_base), -2.0 * static_cast<double>(j) / static_cast<double>(c.head_dim));
+    const double freq =
+        std::pow(static_cast<double>(c.rope_base), -2.0 * static_cast<double>(j) / static_cast<double>(c.head_dim));
     for (int64_t pos = 0; pos < n_ctx; ++pos) {
       const double angle = static_cast<double>(pos) * freq;
       cos_table[pos * half + j] = static_cast<float>(std::cos(angle));
@@ -69,11 +71,11 @@ bool any_ternary(std::initializer_list<const Linear*> linears) {
 // their scale: it is folded into the scale. Tokens are split between the threads, so a
 // prompt or batch has no serial step between its products.
 struct SubLayerInput {
-  const float* x;           // [n_tok, n] what dense linears read
-  int64_t n;                // input width
-  bool ternary;             // some linear reading it is ternary: int8 rows in act_q
-  bool own_tables;          // each thread builds its tables itself (tables_per_thread)
-  PreparedActivations qx;   // the shared tables ternary linears read (empty otherwise)
+  const float* x;          // [n_tok, n] what dense linears read
+  int64_t n;               // input width
+  bool ternary;            // some linear reading it is ternary: int8 rows in act_q
+  bool own_tables;         // each thread builds its tables itself (tables_per_thread)
+  PreparedActivations qx;  // the shared tables ternary linears read (empty otherwise)
 };
 
 SubLayerInput prepare_input(const ModelWeights& w, ForwardScratch& s, const Executor& ex, const float* x,
@@ -161,9 +163,8 @@ void attend(const ModelWeights& w, ForwardScratch& s, KvCache& cache, float* sco
   const ModelConfig& c = w.config;
   const int64_t kv_offset = (h / (c.n_heads / c.n_kv_heads)) * c.head_dim;
   w.kernels->attention_heads(s.q.data() + t * c.q_dim() + h * c.head_dim, n_heads,
-                             cache.key_rows(layer).offset(kv_offset), cache.value_rows(layer).offset(kv_offset), pos + 1,
-                             c.head_dim,
-                             1.0f / std::sqrt(static_cast<float>(c.head_dim)), scores,
+                             cache.key_rows(layer).offset(kv_offset), cache.value_rows(layer).offset(kv_offset),
+                             pos + 1, c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.head_dim)), scores,
                              s.attn_out.data() + t * c.q_dim() + h * c.head_dim);
 }
 
@@ -172,7 +173,8 @@ void attend(const ModelWeights& w, ForwardScratch& s, KvCache& cache, float* sco
 // few tasks to keep the threads busy (one token of a model with few KV heads). Threads
 // take every count-th task: a prompt's later tokens, which see more positions, are
 // spread over all of them.
-void attention_rows(const ModelWeights& w, ForwardScratch& s, const Executor& ex, int64_t layer, const RowPlaces& rows) {
+void attention_rows(const ModelWeights& w, ForwardScratch& s, const Executor& ex, int64_t layer,
+                    const RowPlaces& rows) {
   const ModelConfig& c = w.config;
   const int64_t group = c.n_heads / c.n_kv_heads;
   const int64_t n_tok = ex.tokens.end - ex.tokens.begin;
@@ -350,13 +352,12 @@ void forward_rows(const ModelWeights& w, ForwardScratch& s, std::span<const int3
     s.pool->run([&](int index, int count) {
       run_layers(w, s, Executor{nullptr, split_range(n_tok, index, count), index}, tokens, rows);
     });
-  else
-    run_layers(w, s, Executor{s.pool.get(), {0, n_tok}, 0}, tokens, rows);
+  else run_layers(w, s, Executor{s.pool.get(), {0, n_tok}, 0}, tokens, rows);
   lm_head(w, s, logit_rows);
 }
 
-void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos, Logits logits,
-                   KvCache* cache) {
+void forward_batch(const ModelWeights& w, ForwardScratch& s, std::span<const int32_t> tokens, int64_t pos,
+                   Logits logits, KvCache* cache) {
   const auto n_tok = static_cast<int64_t>(tokens.size());
   s.row_positions.resize(tokens.size());  // within the capacity reserved at construction
   s.row_caches.assign(tokens.size(), cache ? cache : &s.cache);

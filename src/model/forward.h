@@ -24,8 +24,8 @@ struct ForwardScratch {
   // run at the same time on different threads.
   std::unique_ptr<ThreadPool> pool;
   int64_t max_batch;
-  int64_t max_in;         // widest linear input
-  int64_t max_in_padded;  // widest ternary input, padded to 64
+  int64_t max_in;           // widest linear input
+  int64_t max_in_padded;    // widest ternary input, padded to 64
   int64_t prepared_stride;  // bytes of one token's prepared activations for the widest input
   KvCache cache;
   std::vector<float> x;         // [max_batch, dim] residual stream
@@ -40,19 +40,19 @@ struct ForwardScratch {
   // [max_batch, n_vocab]; left uninitialized so that rows only perplexity writes (all
   // but the first) never become resident memory during plain generation.
   std::unique_ptr<float[]> logits;
-  std::vector<float> scores;    // [n_threads, n_heads / n_kv_heads, n_ctx] attention weights of a head group
-  std::vector<float> rope_cos;  // [n_ctx, head_dim / 2] cos(pos * base^(-2j / head_dim))
-  std::vector<float> rope_sin;  // [n_ctx, head_dim / 2]
+  std::vector<float> scores;           // [n_threads, n_heads / n_kv_heads, n_ctx] attention weights of a head group
+  std::vector<float> rope_cos;         // [n_ctx, head_dim / 2] cos(pos * base^(-2j / head_dim))
+  std::vector<float> rope_sin;         // [n_ctx, head_dim / 2]
   AlignedBuffer<int8_t> act_q;         // [max_batch, max_in_padded] int8 activations, zero padded
   AlignedBuffer<int8_t> act_prepared;  // [max_batch, prepared_stride] in the kernel's format
   // Each thread's own tables for row-split products of up to kOwnTableTokens tokens.
   static constexpr int64_t kOwnTableTokens = 4;
   AlignedBuffer<int8_t> thread_tables;  // [n_threads, kOwnTableTokens, prepared_stride] (empty for 1 thread)
-  std::vector<float> act_scale;        // [max_batch]
-  std::vector<int64_t> row_positions;  // [max_batch] forward_batch's per-row places, reused
-  std::vector<KvCache*> row_caches;    // [max_batch]
-  std::vector<int64_t> logit_rows;     // [max_batch]
-  std::vector<KvCache*> sorted_caches; // [max_batch] runs_data_parallel's distinctness check
+  std::vector<float> act_scale;         // [max_batch]
+  std::vector<int64_t> row_positions;   // [max_batch] forward_batch's per-row places, reused
+  std::vector<KvCache*> row_caches;     // [max_batch]
+  std::vector<int64_t> logit_rows;      // [max_batch]
+  std::vector<KvCache*> sorted_caches;  // [max_batch] runs_data_parallel's distinctness check
 };
 
 enum class Logits { None, Last, All };

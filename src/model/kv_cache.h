@@ -40,16 +40,11 @@ struct KvCache {
   int64_t n_ctx = 0;
   int64_t kv_dim = 0;  // n_kv_heads * head_dim
   KvType type = KvType::F32;
-  KvStorage k;         // [n_chunks, n_layers, kChunkRows, n_kv_heads, head_dim]
-  KvStorage v;         // [n_chunks, n_layers, kChunkRows, n_kv_heads, head_dim]
+  KvStorage k;  // [n_chunks, n_layers, kChunkRows, n_kv_heads, head_dim]
+  KvStorage v;  // [n_chunks, n_layers, kChunkRows, n_kv_heads, head_dim]
 
   KvCache(int64_t layers, int64_t ctx, int64_t kv_width, KvType element_type = KvType::F32)
-      : n_layers(layers),
-        n_ctx(ctx),
-        kv_dim(kv_width),
-        type(element_type),
-        k(storage_bytes()),
-        v(storage_bytes()) {}
+      : n_layers(layers), n_ctx(ctx), kv_dim(kv_width), type(element_type), k(storage_bytes()), v(storage_bytes()) {}
 
   // Elements [begin, end) of the key and value rows of (layer, pos), from floats
   // (to_f16 rounds them for an F16 cache: the kernel table's conversion).
@@ -87,10 +82,8 @@ struct KvCache {
   void store(const KvStorage& s, int64_t layer, int64_t pos, const float* row, int64_t begin, int64_t end,
              ToF16 to_f16) const {
     const int64_t at = offset(layer, pos) + begin;
-    if (type == KvType::F16)
-      to_f16(row + begin, end - begin, reinterpret_cast<uint16_t*>(s.data()) + at);
-    else
-      std::copy(row + begin, row + end, reinterpret_cast<float*>(s.data()) + at);
+    if (type == KvType::F16) to_f16(row + begin, end - begin, reinterpret_cast<uint16_t*>(s.data()) + at);
+    else std::copy(row + begin, row + end, reinterpret_cast<float*>(s.data()) + at);
   }
   KvRows rows(const KvStorage& s, int64_t layer) const {
     return {s.data() + layer * kChunk * kv_dim * kv_type_bytes(type), kv_dim, chunk_elements(), type};

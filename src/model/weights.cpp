@@ -35,9 +35,9 @@ struct BlockLinearSpec {
   Dim n_out;
 };
 constexpr BlockLinearSpec kBlockLinears[] = {
-    {"attn_q", &BlockWeights::attn_q, dim, q_dim},          {"attn_k", &BlockWeights::attn_k, dim, kv_dim},
-    {"attn_v", &BlockWeights::attn_v, dim, kv_dim},         {"attn_output", &BlockWeights::attn_output, q_dim, dim},
-    {"ffn_gate", &BlockWeights::ffn_gate, dim, ffn},        {"ffn_up", &BlockWeights::ffn_up, dim, ffn},
+    {"attn_q", &BlockWeights::attn_q, dim, q_dim},   {"attn_k", &BlockWeights::attn_k, dim, kv_dim},
+    {"attn_v", &BlockWeights::attn_v, dim, kv_dim},  {"attn_output", &BlockWeights::attn_output, q_dim, dim},
+    {"ffn_gate", &BlockWeights::ffn_gate, dim, ffn}, {"ffn_up", &BlockWeights::ffn_up, dim, ffn},
     {"ffn_down", &BlockWeights::ffn_down, ffn, dim},
 };
 
@@ -166,8 +166,8 @@ const KernelTable& exact_kernels(const KernelTable& chosen, int64_t widest_input
   for (const Isa isa : {Isa::Avx2, Isa::Scalar}) {
     const KernelTable& fallback = kernel_table(isa);
     if (!isa_supported(isa, cpu) || widest_input > fallback.max_exact_input) continue;
-    spdlog::warn("{}: linears with {} inputs are too wide for exact {} sums (at most {}); using the {} kernels",
-                 file, widest_input, isa_name(chosen.isa), chosen.max_exact_input, isa_name(isa));
+    spdlog::warn("{}: linears with {} inputs are too wide for exact {} sums (at most {}); using the {} kernels", file,
+                 widest_input, isa_name(chosen.isa), chosen.max_exact_input, isa_name(isa));
     return fallback;
   }
   fail("{}: linears with {} inputs are too wide for exact sums on any kernel (at most {})", file, widest_input,
@@ -221,7 +221,7 @@ void mark_streamed_weights(ModelWeights& w, const CacheSizes& cache) {
     for (const auto& spec : kBlockLinears)
       if (Linear& l = b.*spec.member; l.ternary) l.packed.streamed = streamed;
   spdlog::debug("{}: {} MB of weights per token, last-level cache {} MB: {}", w.file.name(), bytes / 1000000,
-               cache.last_level_bytes / 1000000, streamed ? "streamed (kernels fetch ahead)" : "cache-resident");
+                cache.last_level_bytes / 1000000, streamed ? "streamed (kernels fetch ahead)" : "cache-resident");
 }
 
 void pack_for_kernels(const TensorTable& table, ModelWeights& w) {
@@ -277,7 +277,8 @@ ModelWeights load_weights(GgufFile file, int threads, Isa isa) {
 
   const auto& embd = table.required("token_embd.weight");
   if (embd.ne.size() != 2 || embd.ne[0] != static_cast<uint64_t>(c.dim))
-    fail("{}: tensor 'token_embd.weight' has shape {}, expected [{}, n_vocab]", w.file.name(), embd.shape_string(), c.dim);
+    fail("{}: tensor 'token_embd.weight' has shape {}, expected [{}, n_vocab]", w.file.name(), embd.shape_string(),
+         c.dim);
   c.n_vocab = static_cast<int64_t>(embd.ne[1]);
   if (w.file.has(c.architecture + ".vocab_size") && w.file.get_uint(c.architecture + ".vocab_size") != embd.ne[1])
     fail("{}: key '{}.vocab_size' is {}, but token_embd.weight has {} rows", w.file.name(), c.architecture,

@@ -56,9 +56,9 @@ struct ModelWeights {
   GgufFile file;
   ModelConfig config;
   std::optional<Tokenizer> tokenizer;
-  DenseMatrix token_embd;            // [n_vocab, dim]
-  std::vector<float> output_norm;    // [dim]
-  DenseMatrix output;                // [n_vocab, dim]; the token embedding when tied
+  DenseMatrix token_embd;          // [n_vocab, dim]
+  std::vector<float> output_norm;  // [dim]
+  DenseMatrix output;              // [n_vocab, dim]; the token embedding when tied
   // A Q8_0 head repacked for the kernels' row-group product, when they have one; the
   // file's copy of the head is then only read for embedding lookups.
   std::optional<Q8RowGroups> output_groups;

@@ -42,7 +42,8 @@ void BM_TernaryFromMemory(benchmark::State& state) { run_ternary_benchmark(state
 
 void TernaryShapes(benchmark::internal::Benchmark* b) {
   // mobilellm-125m (576 / 1536), mobilellm-350m (960 / 2560), bitnet-700m (1536 / 4096).
-  const std::vector<std::pair<int64_t, int64_t>> shapes = {{576, 1536}, {1536, 576}, {960, 2560}, {2560, 960}, {1536, 4096}, {4096, 1536}};
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{576, 1536}, {1536, 576},  {960, 2560},
+                                                           {2560, 960}, {1536, 4096}, {4096, 1536}};
   for (int isa : {0, 1, 2})
     for (auto [n_in, rows] : shapes)
       for (int tokens : {1, 4, 8, 16}) {
@@ -58,7 +59,11 @@ void BM_DenseHead(benchmark::State& state) {
   const std::string isa = kIsaNames[state.range(0)], type = state.range(1) == 0 ? "f16" : "q8_0";
   time_product(state, KernelProduct::dense(isa, type, state.range(2), state.range(3)), isa + " " + type);
 }
-BENCHMARK(BM_DenseHead)->Args({1, 0, 576, 32000})->Args({1, 1, 576, 32000})->Args({2, 0, 576, 32000})->Args({2, 1, 576, 32000});
+BENCHMARK(BM_DenseHead)
+    ->Args({1, 0, 576, 32000})
+    ->Args({1, 1, 576, 32000})
+    ->Args({2, 0, 576, 32000})
+    ->Args({2, 1, 576, 32000});
 
 // The Q8_0 LM head of the 125M shape in row groups (AVX-512 only), for 1 token
 // (generation) and 8 (a batch step); args: tokens.
