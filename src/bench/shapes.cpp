@@ -164,7 +164,7 @@ InMemoryFile build_synthetic_model(const ModelShape& shape, const SyntheticOptio
   write.ternary_type = ternary ? *linear_type : TensorType::TERN2;
   write.dense_type = ternary ? TensorType::F32 : *linear_type;
   write.embedding_type = *embedding_type;
-  const GgufWriter writer = draft_to_gguf(draft, write);
+  const GgufWriter writer = draft_to_gguf(draft, plan_tensors(draft, write), write);
   InMemoryFile file(shape.name);
   std::ofstream out(file.path(), std::ios::binary);
   writer.write_to(out);

@@ -77,7 +77,7 @@ ConvertReport convert_model(const ConvertOptions& o) {
   report.tensors = plan_tensors(draft, o.write);
   if (o.dry_run) return report;
   if (o.output.empty()) fail("no output file: pass -o OUT.gguf");
-  const GgufWriter writer = draft_to_gguf(draft, o.write, o.progress);
+  const GgufWriter writer = draft_to_gguf(draft, report.tensors, o.write, o.progress);
   report.file_bytes = writer.file_size();
   writer.write(o.output);
   return report;

@@ -181,9 +181,8 @@ std::vector<PlannedTensor> plan_tensors(const ModelDraft& d, const DraftWriteOpt
   return plan;
 }
 
-GgufWriter draft_to_gguf(const ModelDraft& d, const DraftWriteOptions& o,
+GgufWriter draft_to_gguf(const ModelDraft& d, const std::vector<PlannedTensor>& plan, const DraftWriteOptions& o,
                          const std::function<void(size_t, size_t)>& progress) {
-  const auto plan = plan_tensors(d, o);
   GgufWriter w;
   write_config_keys(d, o.architecture, w);
   write_vocab_keys(d.vocab, w);

@@ -32,10 +32,11 @@ struct PlannedTensor {
 // asked (a tern-only feature in a llama export, a row length a type cannot hold).
 std::vector<PlannedTensor> plan_tensors(const ModelDraft& draft, const DraftWriteOptions& options);
 
-// Encodes the whole draft (the caller unshares blocks first for llama exports).
-// `progress(done, total)` is called after each tensor (may be empty).
-GgufWriter draft_to_gguf(const ModelDraft& draft, const DraftWriteOptions& options,
-                         const std::function<void(size_t, size_t)>& progress = {});
+// Encodes the whole draft as `plan` (plan_tensors of the same draft and options) says;
+// the caller unshares blocks first for llama exports. `progress(done, total)` is called
+// after each tensor (may be empty).
+GgufWriter draft_to_gguf(const ModelDraft& draft, const std::vector<PlannedTensor>& plan,
+                         const DraftWriteOptions& options, const std::function<void(size_t, size_t)>& progress = {});
 
 // Writes the vocabulary's tokenizer.ggml.* keys.
 void write_vocab_keys(const Vocab& vocab, GgufWriter& writer);

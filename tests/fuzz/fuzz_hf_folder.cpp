@@ -18,8 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto result = tern::read_hf_checkpoint(dir, {});
     tern::DraftWriteOptions options;
     options.ternary_type = tern::TensorType::TERN2;
-    (void)tern::plan_tensors(result.draft, options);
-    (void)tern::draft_to_gguf(result.draft, options).file_size();
+    const auto plan = tern::plan_tensors(result.draft, options);
+    (void)tern::draft_to_gguf(result.draft, plan, options).file_size();
   } catch (const tern::Error&) {}
   return 0;
 }
