@@ -2,7 +2,9 @@
 // tokenizer_config.json beside it). Only what byte-level BPE models use is
 // accepted; anything else is an error naming the field, never a silent guess.
 #include <fstream>
+#include <iterator>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tern/error.h"
@@ -34,17 +36,15 @@ const json& member(const json& object, const char* key) {
   return it == object.end() ? null : *it;
 }
 
+// Hugging Face's names of the Split behaviours (SplitDelimiterBehavior), in the order of
+// PreTokenizeStep::Behavior: read and written through this one table.
+constexpr const char* kBehaviorNames[] = {"Isolated", "Removed", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
+static_assert(std::size(kBehaviorNames) == static_cast<size_t>(PreTokenizeStep::Behavior::Contiguous) + 1);
+
 PreTokenizeStep::Behavior parse_behavior(const std::string& file, const std::string& name) {
-  using B = PreTokenizeStep::Behavior;
-  if (name == "Isolated") return B::Isolated;
-  if (name == "Removed") return B::Removed;
-  if (name == "MergedWithPrevious") return B::MergedWithPrevious;
-  if (name == "MergedWithNext") return B::MergedWithNext;
-  if (name == "Contiguous") return B::Contiguous;
-  fail(
-      "{}: pre_tokenizer behavior '{}' is not one of Isolated, Removed, MergedWithPrevious, MergedWithNext, "
-      "Contiguous",
-      file, name);
+  for (size_t i = 0; i < std::size(kBehaviorNames); ++i)
+    if (name == kBehaviorNames[i]) return static_cast<PreTokenizeStep::Behavior>(i);
+  fail("{}: pre_tokenizer behavior '{}' is not one of {}", file, name, fmt::join(kBehaviorNames, ", "));
 }
 
 // A literal string as a PCRE2 pattern: every non-alphanumeric ASCII byte escaped.
@@ -241,8 +241,6 @@ Vocab load_byte_level_tokenizer_json(const std::filesystem::path& path) {
 }
 
 std::string pre_tokenizer_to_hf_json(const std::vector<PreTokenizeStep>& steps) {
-  static const char* const kBehaviorNames[] = {"Isolated", "Removed", "MergedWithPrevious", "MergedWithNext",
-                                               "Contiguous"};
   json sequence = json::array();
   for (const PreTokenizeStep& s : steps) {
     if (s.kind == PreTokenizeStep::Kind::ByteLevel) {
