@@ -51,6 +51,17 @@ void expect_vectors(const Tokenizer& tok, const std::filesystem::path& inp, cons
   expect_round_trips(tok, read_vocab_test_cases(inp, out));
 }
 
+// What `tern tokenize` prints for these ids: one line, space-separated. Appended piece by
+// piece: GCC 12 gives a false -Wrestrict on "x" + string.
+std::string tokenize_output(const std::vector<int32_t>& ids) {
+  std::string line;
+  for (const int32_t id : ids) {
+    if (!line.empty()) line += ' ';
+    line += std::to_string(id);
+  }
+  return line + "\n";
+}
+
 Tokenizer llama3_json_tokenizer() {
   return Tokenizer(load_byte_level_tokenizer_json(shared_dir() / "tokenizers/llama3/tokenizer.json"));
 }
@@ -199,12 +210,7 @@ void expect_cli_vectors(const std::filesystem::path& tokenizer, const std::strin
     const auto r = run_command(shell_quote(tern_cli()) + " tokenize --no-bos -m " + shell_quote(tokenizer.string()) +
                                " -f " + shell_quote(text.string()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    std::string expected;
-    for (const int32_t id : cases[i].ids) {  // appended piece by piece: GCC 12's false -Wrestrict on "x" + string
-      if (!expected.empty()) expected += ' ';
-      expected += std::to_string(id);
-    }
-    EXPECT_EQ(r.out, expected + "\n") << "text: '" << cases[i].text << "'";
+    EXPECT_EQ(r.out, tokenize_output(cases[i].ids)) << "text: '" << cases[i].text << "'";
   }
 }
 
@@ -230,11 +236,8 @@ TEST(ByteLevelBpeCli, PiecesAreOneALineAndSpecialIsOptIn) {
   EXPECT_EQ(lines, static_cast<long>(tok.encode("a\n\tb<|eot_id|>", true).size())) << pieces.out;
 }
 
-}  // namespace tern::testing
-
 // ---- tern convert with a pre-tokenizer that no llama.cpp name stands for ----
 
-namespace tern::testing {
 namespace {
 
 // tokenizer.json with its pre_tokenizer replaced, converted (in a tiny random model)
@@ -282,10 +285,7 @@ TEST(ByteLevelBpeConvert, UnnamedPreTokenizerIsKeptWholeAndMatchesTheVectors) {
   // The CLI reads the same file the same way.
   const auto r = run_tern_cli("tokenize --no-bos -m " + shell_quote(gguf.string()) + " -p 'It costs 1234 dollars!'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::string expected;
-  for (const int32_t id : tok.encode("It costs 1234 dollars!", false))
-    (expected += expected.empty() ? "" : " ") += std::to_string(id);
-  EXPECT_EQ(r.out, expected + "\n");
+  EXPECT_EQ(r.out, tokenize_output(tok.encode("It costs 1234 dollars!", false)));
 }
 
 TEST(ByteLevelBpeConvert, DigitsAndPunctuationStepsSurviveConversion) {
@@ -323,10 +323,6 @@ TEST(ByteLevelBpeConvert, CustomNameWithoutItsStepsIsAnError) {
     EXPECT_NE(std::string(e.what()).find("tern.tokenizer.pre_tokenizer"), std::string::npos) << e.what();
   }
 }
-
-}  // namespace tern::testing
-
-namespace tern::testing {
 
 TEST(ByteLevelBpeConvert, FalconTokenizerJsonFormIsNamedFalcon) {
   // Falcon's tokenizer.json pre-tokenizer: punctuation runs, GPT-2's ByteLevel split,

@@ -563,12 +563,6 @@ TEST(ConvertDryRun, WritesNothingAndPrintsTheTensorTable) {
   EXPECT_NE(r.out.find("token_embd.weight"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace tern
-
-namespace tern {
-namespace {
-
 // ------------------------------------------------------------------ defaults
 
 // `tern perplexity` of model on the shipped held-out excerpt.

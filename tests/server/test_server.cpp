@@ -319,13 +319,8 @@ TEST(Server, ApiKeyIsRequiredExceptForHealth) {
 TEST(Server, ShutdownDrainsStreamsInFlight) {
   ServerOptions options;
   options.parallel = 2;
-  options.port = 0;
-  options.n_ctx = 256;
-  std::signal(SIGPIPE, SIG_IGN);
-  Server server(shipped_model(), options);
-  std::thread serving([&] { server.serve(); });
-  httplib::Client client("127.0.0.1", server.port());
-  client.set_read_timeout(120, 0);
+  RunningServer s(options);
+  const auto client = s.client();
   std::atomic<bool> first_chunk{false};
   std::string body;
   auto in_flight = std::async(std::launch::async, [&] {
@@ -338,12 +333,12 @@ TEST(Server, ShutdownDrainsStreamsInFlight) {
     };
     httplib::Response res;
     httplib::Error error;
-    return client.send(req, res, error) ? res.status : -1;
+    return client->send(req, res, error) ? res.status : -1;
   });
   while (!first_chunk) std::this_thread::sleep_for(5ms);
-  std::thread stopper([&] { server.shutdown(); });
+  std::thread stopper([&] { s.server().shutdown(); });  // ~RunningServer's shutdown is then a no-op
   std::this_thread::sleep_for(20ms);
-  httplib::Client late("127.0.0.1", server.port());
+  httplib::Client late("127.0.0.1", s.port());
   late.set_connection_timeout(2, 0);
   const auto refused = late.Post("/v1/completions", json{{"prompt", "a"}}.dump(), "application/json");
   if (refused) {
@@ -351,7 +346,6 @@ TEST(Server, ShutdownDrainsStreamsInFlight) {
   }
   EXPECT_EQ(in_flight.get(), 200);
   stopper.join();
-  serving.join();
   const std::vector<json> events = sse_events(body);
   ASSERT_FALSE(events.empty());
   EXPECT_FALSE(events.back()["choices"][0]["finish_reason"].is_null());
