@@ -199,13 +199,13 @@ inline __m128 add_scaled(__m128 sums, __m128 scales, __m128i group_sums) {
 // Rows [r0, r0 + R) against tokens [t0, t0 + T). Each output's float sum takes its
 // groups in order, as ternary_rescale does: y = (sum_g scales[r, g] * acc_g) * x.scale[t].
 // The R * T outputs are handled four at a time (output k is row k / T, token k % T).
-template <int R, int T, bool kPrefetch = false>
-void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, int64_t t0, float* y,
-                  int64_t y_stride) {
+// `block(s0, s1, half, acc32)` adds steps [s0, s1) (and the half chunk after them when
+// `half`) into acc32, summing in int16 over at most kMaxStepsInt16 steps plus the half.
+template <int R, int T, typename Block>
+[[gnu::always_inline]] inline void ternary_tile_sums(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0,
+                                                     int64_t t0, float* y, int64_t y_stride, Block&& block) {
   constexpr int kOut = R * T, kQuads = (kOut + 3) / 4;
-  const uint8_t* rows[R];
   const int8_t* acts[T];
-  for (int r = 0; r < R; ++r) rows[r] = w.codes.data() + (r0 + r) * w.row_stride;
   for (int t = 0; t < T; ++t) acts[t] = x.q + (t0 + t) * x.stride;
   const int64_t groups = w.groups_per_row();
   const int64_t steps = w.n_in_padded / kStepWeights;
@@ -247,14 +247,14 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
     // multiple of the group there is no odd chunk.
     const int64_t group_steps = w.group / kStepWeights;
     for (int64_t g = 0; g < groups; ++g) {
-      accumulate_block<R, T, kPrefetch>(rows, acts, g * group_steps, (g + 1) * group_steps, false, acc32);
+      block(g * group_steps, (g + 1) * group_steps, false, acc32);
       close_group(g);
     }
   } else {
     // Blocks of int16 sums; the last one (possibly only the odd chunk) takes the odd chunk.
     for (int64_t s = 0;; s += kMaxStepsInt16) {
       const int64_t end = std::min(steps, s + kMaxStepsInt16);
-      accumulate_block<R, T, kPrefetch>(rows, acts, s, end, odd_chunk && end == steps, acc32);
+      block(s, end, odd_chunk && end == steps, acc32);
       if (end == steps) break;
     }
     close_group(0);
@@ -262,6 +262,20 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
   alignas(16) float out[4 * kQuads];
   for (int q = 0; q < kQuads; ++q) _mm_store_ps(out + 4 * q, sums[q]);
   for (int k = 0; k < kOut; ++k) y[(t0 + k % T) * y_stride + r0 + k / T] = out[k] * x.scale[t0 + k % T];
+}
+
+// Rows [r0, r0 + R) against tokens [t0, t0 + T), decoding the codes in every step.
+template <int R, int T, bool kPrefetch = false>
+void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, int64_t t0, float* y,
+                  int64_t y_stride) {
+  const uint8_t* rows[R];
+  const int8_t* acts[T];
+  for (int r = 0; r < R; ++r) rows[r] = w.codes.data() + (r0 + r) * w.row_stride;
+  for (int t = 0; t < T; ++t) acts[t] = x.q + (t0 + t) * x.stride;
+  ternary_tile_sums<R, T>(w, x, r0, t0, y, y_stride,
+                          [&](int64_t s0, int64_t s1, bool half, __m256i(&acc32)[R][T]) {
+                            accumulate_block<R, T, kPrefetch>(rows, acts, s0, s1, half, acc32);
+                          });
 }
 
 // Rows in tiles of R for tokens [t0, t0 + T); leftover rows one at a time.
@@ -273,6 +287,265 @@ void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
   for (; r < row_end; ++r) ternary_tile<1, T, kPrefetch>(w, x, r, t0, y, y_stride);
 }
 
+// ------------------------------------------------------------------ decoded rows
+//
+// Two or more tokens: a tile of rows is unpacked once per call to one unsigned byte per
+// weight (w + 1) in a buffer on the stack, in the prepared activations' order, so byte i
+// of a decoded row pairs with byte i of every token's activations. Every token of the
+// call then runs over those bytes: the decode (shift, mask) is paid once per weight
+// instead of once per 4-token tile, and the tile's inner step is only a load per row and
+// VPMADDUBSW + VPADDW per row and token, so the accumulators, the rows' vectors and one
+// product fit the 16 YMM registers.
+
+// Rows up to this many (padded) weights are decoded; longer ones take the per-tile
+// decode. kDecodedRows rows of it stay in L1 next to the activations passing through.
+constexpr int64_t kMaxDecodedWeights = 8192;
+constexpr int kDecodedRows = 3;
+constexpr int kDecodedTokens = 4;
+
+// One row of OffsetCodes (n_in_padded / 4 bytes) to n_in_padded unsigned bytes w + 1,
+// ordered as prepare_ternary_avx2 orders the activations: step s's plane p at
+// 128 s + 32 p (both chunks), a trailing odd chunk's plane p at 16 p after the steps.
+void unpack_offset_codes(const uint8_t* codes, int64_t n_in_padded, uint8_t* out) {
+  const int64_t steps = n_in_padded / kStepWeights;
+  for (int64_t s = 0; s < steps; ++s) {
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + s * kStepBytes));
+    auto* o = reinterpret_cast<__m256i*>(out + s * kStepWeights);
+    _mm256_storeu_si256(o, plane_values<0>(c));
+    _mm256_storeu_si256(o + 1, plane_values<1>(c));
+    _mm256_storeu_si256(o + 2, plane_values<2>(c));
+    _mm256_storeu_si256(o + 3, plane_values<3>(c));
+  }
+  if (steps * kStepWeights < n_in_padded) {
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + steps * kStepBytes));
+    const __m128i three = _mm_set1_epi8(3);
+    auto* o = reinterpret_cast<__m128i*>(out + steps * kStepWeights);
+    _mm_storeu_si128(o, _mm_and_si128(c, three));
+    _mm_storeu_si128(o + 1, _mm_and_si128(_mm_srli_epi16(c, 2), three));
+    _mm_storeu_si128(o + 2, _mm_and_si128(_mm_srli_epi16(c, 4), three));
+    _mm_storeu_si128(o + 3, _mm_and_si128(_mm_srli_epi16(c, 6), three));
+  }
+}
+
+// Bytes [begin, end) of decoded rows (whole 32-byte vectors) summed in int16, then
+// widened into acc32. Each vector adds at most 2 * 2 * 127 = 508 to an int16 lane, so
+// a block may take up to 64 vectors (32512). Not inlined: with acc32 in registers
+// around it, GCC runs out of registers in the loop and spills accumulators, whose
+// chains through memory then bound it.
+constexpr int64_t kMaxVectorsInt16 = 64;
+
+// acc += VPMADDUBSW(u, *a), as one asm statement: GCC otherwise computes the product
+// into a fresh register and moves the sum back (a move per product), or, with 12
+// accumulators, spills some of them.
+#define TERN_MADD_ACC(acc, u, a)                                                        \
+  asm("vpmaddubsw %[m], %[w], %[p]\n\tvpaddw %[p], %[c], %[c]"                        \
+      : [c] "+x"(acc), [p] "=&x"(product)                                               \
+      : [w] "x"(u), [m] "m"(*reinterpret_cast<const __m256i*>(a)))
+
+// The 3 x 4 tile: 12 accumulators, the 3 rows' vectors and one product in the 16
+// YMM registers; the activations are the products' memory operands.
+[[gnu::noinline]] void accumulate_decoded_block_3x4(const uint8_t* const (&rows)[3], const int8_t* const (&acts)[4],
+                                                    int64_t begin, int64_t end, __m256i (&acc32)[3][4]) {
+  __m256i a00 = _mm256_setzero_si256(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
+          a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, product;
+  const uint8_t *w0 = rows[0], *w1 = rows[1], *w2 = rows[2];
+  const int8_t *x0 = acts[0], *x1 = acts[1], *x2 = acts[2], *x3 = acts[3];
+  for (int64_t i = begin; i < end; i += 32) {
+    const __m256i u0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w0 + i));
+    const __m256i u1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w1 + i));
+    const __m256i u2 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w2 + i));
+    TERN_MADD_ACC(a00, u0, x0 + i);
+    TERN_MADD_ACC(a10, u1, x0 + i);
+    TERN_MADD_ACC(a20, u2, x0 + i);
+    TERN_MADD_ACC(a01, u0, x1 + i);
+    TERN_MADD_ACC(a11, u1, x1 + i);
+    TERN_MADD_ACC(a21, u2, x1 + i);
+    TERN_MADD_ACC(a02, u0, x2 + i);
+    TERN_MADD_ACC(a12, u1, x2 + i);
+    TERN_MADD_ACC(a22, u2, x2 + i);
+    TERN_MADD_ACC(a03, u0, x3 + i);
+    TERN_MADD_ACC(a13, u1, x3 + i);
+    TERN_MADD_ACC(a23, u2, x3 + i);
+  }
+  const __m256i sums[3][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}};
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int r = 0; r < 3; ++r)
+    for (int t = 0; t < 4; ++t) acc32[r][t] = _mm256_add_epi32(acc32[r][t], _mm256_madd_epi16(sums[r][t], ones16));
+}
+#undef TERN_MADD_ACC
+
+template <int R, int T>
+[[gnu::noinline]] void accumulate_decoded_block(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T],
+                                                int64_t begin, int64_t end, __m256i (&acc32)[R][T]) {
+  if constexpr (R == 3 && T == 4) return accumulate_decoded_block_3x4(rows, acts, begin, end, acc32);
+  __m256i acc16[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc16[r][t] = _mm256_setzero_si256();
+  for (int64_t i = begin; i < end; i += 32) {
+    __m256i u[R];
+    for (int r = 0; r < R; ++r) u[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(rows[r] + i));
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r)
+        acc16[r][t] = _mm256_add_epi16(
+            acc16[r][t], _mm256_maddubs_epi16(u[r], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acts[t] + i))));
+  }
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc32[r][t] = _mm256_add_epi32(acc32[r][t], _mm256_madd_epi16(acc16[r][t], ones16));
+}
+
+// Decoded rows [r0, r0 + R) (rows[r]: row r0 + r) against tokens [t0, t0 + T).
+template <int R, int T>
+void decoded_tile(const TernaryMatrix& w, const PreparedActivations& x, const uint8_t* const (&rows)[R], int64_t r0,
+                  int64_t t0, float* y, int64_t y_stride) {
+  const int8_t* acts[T];
+  for (int t = 0; t < T; ++t) acts[t] = x.q + (t0 + t) * x.stride;
+  ternary_tile_sums<R, T>(w, x, r0, t0, y, y_stride,
+                          [&](int64_t s0, int64_t s1, bool half, __m256i(&acc32)[R][T]) {
+                            accumulate_decoded_block<R, T>(rows, acts, s0 * kStepWeights,
+                                                           s1 * kStepWeights + (half ? kStepWeights / 2 : 0), acc32);
+                          });
+}
+
+// The last n < T tokens from t0 on, in one tile of n.
+template <int R, int T>
+void decoded_token_tail(const TernaryMatrix& w, const PreparedActivations& x, const uint8_t* const (&rows)[R],
+                        int64_t r0, int64_t t0, int64_t n, float* y, int64_t y_stride) {
+  if constexpr (T > 1) {
+    if (n == T - 1) return decoded_tile<R, T - 1>(w, x, rows, r0, t0, y, y_stride);
+    decoded_token_tail<R, T - 1>(w, x, rows, r0, t0, n, y, y_stride);
+  }
+}
+
+// Whole-row groups: every tile writes its integer sums (int32, the +1 not yet taken
+// out) into a small table, and the float step then runs over 8 tokens at a time.
+// kDotTokens tokens per pass (a prompt pass is 32 by default).
+constexpr int64_t kDotTokens = 64;
+
+struct RowDots {
+  alignas(32) int32_t sums[kDecodedRows][kDotTokens + 8];  // [row of the tile, token of the pass]
+};
+
+// The whole-row sums of R decoded rows (n_in_padded bytes each) against T tokens, into
+// dots.sums[r][t0 + t]. Each token's quad is stored whole: the lanes past T land in
+// the padding or are overwritten by the next tile.
+template <int R, int T>
+void decoded_row_sums(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T], int64_t n_in_padded,
+                      RowDots& dots, int64_t t0) {
+  __m256i acc32[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc32[r][t] = _mm256_setzero_si256();
+  for (int64_t b = 0; b < n_in_padded; b += 32 * kMaxVectorsInt16)
+    accumulate_decoded_block<R, T>(rows, acts, b, std::min(n_in_padded, b + 32 * kMaxVectorsInt16), acc32);
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < T; q += 4) {
+      auto lane = [&](int t) { return t < T ? acc32[r][t] : _mm256_setzero_si256(); };
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(&dots.sums[r][t0 + q]),
+                       hsum4_epi32(lane(q), lane(q + 1), lane(q + 2), lane(q + 3)));
+    }
+}
+
+// The last n < T tokens from t0 on, in one tile of n.
+template <int R, int T>
+void decoded_sums_tail(const uint8_t* const (&rows)[R], const int8_t* const* acts, int64_t n_in_padded,
+                       RowDots& dots, int64_t t0, int64_t n) {
+  if constexpr (T > 1) {
+    if (n == T - 1) {
+      const int8_t* tile[T - 1];
+      std::copy(acts + t0, acts + t0 + T - 1, tile);
+      return decoded_row_sums<R, T - 1>(rows, tile, n_in_padded, dots, t0);
+    }
+    decoded_sums_tail<R, T - 1>(rows, acts, n_in_padded, dots, t0, n);
+  }
+}
+
+// One pass of up to kDotTokens tokens: their activation rows, the activations' sums
+// (what the weights' +1 added) and scales, padded to whole vectors of 8.
+struct TokenPass {
+  int64_t t0 = 0, n = 0;
+  const int8_t* acts[kDotTokens];
+  alignas(32) int32_t offset[kDotTokens + 8];
+  alignas(32) float scale[kDotTokens + 8];
+};
+
+// Rows [r0, r0 + R) (whole-row groups) for the tokens of `pass`: decoded into buf,
+// their integer sums in tiles of kDecodedTokens, then y per row, 8 tokens at a time:
+// (0 + scale * (sum - offset)) * x.scale, rounded step by step as ternary_rescale.
+template <int R>
+void decoded_rows_whole(const TernaryMatrix& w, const TokenPass& pass, int64_t r0, uint8_t* buf, float* y,
+                        int64_t y_stride) {
+  const uint8_t* rows[R];
+  for (int r = 0; r < R; ++r) {
+    unpack_offset_codes(w.codes.data() + (r0 + r) * w.row_stride, w.n_in_padded, buf + r * w.n_in_padded);
+    rows[r] = buf + r * w.n_in_padded;
+  }
+  RowDots dots;
+  int64_t t = 0;
+  for (; t + kDecodedTokens <= pass.n; t += kDecodedTokens) {
+    const int8_t* tile[kDecodedTokens];
+    std::copy(pass.acts + t, pass.acts + t + kDecodedTokens, tile);
+    decoded_row_sums<R, kDecodedTokens>(rows, tile, w.n_in_padded, dots, t);
+  }
+  decoded_sums_tail<R, kDecodedTokens>(rows, pass.acts, w.n_in_padded, dots, t, pass.n - t);
+  for (int r = 0; r < R; ++r) std::fill(&dots.sums[r][pass.n], &dots.sums[r][0] + kDotTokens + 8, 0);
+  for (int r = 0; r < R; ++r) {
+    const __m256 scale = _mm256_set1_ps(w.scales[r0 + r]);
+    for (int64_t t8 = 0; t8 < pass.n; t8 += 8) {
+      const __m256i sums = _mm256_sub_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(&dots.sums[r][t8])),
+                                            _mm256_load_si256(reinterpret_cast<const __m256i*>(pass.offset + t8)));
+      __m256 product = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sums));
+      asm("" : "+x"(product));  // never fused with the add (see add_scaled)
+      alignas(32) float out[8];
+      _mm256_store_ps(out, _mm256_mul_ps(_mm256_add_ps(_mm256_setzero_ps(), product),
+                                         _mm256_load_ps(pass.scale + t8)));
+      for (int64_t k = 0; k < std::min<int64_t>(8, pass.n - t8); ++k)
+        y[(pass.t0 + t8 + k) * y_stride + r0 + r] = out[k];
+    }
+  }
+}
+
+// Rows [r0, r0 + R): decoded into buf (R * n_in_padded bytes, 32-byte aligned), then
+// every token in tiles of kDecodedTokens.
+template <int R>
+void decoded_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, uint8_t* buf, float* y,
+                  int64_t y_stride) {
+  const uint8_t* rows[R];
+  for (int r = 0; r < R; ++r) {
+    unpack_offset_codes(w.codes.data() + (r0 + r) * w.row_stride, w.n_in_padded, buf + r * w.n_in_padded);
+    rows[r] = buf + r * w.n_in_padded;
+  }
+  int64_t t = 0;
+  for (; t + kDecodedTokens <= x.n_tok; t += kDecodedTokens)
+    decoded_tile<R, kDecodedTokens>(w, x, rows, r0, t, y, y_stride);
+  decoded_token_tail<R, kDecodedTokens>(w, x, rows, r0, t, x.n_tok - t, y, y_stride);
+}
+
+// Rows [row_begin, row_end) in tiles of kDecodedRows, the leftover ones one at a time.
+void ternary_decoded(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end, float* y,
+                     int64_t y_stride) {
+  alignas(64) uint8_t buf[kDecodedRows * kMaxDecodedWeights];  // [kDecodedRows, n_in_padded]
+  if (w.groups_per_row() > 1) {
+    int64_t r = row_begin;
+    for (; r + kDecodedRows <= row_end; r += kDecodedRows) decoded_rows<kDecodedRows>(w, x, r, buf, y, y_stride);
+    for (; r < row_end; ++r) decoded_rows<1>(w, x, r, buf, y, y_stride);
+    return;
+  }
+  TokenPass pass;
+  for (pass.t0 = 0; pass.t0 < x.n_tok; pass.t0 += kDotTokens) {
+    pass.n = std::min(kDotTokens, x.n_tok - pass.t0);
+    for (int64_t t = 0; t < pass.n + 8; ++t) {
+      const bool real = t < pass.n;
+      if (t < kDotTokens && real) pass.acts[t] = x.q + (pass.t0 + t) * x.stride;
+      pass.offset[t] = real ? activation_sums(pass.acts[t], w.n_in_padded)[sum_blocks(w.n_in)] : 0;
+      pass.scale[t] = real ? x.scale[pass.t0 + t] : 0.0f;
+    }
+    int64_t r = row_begin;
+    for (; r + kDecodedRows <= row_end; r += kDecodedRows)
+      decoded_rows_whole<kDecodedRows>(w, pass, r, buf, y, y_stride);
+    for (; r < row_end; ++r) decoded_rows_whole<1>(w, pass, r, buf, y, y_stride);
+  }
+}
+
 // Tokens in tiles of up to 4, so each decoded code vector serves several tokens (and a
 // matrix streamed from memory is read once per 4 tokens); fewer tokens take more rows,
 // a single token (GEMV) 8, so the per-tile work (horizontal sums, scales, stores) is
@@ -280,6 +553,7 @@ void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
 // 16 YMM registers with a decoded vector, an activation vector and the mask.
 void matmul_ternary_avx2(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                          float* y, int64_t y_stride) {
+  if (x.n_tok >= kDecodedTokens && w.n_in_padded <= kMaxDecodedWeights) return ternary_decoded(w, x, row_begin, row_end, y, y_stride);
   int64_t t = 0;
   for (; t + 4 <= x.n_tok; t += 4) ternary_rows<3, 4>(w, x, row_begin, row_end, t, y, y_stride);
   switch (x.n_tok - t) {

@@ -46,7 +46,7 @@ void TernaryShapes(benchmark::internal::Benchmark* b) {
                                                            {2560, 960}, {1536, 4096}, {4096, 1536}};
   for (int isa : {0, 1, 2})
     for (auto [n_in, rows] : shapes)
-      for (int tokens : {1, 4, 8, 16}) {
+      for (int tokens : {1, 4, 8, 16, 32}) {
         if (isa == 0 && tokens > 1) continue;
         b->Args({isa, n_in, rows, tokens});
       }
