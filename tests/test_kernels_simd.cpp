@@ -181,25 +181,61 @@ TEST_P(SimdKernels, TernaryExtremeSumsDoNotOverflow) {
         std::vector<int64_t> groups = {n_in};
         if (n_in % 256 == 0) groups.push_back(256);
         for (const int64_t group : groups) {
-          const int64_t n_rows = 5, n_tok = 5;
-          const TernaryWeights m = make_weights(n_rows, n_in, group, wfill, rng);
-          const auto raw = make_activations(n_tok, n_in, padded_to_chunks(n_in), afill, rng);
-          const std::vector<float> scale(n_tok, 1.0f);
-          const std::string what = describe(n_in, n_rows, n_tok, group, 0, n_rows);
-          expect_ternary_identical(simd(), m, raw, n_tok, scale, 0, n_rows, what);
-          // And the value itself: each group sums to 127 * group with the sign of
-          // weight * activation.
-          const auto got = run_ternary(simd(), m, raw, n_tok, scale, 0, n_rows);
-          const double sign = (wfill == WeightFill::AllPlus) == (afill == ActFill::AllPlus) ? 1.0 : -1.0;
-          for (int64_t r = 0; r < n_rows; ++r) {
-            double want = 0;
-            for (int64_t g = 0; g < m.groups_per_row(); ++g)
-              want += m.scales[static_cast<size_t>(r * m.groups_per_row() + g)] * sign * 127.0 * group;
-            for (int64_t t = 0; t < n_tok; ++t)
-              EXPECT_NEAR(got[static_cast<size_t>(t * n_rows + r)], want, 1e-5 * std::fabs(want)) << what;
+          // 5 tokens: per-tile decoding; 9: rows decoded once per call (AVX2).
+          for (const int64_t n_tok : {5, 9}) {
+            const int64_t n_rows = 5;
+            const TernaryWeights m = make_weights(n_rows, n_in, group, wfill, rng);
+            const auto raw = make_activations(n_tok, n_in, padded_to_chunks(n_in), afill, rng);
+            const std::vector<float> scale(n_tok, 1.0f);
+            const std::string what = describe(n_in, n_rows, n_tok, group, 0, n_rows);
+            expect_ternary_identical(simd(), m, raw, n_tok, scale, 0, n_rows, what);
+            // And the value itself: each group sums to 127 * group with the sign of
+            // weight * activation.
+            const auto got = run_ternary(simd(), m, raw, n_tok, scale, 0, n_rows);
+            const double sign = (wfill == WeightFill::AllPlus) == (afill == ActFill::AllPlus) ? 1.0 : -1.0;
+            for (int64_t r = 0; r < n_rows; ++r) {
+              double want = 0;
+              for (int64_t g = 0; g < m.groups_per_row(); ++g)
+                want += m.scales[static_cast<size_t>(r * m.groups_per_row() + g)] * sign * 127.0 * group;
+              for (int64_t t = 0; t < n_tok; ++t)
+                EXPECT_NEAR(got[static_cast<size_t>(t * n_rows + r)], want, 1e-5 * std::fabs(want)) << what;
+            }
           }
         }
       }
+}
+
+// Every token count from 1 to 20 and passes of more than 64 tokens, over the widths of
+// the bench shapes, TQ 256-groups, row counts that are not a multiple of the kernels'
+// row tiles, row ranges inside the matrix, rows past one int16 block of 2048 weights
+// and past the longest row AVX2 decodes once per call (8192): every tile and tail of
+// the several-token kernels (AVX2: rows decoded to bytes once per call from 8 tokens).
+TEST_P(SimdKernels, TernaryTokenTilesMatchScalar) {
+  std::mt19937 rng(21);
+  std::vector<int64_t> every_count(20);
+  for (int64_t i = 0; i < 20; ++i) every_count[static_cast<size_t>(i)] = i + 1;
+  every_count.push_back(70);
+  const std::vector<int64_t> few_counts = {8, 13, 70};
+  const std::pair<int64_t, const std::vector<int64_t>*> cases[] = {{576, &every_count},  {960, &every_count},
+                                                                   {1536, &every_count}, {2112, &few_counts},
+                                                                   {8192, &few_counts},  {8256, &few_counts}};
+  for (const auto& [n_in, counts] : cases) {
+    std::vector<int64_t> groups = {n_in};
+    if (n_in % 256 == 0) groups.push_back(256);
+    for (const int64_t group : groups) {
+      const int64_t n_rows = 29;
+      const TernaryWeights m = make_weights(n_rows, n_in, group, WeightFill::Random, rng);
+      for (const int64_t n_tok : *counts) {
+        const auto raw = make_activations(n_tok, n_in, padded_to_chunks(n_in), ActFill::Random, rng);
+        std::vector<float> scale(static_cast<size_t>(n_tok));
+        std::uniform_real_distribution<float> act_scale(0.001f, 0.1f);
+        for (auto& s : scale) s = act_scale(rng);
+        for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, n_rows}, {2, 27}})
+          expect_ternary_identical(simd(), m, raw, n_tok, scale, r0, r1, describe(n_in, n_rows, n_tok, group, r0, r1));
+        if (HasFailure()) return;
+      }
+    }
+  }
 }
 
 // Products large enough for every order the kernels choose between: one token against

@@ -9,7 +9,8 @@
 // is taken back out once per scale group: the integer sum is sum((w + 1) a) - sum(a),
 // the activations' sum per 256-weight block coming with the prepared activations. Int16
 // sums run over a bounded number of steps before being widened to int32 (see
-// kMaxStepsInt16).
+// kMaxStepsInt16). From 8 tokens on, rows are decoded to bytes once per call instead
+// ("decoded rows" below).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -272,10 +273,9 @@ void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
   const int8_t* acts[T];
   for (int r = 0; r < R; ++r) rows[r] = w.codes.data() + (r0 + r) * w.row_stride;
   for (int t = 0; t < T; ++t) acts[t] = x.q + (t0 + t) * x.stride;
-  ternary_tile_sums<R, T>(w, x, r0, t0, y, y_stride,
-                          [&](int64_t s0, int64_t s1, bool half, __m256i(&acc32)[R][T]) {
-                            accumulate_block<R, T, kPrefetch>(rows, acts, s0, s1, half, acc32);
-                          });
+  ternary_tile_sums<R, T>(w, x, r0, t0, y, y_stride, [&](int64_t s0, int64_t s1, bool half, __m256i(&acc32)[R][T]) {
+    accumulate_block<R, T, kPrefetch>(rows, acts, s0, s1, half, acc32);
+  });
 }
 
 // Rows in tiles of R for tokens [t0, t0 + T); leftover rows one at a time.
@@ -289,19 +289,23 @@ void ternary_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t 
 
 // ------------------------------------------------------------------ decoded rows
 //
-// Two or more tokens: a tile of rows is unpacked once per call to one unsigned byte per
-// weight (w + 1) in a buffer on the stack, in the prepared activations' order, so byte i
-// of a decoded row pairs with byte i of every token's activations. Every token of the
-// call then runs over those bytes: the decode (shift, mask) is paid once per weight
-// instead of once per 4-token tile, and the tile's inner step is only a load per row and
-// VPMADDUBSW + VPADDW per row and token, so the accumulators, the rows' vectors and one
-// product fit the 16 YMM registers.
+// Eight or more tokens (prompt passes, batches): a tile of rows is unpacked once per
+// call to one unsigned byte per weight (w + 1) in a buffer on the stack, in the prepared
+// activations' order, so byte i of a decoded row pairs with byte i of every token's
+// activations. Every token of the call then runs over those bytes (rows outer, tokens
+// inner): the decode (shift, mask) is paid once per weight and call instead of once per
+// 4-token tile, and the tile's inner step is only a load per row and VPMADDUBSW +
+// VPADDW per row and token, so the 12 accumulators of a 3 x 4 tile, the rows' vectors
+// and one product fit the 16 YMM registers (the per-tile decode spills).
 
 // Rows up to this many (padded) weights are decoded; longer ones take the per-tile
 // decode. kDecodedRows rows of it stay in L1 next to the activations passing through.
 constexpr int64_t kMaxDecodedWeights = 8192;
 constexpr int kDecodedRows = 3;
 constexpr int kDecodedTokens = 4;
+// From this many tokens on; with 4 the per-tile decode measured as fast or faster (one
+// token tile per row tile leaves the decode nobody to share it with).
+constexpr int64_t kMinDecodedTokens = 8;
 
 // One row of OffsetCodes (n_in_padded / 4 bytes) to n_in_padded unsigned bytes w + 1,
 // ordered as prepare_ternary_avx2 orders the activations: step s's plane p at
@@ -337,17 +341,17 @@ constexpr int64_t kMaxVectorsInt16 = 64;
 // acc += VPMADDUBSW(u, *a), as one asm statement: GCC otherwise computes the product
 // into a fresh register and moves the sum back (a move per product), or, with 12
 // accumulators, spills some of them.
-#define TERN_MADD_ACC(acc, u, a)                                                        \
-  asm("vpmaddubsw %[m], %[w], %[p]\n\tvpaddw %[p], %[c], %[c]"                        \
-      : [c] "+x"(acc), [p] "=&x"(product)                                               \
+#define TERN_MADD_ACC(acc, u, a)                               \
+  asm("vpmaddubsw %[m], %[w], %[p]\n\tvpaddw %[p], %[c], %[c]" \
+      : [c] "+x"(acc), [p] "=&x"(product)                      \
       : [w] "x"(u), [m] "m"(*reinterpret_cast<const __m256i*>(a)))
 
 // The 3 x 4 tile: 12 accumulators, the 3 rows' vectors and one product in the 16
 // YMM registers; the activations are the products' memory operands.
 [[gnu::noinline]] void accumulate_decoded_block_3x4(const uint8_t* const (&rows)[3], const int8_t* const (&acts)[4],
                                                     int64_t begin, int64_t end, __m256i (&acc32)[3][4]) {
-  __m256i a00 = _mm256_setzero_si256(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
-          a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, product;
+  __m256i a00 = _mm256_setzero_si256(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00,
+          a20 = a00, a21 = a00, a22 = a00, a23 = a00, product;
   const uint8_t *w0 = rows[0], *w1 = rows[1], *w2 = rows[2];
   const int8_t *x0 = acts[0], *x1 = acts[1], *x2 = acts[2], *x3 = acts[3];
   for (int64_t i = begin; i < end; i += 32) {
@@ -400,11 +404,10 @@ void decoded_tile(const TernaryMatrix& w, const PreparedActivations& x, const ui
                   int64_t t0, float* y, int64_t y_stride) {
   const int8_t* acts[T];
   for (int t = 0; t < T; ++t) acts[t] = x.q + (t0 + t) * x.stride;
-  ternary_tile_sums<R, T>(w, x, r0, t0, y, y_stride,
-                          [&](int64_t s0, int64_t s1, bool half, __m256i(&acc32)[R][T]) {
-                            accumulate_decoded_block<R, T>(rows, acts, s0 * kStepWeights,
-                                                           s1 * kStepWeights + (half ? kStepWeights / 2 : 0), acc32);
-                          });
+  ternary_tile_sums<R, T>(w, x, r0, t0, y, y_stride, [&](int64_t s0, int64_t s1, bool half, __m256i(&acc32)[R][T]) {
+    accumulate_decoded_block<R, T>(rows, acts, s0 * kStepWeights, s1 * kStepWeights + (half ? kStepWeights / 2 : 0),
+                                   acc32);
+  });
 }
 
 // The last n < T tokens from t0 on, in one tile of n.
@@ -447,8 +450,8 @@ void decoded_row_sums(const uint8_t* const (&rows)[R], const int8_t* const (&act
 
 // The last n < T tokens from t0 on, in one tile of n.
 template <int R, int T>
-void decoded_sums_tail(const uint8_t* const (&rows)[R], const int8_t* const* acts, int64_t n_in_padded,
-                       RowDots& dots, int64_t t0, int64_t n) {
+void decoded_sums_tail(const uint8_t* const (&rows)[R], const int8_t* const* acts, int64_t n_in_padded, RowDots& dots,
+                       int64_t t0, int64_t n) {
   if constexpr (T > 1) {
     if (n == T - 1) {
       const int8_t* tile[T - 1];
@@ -469,11 +472,12 @@ struct TokenPass {
 };
 
 // Rows [r0, r0 + R) (whole-row groups) for the tokens of `pass`: decoded into buf,
-// their integer sums in tiles of kDecodedTokens, then y per row, 8 tokens at a time:
+// their integer sums in tiles of kDecodedTokens, then out[t * out_stride + r] (token t
+// of the pass, row r0 + r) per row, 8 tokens at a time:
 // (0 + scale * (sum - offset)) * x.scale, rounded step by step as ternary_rescale.
 template <int R>
-void decoded_rows_whole(const TernaryMatrix& w, const TokenPass& pass, int64_t r0, uint8_t* buf, float* y,
-                        int64_t y_stride) {
+void decoded_rows_whole(const TernaryMatrix& w, const TokenPass& pass, int64_t r0, uint8_t* buf, float* out,
+                        int64_t out_stride) {
   const uint8_t* rows[R];
   for (int r = 0; r < R; ++r) {
     unpack_offset_codes(w.codes.data() + (r0 + r) * w.row_stride, w.n_in_padded, buf + r * w.n_in_padded);
@@ -495,11 +499,15 @@ void decoded_rows_whole(const TernaryMatrix& w, const TokenPass& pass, int64_t r
                                             _mm256_load_si256(reinterpret_cast<const __m256i*>(pass.offset + t8)));
       __m256 product = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sums));
       asm("" : "+x"(product));  // never fused with the add (see add_scaled)
-      alignas(32) float out[8];
-      _mm256_store_ps(out, _mm256_mul_ps(_mm256_add_ps(_mm256_setzero_ps(), product),
-                                         _mm256_load_ps(pass.scale + t8)));
-      for (int64_t k = 0; k < std::min<int64_t>(8, pass.n - t8); ++k)
-        y[(pass.t0 + t8 + k) * y_stride + r0 + r] = out[k];
+      alignas(32) float values[8];
+      _mm256_store_ps(values,
+                      _mm256_mul_ps(_mm256_add_ps(_mm256_setzero_ps(), product), _mm256_load_ps(pass.scale + t8)));
+      float* column = out + t8 * out_stride + r;
+      if (pass.n - t8 >= 8) {
+        for (int k = 0; k < 8; ++k) column[k * out_stride] = values[k];
+      } else {
+        for (int64_t k = 0; k < pass.n - t8; ++k) column[k * out_stride] = values[k];
+      }
     }
   }
 }
@@ -530,6 +538,8 @@ void ternary_decoded(const TernaryMatrix& w, const PreparedActivations& x, int64
     for (; r < row_end; ++r) decoded_rows<1>(w, x, r, buf, y, y_stride);
     return;
   }
+  constexpr int64_t kPanelRows = 8 * kDecodedRows;
+  alignas(32) float panel[kDotTokens][kPanelRows];  // [token of the pass, row of the panel]
   TokenPass pass;
   for (pass.t0 = 0; pass.t0 < x.n_tok; pass.t0 += kDotTokens) {
     pass.n = std::min(kDotTokens, x.n_tok - pass.t0);
@@ -539,21 +549,31 @@ void ternary_decoded(const TernaryMatrix& w, const PreparedActivations& x, int64
       pass.offset[t] = real ? activation_sums(pass.acts[t], w.n_in_padded)[sum_blocks(w.n_in)] : 0;
       pass.scale[t] = real ? x.scale[pass.t0 + t] : 0.0f;
     }
-    int64_t r = row_begin;
-    for (; r + kDecodedRows <= row_end; r += kDecodedRows)
-      decoded_rows_whole<kDecodedRows>(w, pass, r, buf, y, y_stride);
-    for (; r < row_end; ++r) decoded_rows_whole<1>(w, pass, r, buf, y, y_stride);
+    // Outputs of kPanelRows rows at a time go to a panel in L1, then to y one token's
+    // run of rows at a time: written straight to y, each output would touch another
+    // token's line of y, and those stores were a third of a 576-wide product.
+    for (int64_t p0 = row_begin; p0 < row_end; p0 += kPanelRows) {
+      const int64_t p1 = std::min(row_end, p0 + kPanelRows);
+      int64_t r = p0;
+      for (; r + kDecodedRows <= p1; r += kDecodedRows)
+        decoded_rows_whole<kDecodedRows>(w, pass, r, buf, &panel[0][r - p0], kPanelRows);
+      for (; r < p1; ++r) decoded_rows_whole<1>(w, pass, r, buf, &panel[0][r - p0], kPanelRows);
+      for (int64_t t = 0; t < pass.n; ++t)
+        std::copy(&panel[t][0], &panel[t][p1 - p0], y + (pass.t0 + t) * y_stride + p0);
+    }
   }
 }
 
-// Tokens in tiles of up to 4, so each decoded code vector serves several tokens (and a
+// From kMinDecodedTokens tokens on, rows decoded once per call (above). Otherwise
+// tokens in tiles of up to 4, so each decoded code vector serves several tokens (and a
 // matrix streamed from memory is read once per 4 tokens); fewer tokens take more rows,
 // a single token (GEMV) 8, so the per-tile work (horizontal sums, scales, stores) is
 // spread over more weights. R * T stays at 12 or below: the int16 accumulators share the
 // 16 YMM registers with a decoded vector, an activation vector and the mask.
 void matmul_ternary_avx2(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                          float* y, int64_t y_stride) {
-  if (x.n_tok >= kDecodedTokens && w.n_in_padded <= kMaxDecodedWeights) return ternary_decoded(w, x, row_begin, row_end, y, y_stride);
+  if (x.n_tok >= kMinDecodedTokens && w.n_in_padded <= kMaxDecodedWeights)
+    return ternary_decoded(w, x, row_begin, row_end, y, y_stride);
   int64_t t = 0;
   for (; t + 4 <= x.n_tok; t += 4) ternary_rows<3, 4>(w, x, row_begin, row_end, t, y, y_stride);
   switch (x.n_tok - t) {
