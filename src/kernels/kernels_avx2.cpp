@@ -420,93 +420,102 @@ void decoded_token_tail(const TernaryMatrix& w, const PreparedActivations& x, co
   }
 }
 
-// Whole-row groups: every tile writes its integer sums (int32, the +1 not yet taken
-// out) into a small table, and the float step then runs over 8 tokens at a time.
-// kDotTokens tokens per pass (a prompt pass is 32 by default).
-constexpr int64_t kDotTokens = 64;
+// Whole-row groups: the rows go in panels of kPanelRows, and every tile writes its
+// integer sums (int32, the +1 not yet taken out) into the panel's table, token-major;
+// the float step then takes 8 rows of one token at a time and stores them to y as one
+// vector (a store per output, to another token's line of y each, had been a third of a
+// 576-wide product). kPassTokens tokens per pass (a prompt pass is 32 by default).
+constexpr int64_t kPassTokens = 64;
+constexpr int64_t kPanelRows = 8 * kDecodedRows;
 
-struct RowDots {
-  alignas(32) int32_t sums[kDecodedRows][kDotTokens + 8];  // [row of the tile, token of the pass]
+struct PanelSums {
+  // [token of the pass, row of the panel]; the 4 extra lanes take a quad's spare lanes
+  alignas(32) int32_t sums[kPassTokens][kPanelRows + 8];
 };
 
 // The whole-row sums of R decoded rows (n_in_padded bytes each) against T tokens, into
-// dots.sums[r][t0 + t]. Each token's quad is stored whole: the lanes past T land in
-// the padding or are overwritten by the next tile.
+// panel.sums[t0 + t][col + r]. Each token's quad is stored whole: its lanes past R hold
+// zero until the next tile (the next rows) overwrites them.
 template <int R, int T>
 void decoded_row_sums(const uint8_t* const (&rows)[R], const int8_t* const (&acts)[T], int64_t n_in_padded,
-                      RowDots& dots, int64_t t0) {
+                      PanelSums& panel, int64_t t0, int64_t col) {
+  static_assert(R <= 4, "one quad per token");
   __m256i acc32[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc32[r][t] = _mm256_setzero_si256();
   for (int64_t b = 0; b < n_in_padded; b += 32 * kMaxVectorsInt16)
     accumulate_decoded_block<R, T>(rows, acts, b, std::min(n_in_padded, b + 32 * kMaxVectorsInt16), acc32);
-  for (int r = 0; r < R; ++r)
-    for (int q = 0; q < T; q += 4) {
-      auto lane = [&](int t) { return t < T ? acc32[r][t] : _mm256_setzero_si256(); };
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(&dots.sums[r][t0 + q]),
-                       hsum4_epi32(lane(q), lane(q + 1), lane(q + 2), lane(q + 3)));
-    }
+  for (int t = 0; t < T; ++t) {
+    auto lane = [&](int r) { return r < R ? acc32[r][t] : _mm256_setzero_si256(); };
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(&panel.sums[t0 + t][col]),
+                     hsum4_epi32(lane(0), lane(1), lane(2), lane(3)));
+  }
 }
 
 // The last n < T tokens from t0 on, in one tile of n.
 template <int R, int T>
-void decoded_sums_tail(const uint8_t* const (&rows)[R], const int8_t* const* acts, int64_t n_in_padded, RowDots& dots,
-                       int64_t t0, int64_t n) {
+void decoded_sums_tail(const uint8_t* const (&rows)[R], const int8_t* const* acts, int64_t n_in_padded,
+                       PanelSums& panel, int64_t t0, int64_t n, int64_t col) {
   if constexpr (T > 1) {
     if (n == T - 1) {
       const int8_t* tile[T - 1];
       std::copy(acts + t0, acts + t0 + T - 1, tile);
-      return decoded_row_sums<R, T - 1>(rows, tile, n_in_padded, dots, t0);
+      return decoded_row_sums<R, T - 1>(rows, tile, n_in_padded, panel, t0, col);
     }
-    decoded_sums_tail<R, T - 1>(rows, acts, n_in_padded, dots, t0, n);
+    decoded_sums_tail<R, T - 1>(rows, acts, n_in_padded, panel, t0, n, col);
   }
 }
 
-// One pass of up to kDotTokens tokens: their activation rows, the activations' sums
-// (what the weights' +1 added) and scales, padded to whole vectors of 8.
+// One pass of up to kPassTokens tokens: their activation rows, the activations' sums
+// (what the weights' +1 added) and scales.
 struct TokenPass {
   int64_t t0 = 0, n = 0;
-  const int8_t* acts[kDotTokens];
-  alignas(32) int32_t offset[kDotTokens + 8];
-  alignas(32) float scale[kDotTokens + 8];
+  const int8_t* acts[kPassTokens];
+  int32_t offset[kPassTokens];
+  float scale[kPassTokens];
 };
 
-// Rows [r0, r0 + R) (whole-row groups) for the tokens of `pass`: decoded into buf,
-// their integer sums in tiles of kDecodedTokens, then out[t * out_stride + r] (token t
-// of the pass, row r0 + r) per row, 8 tokens at a time:
-// (0 + scale * (sum - offset)) * x.scale, rounded step by step as ternary_rescale.
+// Rows [r0, r0 + R) (whole-row groups) against the tokens of `pass`: decoded into buf,
+// then their integer sums in tiles of kDecodedTokens into the panel at column col.
 template <int R>
-void decoded_rows_whole(const TernaryMatrix& w, const TokenPass& pass, int64_t r0, uint8_t* buf, float* out,
-                        int64_t out_stride) {
+void decoded_rows_whole(const TernaryMatrix& w, const TokenPass& pass, int64_t r0, uint8_t* buf, PanelSums& panel,
+                        int64_t col) {
   const uint8_t* rows[R];
   for (int r = 0; r < R; ++r) {
     unpack_offset_codes(w.codes.data() + (r0 + r) * w.row_stride, w.n_in_padded, buf + r * w.n_in_padded);
     rows[r] = buf + r * w.n_in_padded;
   }
-  RowDots dots;
   int64_t t = 0;
   for (; t + kDecodedTokens <= pass.n; t += kDecodedTokens) {
     const int8_t* tile[kDecodedTokens];
     std::copy(pass.acts + t, pass.acts + t + kDecodedTokens, tile);
-    decoded_row_sums<R, kDecodedTokens>(rows, tile, w.n_in_padded, dots, t);
+    decoded_row_sums<R, kDecodedTokens>(rows, tile, w.n_in_padded, panel, t, col);
   }
-  decoded_sums_tail<R, kDecodedTokens>(rows, pass.acts, w.n_in_padded, dots, t, pass.n - t);
-  for (int r = 0; r < R; ++r) std::fill(&dots.sums[r][pass.n], &dots.sums[r][0] + kDotTokens + 8, 0);
-  for (int r = 0; r < R; ++r) {
-    const __m256 scale = _mm256_set1_ps(w.scales[r0 + r]);
-    for (int64_t t8 = 0; t8 < pass.n; t8 += 8) {
-      const __m256i sums = _mm256_sub_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(&dots.sums[r][t8])),
-                                            _mm256_load_si256(reinterpret_cast<const __m256i*>(pass.offset + t8)));
-      __m256 product = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sums));
+  decoded_sums_tail<R, kDecodedTokens>(rows, pass.acts, w.n_in_padded, panel, t, pass.n - t, col);
+}
+
+// A panel's outputs: y = (0 + scale * (sum - offset)) * x.scale, rounded step by step as
+// ternary_rescale rounds it, 8 rows of a token at a time (rows [p0, p1)).
+void store_panel(const TernaryMatrix& w, const TokenPass& pass, const PanelSums& panel, int64_t p0, int64_t p1,
+                 float* y, int64_t y_stride) {
+  alignas(32) float scales[kPanelRows] = {};
+  std::copy(w.scales.data() + p0, w.scales.data() + p1, scales);
+  for (int64_t t = 0; t < pass.n; ++t) {
+    const __m256i offset = _mm256_set1_epi32(pass.offset[t]);
+    const __m256 activation_scale = _mm256_set1_ps(pass.scale[t]);
+    float* out = y + (pass.t0 + t) * y_stride + p0;
+    for (int64_t c = 0; c < p1 - p0; c += 8) {
+      const __m256i sums =
+          _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&panel.sums[t][c])), offset);
+      __m256 product = _mm256_mul_ps(_mm256_load_ps(scales + c), _mm256_cvtepi32_ps(sums));
       asm("" : "+x"(product));  // never fused with the add (see add_scaled)
-      alignas(32) float values[8];
-      _mm256_store_ps(values,
-                      _mm256_mul_ps(_mm256_add_ps(_mm256_setzero_ps(), product), _mm256_load_ps(pass.scale + t8)));
-      float* column = out + t8 * out_stride + r;
-      if (pass.n - t8 >= 8) {
-        for (int k = 0; k < 8; ++k) column[k * out_stride] = values[k];
+      const __m256 v = _mm256_mul_ps(_mm256_add_ps(_mm256_setzero_ps(), product), activation_scale);
+      if (p1 - p0 - c >= 8) {
+        _mm256_storeu_ps(out + c, v);
       } else {
-        for (int64_t k = 0; k < pass.n - t8; ++k) column[k * out_stride] = values[k];
+        alignas(32) float values[8];
+        _mm256_store_ps(values, v);
+        std::copy(values, values + (p1 - p0 - c), out + c);
       }
     }
   }
@@ -538,28 +547,22 @@ void ternary_decoded(const TernaryMatrix& w, const PreparedActivations& x, int64
     for (; r < row_end; ++r) decoded_rows<1>(w, x, r, buf, y, y_stride);
     return;
   }
-  constexpr int64_t kPanelRows = 8 * kDecodedRows;
-  alignas(32) float panel[kDotTokens][kPanelRows];  // [token of the pass, row of the panel]
+  PanelSums panel;
   TokenPass pass;
-  for (pass.t0 = 0; pass.t0 < x.n_tok; pass.t0 += kDotTokens) {
-    pass.n = std::min(kDotTokens, x.n_tok - pass.t0);
-    for (int64_t t = 0; t < pass.n + 8; ++t) {
-      const bool real = t < pass.n;
-      if (t < kDotTokens && real) pass.acts[t] = x.q + (pass.t0 + t) * x.stride;
-      pass.offset[t] = real ? activation_sums(pass.acts[t], w.n_in_padded)[sum_blocks(w.n_in)] : 0;
-      pass.scale[t] = real ? x.scale[pass.t0 + t] : 0.0f;
+  for (pass.t0 = 0; pass.t0 < x.n_tok; pass.t0 += kPassTokens) {
+    pass.n = std::min(kPassTokens, x.n_tok - pass.t0);
+    for (int64_t t = 0; t < pass.n; ++t) {
+      pass.acts[t] = x.q + (pass.t0 + t) * x.stride;
+      pass.offset[t] = activation_sums(pass.acts[t], w.n_in_padded)[sum_blocks(w.n_in)];
+      pass.scale[t] = x.scale[pass.t0 + t];
     }
-    // Outputs of kPanelRows rows at a time go to a panel in L1, then to y one token's
-    // run of rows at a time: written straight to y, each output would touch another
-    // token's line of y, and those stores were a third of a 576-wide product.
     for (int64_t p0 = row_begin; p0 < row_end; p0 += kPanelRows) {
       const int64_t p1 = std::min(row_end, p0 + kPanelRows);
       int64_t r = p0;
       for (; r + kDecodedRows <= p1; r += kDecodedRows)
-        decoded_rows_whole<kDecodedRows>(w, pass, r, buf, &panel[0][r - p0], kPanelRows);
-      for (; r < p1; ++r) decoded_rows_whole<1>(w, pass, r, buf, &panel[0][r - p0], kPanelRows);
-      for (int64_t t = 0; t < pass.n; ++t)
-        std::copy(&panel[t][0], &panel[t][p1 - p0], y + (pass.t0 + t) * y_stride + p0);
+        decoded_rows_whole<kDecodedRows>(w, pass, r, buf, panel, r - p0);
+      for (; r < p1; ++r) decoded_rows_whole<1>(w, pass, r, buf, panel, r - p0);
+      store_panel(w, pass, panel, p0, p1, y, y_stride);
     }
   }
 }
