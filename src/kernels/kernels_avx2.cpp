@@ -549,8 +549,12 @@ void ternary_decoded(const TernaryMatrix& w, const PreparedActivations& x, int64
   }
   PanelSums panel;
   TokenPass pass;
-  for (pass.t0 = 0; pass.t0 < x.n_tok; pass.t0 += kPassTokens) {
-    pass.n = std::min(kPassTokens, x.n_tok - pass.t0);
+  // Passes whose activations stay in L1 next to the decoded rows (24 KiB of them), of
+  // at least 8 tokens to share each row's decode among.
+  const int64_t pass_tokens =
+      std::clamp<int64_t>(24576 / w.n_in_padded / kDecodedTokens * kDecodedTokens, 8, kPassTokens);
+  for (pass.t0 = 0; pass.t0 < x.n_tok; pass.t0 += pass.n) {
+    pass.n = std::min(pass_tokens, x.n_tok - pass.t0);
     for (int64_t t = 0; t < pass.n; ++t) {
       pass.acts[t] = x.q + (pass.t0 + t) * x.stride;
       pass.offset[t] = activation_sums(pass.acts[t], w.n_in_padded)[sum_blocks(w.n_in)];
