@@ -424,7 +424,9 @@ void decoded_token_tail(const TernaryMatrix& w, const PreparedActivations& x, co
 // integer sums (int32, the +1 not yet taken out) into the panel's table, token-major;
 // the float step then takes 8 rows of one token at a time and stores them to y as one
 // vector (a store per output, to another token's line of y each, had been a third of a
-// 576-wide product). kPassTokens tokens per pass (a prompt pass is 32 by default).
+// 576-wide product). kPassTokens tokens per pass (a prompt pass is 32 by default): passes
+// small enough for their activations to stay in L1 (16 tokens of 1536) measured slower
+// than 32-token ones, the rows' decode then being shared by fewer tokens.
 constexpr int64_t kPassTokens = 64;
 constexpr int64_t kPanelRows = 8 * kDecodedRows;
 
@@ -549,12 +551,8 @@ void ternary_decoded(const TernaryMatrix& w, const PreparedActivations& x, int64
   }
   PanelSums panel;
   TokenPass pass;
-  // Passes whose activations stay in L1 next to the decoded rows (24 KiB of them), of
-  // at least 8 tokens to share each row's decode among.
-  const int64_t pass_tokens =
-      std::clamp<int64_t>(24576 / w.n_in_padded / kDecodedTokens * kDecodedTokens, 8, kPassTokens);
   for (pass.t0 = 0; pass.t0 < x.n_tok; pass.t0 += pass.n) {
-    pass.n = std::min(pass_tokens, x.n_tok - pass.t0);
+    pass.n = std::min(kPassTokens, x.n_tok - pass.t0);
     for (int64_t t = 0; t < pass.n; ++t) {
       pass.acts[t] = x.q + (pass.t0 + t) * x.stride;
       pass.offset[t] = activation_sums(pass.acts[t], w.n_in_padded)[sum_blocks(w.n_in)];
