@@ -200,13 +200,13 @@ inline __m128 add_scaled(__m128 sums, __m128 scales, __m128i group_sums) {
 // Rows [r0, r0 + R) against tokens [t0, t0 + T). Each output's float sum takes its
 // groups in order, as ternary_rescale does: y = (sum_g scales[r, g] * acc_g) * x.scale[t].
 // The R * T outputs are handled four at a time (output k is row k / T, token k % T).
-// `block(s0, s1, half, acc32)` adds steps [s0, s1) (and the half chunk after them when
-// `half`) into acc32, summing in int16 over at most kMaxStepsInt16 steps plus the half.
-template <int R, int T, typename Block>
-[[gnu::always_inline]] inline void ternary_tile_sums(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0,
-                                                     int64_t t0, float* y, int64_t y_stride, Block&& block) {
+template <int R, int T, bool kPrefetch = false>
+void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, int64_t t0, float* y,
+                  int64_t y_stride) {
   constexpr int kOut = R * T, kQuads = (kOut + 3) / 4;
+  const uint8_t* rows[R];
   const int8_t* acts[T];
+  for (int r = 0; r < R; ++r) rows[r] = w.codes.data() + (r0 + r) * w.row_stride;
   for (int t = 0; t < T; ++t) acts[t] = x.q + (t0 + t) * x.stride;
   const int64_t groups = w.groups_per_row();
   const int64_t steps = w.n_in_padded / kStepWeights;
@@ -248,14 +248,14 @@ template <int R, int T, typename Block>
     // multiple of the group there is no odd chunk.
     const int64_t group_steps = w.group / kStepWeights;
     for (int64_t g = 0; g < groups; ++g) {
-      block(g * group_steps, (g + 1) * group_steps, false, acc32);
+      accumulate_block<R, T, kPrefetch>(rows, acts, g * group_steps, (g + 1) * group_steps, false, acc32);
       close_group(g);
     }
   } else {
     // Blocks of int16 sums; the last one (possibly only the odd chunk) takes the odd chunk.
     for (int64_t s = 0;; s += kMaxStepsInt16) {
       const int64_t end = std::min(steps, s + kMaxStepsInt16);
-      block(s, end, odd_chunk && end == steps, acc32);
+      accumulate_block<R, T, kPrefetch>(rows, acts, s, end, odd_chunk && end == steps, acc32);
       if (end == steps) break;
     }
     close_group(0);
@@ -263,19 +263,6 @@ template <int R, int T, typename Block>
   alignas(16) float out[4 * kQuads];
   for (int q = 0; q < kQuads; ++q) _mm_store_ps(out + 4 * q, sums[q]);
   for (int k = 0; k < kOut; ++k) y[(t0 + k % T) * y_stride + r0 + k / T] = out[k] * x.scale[t0 + k % T];
-}
-
-// Rows [r0, r0 + R) against tokens [t0, t0 + T), decoding the codes in every step.
-template <int R, int T, bool kPrefetch = false>
-void ternary_tile(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, int64_t t0, float* y,
-                  int64_t y_stride) {
-  const uint8_t* rows[R];
-  const int8_t* acts[T];
-  for (int r = 0; r < R; ++r) rows[r] = w.codes.data() + (r0 + r) * w.row_stride;
-  for (int t = 0; t < T; ++t) acts[t] = x.q + (t0 + t) * x.stride;
-  ternary_tile_sums<R, T>(w, x, r0, t0, y, y_stride, [&](int64_t s0, int64_t s1, bool half, __m256i(&acc32)[R][T]) {
-    accumulate_block<R, T, kPrefetch>(rows, acts, s0, s1, half, acc32);
-  });
 }
 
 // Rows in tiles of R for tokens [t0, t0 + T); leftover rows one at a time.
@@ -304,7 +291,9 @@ constexpr int64_t kMaxDecodedWeights = 8192;
 constexpr int kDecodedRows = 3;
 constexpr int kDecodedTokens = 4;
 // From this many tokens on; with 4 the per-tile decode measured as fast or faster (one
-// token tile per row tile leaves the decode nobody to share it with).
+// token tile per row tile leaves the decode nobody to share it with). Only for
+// whole-row groups: with TQ 256-groups a float step every 8 vectors per tile made the
+// decoded rows 8-30% slower than the per-tile decode (1536-4096 wide, 8-16 tokens).
 constexpr int64_t kMinDecodedTokens = 8;
 
 // One row of OffsetCodes (n_in_padded / 4 bytes) to n_in_padded unsigned bytes w + 1,
@@ -396,28 +385,6 @@ template <int R, int T>
   const __m256i ones16 = _mm256_set1_epi16(1);
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc32[r][t] = _mm256_add_epi32(acc32[r][t], _mm256_madd_epi16(acc16[r][t], ones16));
-}
-
-// Decoded rows [r0, r0 + R) (rows[r]: row r0 + r) against tokens [t0, t0 + T).
-template <int R, int T>
-void decoded_tile(const TernaryMatrix& w, const PreparedActivations& x, const uint8_t* const (&rows)[R], int64_t r0,
-                  int64_t t0, float* y, int64_t y_stride) {
-  const int8_t* acts[T];
-  for (int t = 0; t < T; ++t) acts[t] = x.q + (t0 + t) * x.stride;
-  ternary_tile_sums<R, T>(w, x, r0, t0, y, y_stride, [&](int64_t s0, int64_t s1, bool half, __m256i(&acc32)[R][T]) {
-    accumulate_decoded_block<R, T>(rows, acts, s0 * kStepWeights, s1 * kStepWeights + (half ? kStepWeights / 2 : 0),
-                                   acc32);
-  });
-}
-
-// The last n < T tokens from t0 on, in one tile of n.
-template <int R, int T>
-void decoded_token_tail(const TernaryMatrix& w, const PreparedActivations& x, const uint8_t* const (&rows)[R],
-                        int64_t r0, int64_t t0, int64_t n, float* y, int64_t y_stride) {
-  if constexpr (T > 1) {
-    if (n == T - 1) return decoded_tile<R, T - 1>(w, x, rows, r0, t0, y, y_stride);
-    decoded_token_tail<R, T - 1>(w, x, rows, r0, t0, n, y, y_stride);
-  }
 }
 
 // Whole-row groups: the rows go in panels of kPanelRows, and every tile writes its
@@ -523,32 +490,11 @@ void store_panel(const TernaryMatrix& w, const TokenPass& pass, const PanelSums&
   }
 }
 
-// Rows [r0, r0 + R): decoded into buf (R * n_in_padded bytes, 32-byte aligned), then
-// every token in tiles of kDecodedTokens.
-template <int R>
-void decoded_rows(const TernaryMatrix& w, const PreparedActivations& x, int64_t r0, uint8_t* buf, float* y,
-                  int64_t y_stride) {
-  const uint8_t* rows[R];
-  for (int r = 0; r < R; ++r) {
-    unpack_offset_codes(w.codes.data() + (r0 + r) * w.row_stride, w.n_in_padded, buf + r * w.n_in_padded);
-    rows[r] = buf + r * w.n_in_padded;
-  }
-  int64_t t = 0;
-  for (; t + kDecodedTokens <= x.n_tok; t += kDecodedTokens)
-    decoded_tile<R, kDecodedTokens>(w, x, rows, r0, t, y, y_stride);
-  decoded_token_tail<R, kDecodedTokens>(w, x, rows, r0, t, x.n_tok - t, y, y_stride);
-}
-
-// Rows [row_begin, row_end) in tiles of kDecodedRows, the leftover ones one at a time.
+// Rows [row_begin, row_end) (whole-row groups) in panels, each in tiles of kDecodedRows,
+// the leftover ones one at a time.
 void ternary_decoded(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end, float* y,
                      int64_t y_stride) {
   alignas(64) uint8_t buf[kDecodedRows * kMaxDecodedWeights];  // [kDecodedRows, n_in_padded]
-  if (w.groups_per_row() > 1) {
-    int64_t r = row_begin;
-    for (; r + kDecodedRows <= row_end; r += kDecodedRows) decoded_rows<kDecodedRows>(w, x, r, buf, y, y_stride);
-    for (; r < row_end; ++r) decoded_rows<1>(w, x, r, buf, y, y_stride);
-    return;
-  }
   PanelSums panel;
   TokenPass pass;
   for (pass.t0 = 0; pass.t0 < x.n_tok; pass.t0 += pass.n) {
@@ -569,7 +515,8 @@ void ternary_decoded(const TernaryMatrix& w, const PreparedActivations& x, int64
   }
 }
 
-// From kMinDecodedTokens tokens on, rows decoded once per call (above). Otherwise
+// From kMinDecodedTokens tokens on (whole-row groups), rows decoded once per call
+// (above). Otherwise
 // tokens in tiles of up to 4, so each decoded code vector serves several tokens (and a
 // matrix streamed from memory is read once per 4 tokens); fewer tokens take more rows,
 // a single token (GEMV) 8, so the per-tile work (horizontal sums, scales, stores) is
@@ -577,7 +524,7 @@ void ternary_decoded(const TernaryMatrix& w, const PreparedActivations& x, int64
 // 16 YMM registers with a decoded vector, an activation vector and the mask.
 void matmul_ternary_avx2(const TernaryMatrix& w, const PreparedActivations& x, int64_t row_begin, int64_t row_end,
                          float* y, int64_t y_stride) {
-  if (x.n_tok >= kMinDecodedTokens && w.n_in_padded <= kMaxDecodedWeights)
+  if (x.n_tok >= kMinDecodedTokens && w.n_in_padded <= kMaxDecodedWeights && w.groups_per_row() == 1)
     return ternary_decoded(w, x, row_begin, row_end, y, y_stride);
   int64_t t = 0;
   for (; t + 4 <= x.n_tok; t += 4) ternary_rows<3, 4>(w, x, row_begin, row_end, t, y, y_stride);
