@@ -324,6 +324,23 @@ TEST(ConvertRoundTrip, NarrowRowsGoToLlamaAsQ8_0AndKeepLogits) {
   EXPECT_EQ(greedy(l, "Once upon a time", 16), greedy(m16, "Once upon a time", 16));
 }
 
+// A Q4_0 head goes to a llama file as Q4_0 (llama.cpp reads it natively); the file loads
+// and tern's logits match forward.py reading it independently (up to the int8 rounding
+// of the head's activations).
+TEST(ConvertRoundTrip, Q4_0HeadGoesToLlamaAsQ4_0) {
+  TempDir dir;
+  const auto m = dir / "m.gguf", l = dir / "l.gguf";
+  testing::make_random_model(m, "--ternary-type tern2 --dim 96 --ffn 160 --heads 3 --kv-heads 1 --blocks 2");
+  const auto r = run_tern_cli("convert " + shell_quote(m) + " --to llama --embd-type q4_0 -o " + shell_quote(l));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const GgufFile lf = GgufFile::open(l);
+  EXPECT_EQ(lf.get_string("general.architecture"), "llama");
+  EXPECT_EQ(lf.find_tensor("token_embd.weight")->type, TensorType::Q4_0);
+  const auto ll = engine_logits(l, kTokens);
+  const auto ref = testing::reference_logits(l, csv(kTokens), dir / "ref.bin");
+  expect_logits_close(ll, ref, 2e-2f, "tern vs forward.py on a llama file with a Q4_0 head");
+}
+
 // ------------------------------------------------------------------ 5: llama.cpp GGUF in
 
 TEST(ConvertGguf, Stories260KKeepsLogitsAndText) {
@@ -515,6 +532,14 @@ TEST(ConvertErrors, Tq2_0NeedsRowsOf256) {
   const auto src = dir / "hf";
   make_fixture(src, "mobilellm");  // dim 72
   expect_convert_error(shell_quote(src) + " --type tq2_0", "blk.0.attn_q.weight");
+}
+
+TEST(ConvertErrors, Q4_0NeedsRowsOf32) {
+  TempDir dir;
+  const auto src = dir / "hf";
+  make_fixture(src, "mobilellm");  // dim 72
+  expect_convert_error(shell_quote(src) + " --embd-type q4_0",
+                       "tensor 'token_embd.weight' has rows of 72 values; Q4_0 needs a multiple of 32");
 }
 
 TEST(ConvertErrors, NotAModel) {
