@@ -47,10 +47,12 @@ inline __m256i block_codes(const uint8_t* block) {
   return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
-inline float block_scale(const uint8_t* block) {
-  uint16_t d16;
-  std::memcpy(&d16, block, 2);
-  return _cvtsh_ss(d16);
+// The block's d in lane 0: a 4-byte load (d and the first code byte, which the
+// conversion ignores) goes straight into a vector register.
+inline __m128 block_scale(const uint8_t* block) {
+  int32_t head;
+  std::memcpy(&head, block, 4);
+  return _mm_cvtph_ps(_mm_cvtsi32_si128(head));
 }
 
 inline float sum_of_lanes(__m256 v) {
@@ -63,13 +65,14 @@ inline float sum_of_lanes(__m256 v) {
 template <int T>
 inline void q4_0_block(const uint8_t* block, int64_t b, const Q4_0Activations* const (&a)[T], __m256 (&acc)[T]) {
   const __m256i codes = block_codes(block);
-  const float d = block_scale(block);
+  const __m128 d = block_scale(block);
   for (int t = 0; t < T; ++t) {
     const __m256i act = _mm256_load_si256(reinterpret_cast<const __m256i*>(a[t]->int8.q + b * kBlock));
     const __m256i offset = _mm256_load_si256(reinterpret_cast<const __m256i*>(a[t]->pair_offset + b * kBlock / 2));
     const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(codes, act), offset);
     const __m256 sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-    acc[t] = _mm256_fmadd_ps(sums, _mm256_set1_ps(d * a[t]->int8.scale[b]), acc[t]);
+    const __m256 scale = _mm256_broadcastss_ps(_mm_mul_ss(d, _mm_load_ss(a[t]->int8.scale + b)));
+    acc[t] = _mm256_fmadd_ps(sums, scale, acc[t]);
   }
 }
 
