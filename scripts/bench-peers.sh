@@ -39,6 +39,14 @@
 #     $PEERS/BitNet/build/bin/llama-quantize --token-embedding-type q8_0 \
 #         $PEERS/models/$s-f16.gguf $PEERS/models/$s-i2_s.gguf I2_S
 #   done
+#   # the same with a Q4_0 tied head (tern's default head where rows allow), so that the
+#   # peers can be compared at tern's head type as well as at the issue's Q8_0
+#   for s in mobilellm-125m mobilellm-350m bitnet-700m; do
+#     $PEERS/llama.cpp/build/bin/llama-quantize --token-embedding-type q4_0 \
+#         $PEERS/models/$s-f16.gguf $PEERS/models/$s-tq2_0-q4head.gguf TQ2_0
+#     $PEERS/BitNet/build/bin/llama-quantize --token-embedding-type q4_0 \
+#         $PEERS/models/$s-f16.gguf $PEERS/models/$s-i2_s-q4head.gguf I2_S
+#   done
 #   GGUF_PY=$PEERS/BitNet/3rdparty/llama.cpp/gguf-py python3 tools/peers/make_shape_gguf.py \
 #       --shape bitnet-700m --tl2 $PEERS/BitNet --out $PEERS/models/bitnet-700m-tl2.gguf
 #   # the peers' own weights for tern too, where llama.cpp's file is all TQ2_0 (700m)
@@ -108,11 +116,11 @@ for ((round = 1; round <= rounds; ++round)); do
     model=$PEERS/models/$shape-tern.gguf
     first=${terns[0]}
     [[ -f $model ]] && run "$round" "$shape" "${first%%=*}-gguf" "${first#*=}" bench -m "$model" "${test_args[@]}" --kv-type f16 --output json
-    for type in tq2_0 tq1_0; do
+    for type in tq2_0 tq1_0 tq2_0-q4head; do
       model=$PEERS/models/$shape-$type.gguf
       [[ -f $model && -x $llama ]] && run "$round" "$shape" "llama.cpp-$type" "$llama" -m "$model" "${test_args[@]}" -ctk f16 -ctv f16 -o json
     done
-    for type in i2_s tl2; do
+    for type in i2_s tl2 i2_s-q4head; do
       model=$PEERS/models/$shape-$type.gguf
       [[ -f $model && -x $bitnet ]] && run "$round" "$shape" "bitnet.cpp-$type" "$bitnet" -m "$model" "${test_args[@]}" -ctk f16 -ctv f16 -o json
     done
