@@ -19,6 +19,7 @@
 
 #include "io/gguf_reader.h"
 #include "io/gguf_writer.h"
+#include "kernels/dequantize.h"
 #include "kernels/float16.h"
 #include "kernels/ternary_formats.h"
 #include "model_files.h"
@@ -339,6 +340,43 @@ TEST(ConvertRoundTrip, Q4_0HeadGoesToLlamaAsQ4_0) {
   const auto ll = engine_logits(l, kTokens);
   const auto ref = testing::reference_logits(l, csv(kTokens), dir / "ref.bin");
   expect_logits_close(ll, ref, 2e-2f, "tern vs forward.py on a llama file with a Q4_0 head");
+}
+
+// A llama file as llama.cpp's Q4_0 quantization writes it, every matrix Q4_0 (float
+// linears, no ternary ones): the llama export of a narrow model (its linears Q8_0) with
+// each matrix re-encoded as Q4_0. tern loads it and matches forward.py reading the same
+// file (the AVX2 Q4_0 product rounds its activations to int8: 2e-2).
+TEST(ConvertRoundTrip, AllQ4_0LlamaFileLoadsAndMatchesTheReference) {
+  TempDir dir;
+  const auto m = dir / "m.gguf", l = dir / "l.gguf", q = dir / "q4.gguf";
+  testing::make_random_model(m, "--ternary-type tern2 --dim 96 --ffn 160 --heads 3 --kv-heads 1 --blocks 2");
+  convert(shell_quote(m) + " --to llama -o " + shell_quote(l));
+  const GgufFile lf = GgufFile::open(l);
+  GgufWriter writer;
+  for (const auto& [key, value] : lf.metadata()) writer.set(key, value);
+  int n_q4 = 0;
+  for (const auto& t : lf.tensors()) {
+    std::vector<uint8_t> bytes(t.data.begin(), t.data.end());
+    TensorType type = t.type;
+    if (t.ne.size() == 2) {  // every matrix: [n_in, n_rows] -> Q4_0 rows
+      ASSERT_TRUE(t.type == TensorType::Q8_0 || t.type == TensorType::F32) << t.name << " " << tensor_type_name(t.type);
+      const int64_t n_in = static_cast<int64_t>(t.ne[0]), n_rows = static_cast<int64_t>(t.ne[1]);
+      std::vector<float> row(static_cast<size_t>(n_in));
+      bytes.clear();
+      for (int64_t r = 0; r < n_rows; ++r) {
+        dequantize_row(t.type, t.data.data() + r * row_bytes(t.type, n_in), row.data(), n_in);
+        quantize_row(TensorType::Q4_0, row, bytes);
+      }
+      type = TensorType::Q4_0;
+      ++n_q4;
+    }
+    writer.add_tensor(t.name, type, t.ne, bytes);
+  }
+  writer.write(q);
+  EXPECT_EQ(n_q4, 1 + 4 * 7);  // token_embd and 7 linears in each of 2 blocks x 2 repeats
+  const auto lq = engine_logits(q, kTokens);
+  const auto ref = testing::reference_logits(q, csv(kTokens), dir / "ref.bin");
+  expect_logits_close(lq, ref, 2e-2f, "tern vs forward.py on an all-Q4_0 llama file");
 }
 
 // ------------------------------------------------------------------ 5: llama.cpp GGUF in
