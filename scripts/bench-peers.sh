@@ -7,8 +7,10 @@
 #   flock -x /work/bench.lock scripts/bench-peers.sh [--rounds 2] [--out DIR]
 #       [--shapes mobilellm-125m,mobilellm-350m,bitnet-700m] [--tern NAME=BINARY ...]
 #
-# --tern (repeatable) times several tern builds in the same interleaved run (e.g.
-# --tern base=/tmp/tern-base --tern new=./build/tern); default: tern=./build/tern.
+# --tern (repeatable) times several tern builds or settings in the same interleaved run
+# (e.g. --tern base=/tmp/tern-base --tern new=./build/tern --tern 'q4=./build/tern
+# --embd-type q4_0': words after the binary are added to its `tern bench` options);
+# default: tern=./build/tern.
 #
 # The peers live outside the repository, under $PEERS (default /work/peers):
 #   # sources, at the commits of the comparison (issue 20)
@@ -38,6 +40,14 @@
 #     done
 #     $PEERS/BitNet/build/bin/llama-quantize --token-embedding-type q8_0 \
 #         $PEERS/models/$s-f16.gguf $PEERS/models/$s-i2_s.gguf I2_S
+#   done
+#   # the same with a Q4_0 tied head (tern's default head where rows allow), so that the
+#   # peers can be compared at tern's head type as well as at the issue's Q8_0
+#   for s in mobilellm-125m mobilellm-350m bitnet-700m; do
+#     $PEERS/llama.cpp/build/bin/llama-quantize --token-embedding-type q4_0 \
+#         $PEERS/models/$s-f16.gguf $PEERS/models/$s-tq2_0-q4head.gguf TQ2_0
+#     $PEERS/BitNet/build/bin/llama-quantize --token-embedding-type q4_0 \
+#         $PEERS/models/$s-f16.gguf $PEERS/models/$s-i2_s-q4head.gguf I2_S
 #   done
 #   GGUF_PY=$PEERS/BitNet/3rdparty/llama.cpp/gguf-py python3 tools/peers/make_shape_gguf.py \
 #       --shape bitnet-700m --tl2 $PEERS/BitNet --out $PEERS/models/bitnet-700m-tl2.gguf
@@ -102,17 +112,20 @@ run() {
 for ((round = 1; round <= rounds; ++round)); do
   for shape in ${shapes//,/ }; do
     for t in "${terns[@]}"; do
-      run "$round" "$shape" "${t%%=*}" "${t#*=}" bench --shape "$shape" "${test_args[@]}" --kv-type f16 --output json
+      read -r -a command <<<"${t#*=}"
+      run "$round" "$shape" "${t%%=*}" "${command[0]}" bench --shape "$shape" "${test_args[@]}" --kv-type f16 \
+        --output json "${command[@]:1}"
     done
     # The first tern build on the peers' weights (converted from llama.cpp's file), as a check.
     model=$PEERS/models/$shape-tern.gguf
     first=${terns[0]}
-    [[ -f $model ]] && run "$round" "$shape" "${first%%=*}-gguf" "${first#*=}" bench -m "$model" "${test_args[@]}" --kv-type f16 --output json
-    for type in tq2_0 tq1_0; do
+    read -r -a command <<<"${first#*=}"
+    [[ -f $model ]] && run "$round" "$shape" "${first%%=*}-gguf" "${command[0]}" bench -m "$model" "${test_args[@]}" --kv-type f16 --output json
+    for type in tq2_0 tq1_0 tq2_0-q4head; do
       model=$PEERS/models/$shape-$type.gguf
       [[ -f $model && -x $llama ]] && run "$round" "$shape" "llama.cpp-$type" "$llama" -m "$model" "${test_args[@]}" -ctk f16 -ctv f16 -o json
     done
-    for type in i2_s tl2; do
+    for type in i2_s tl2 i2_s-q4head; do
       model=$PEERS/models/$shape-$type.gguf
       [[ -f $model && -x $bitnet ]] && run "$round" "$shape" "bitnet.cpp-$type" "$bitnet" -m "$model" "${test_args[@]}" -ctk f16 -ctv f16 -o json
     done

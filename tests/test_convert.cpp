@@ -19,6 +19,7 @@
 
 #include "io/gguf_reader.h"
 #include "io/gguf_writer.h"
+#include "kernels/dequantize.h"
 #include "kernels/float16.h"
 #include "kernels/ternary_formats.h"
 #include "model_files.h"
@@ -324,6 +325,60 @@ TEST(ConvertRoundTrip, NarrowRowsGoToLlamaAsQ8_0AndKeepLogits) {
   EXPECT_EQ(greedy(l, "Once upon a time", 16), greedy(m16, "Once upon a time", 16));
 }
 
+// A Q4_0 head goes to a llama file as Q4_0 (llama.cpp reads it natively); the file loads
+// and tern's logits match forward.py reading it independently (up to the int8 rounding
+// of the head's activations).
+TEST(ConvertRoundTrip, Q4_0HeadGoesToLlamaAsQ4_0) {
+  TempDir dir;
+  const auto m = dir / "m.gguf", l = dir / "l.gguf";
+  testing::make_random_model(m, "--ternary-type tern2 --dim 96 --ffn 160 --heads 3 --kv-heads 1 --blocks 2");
+  const auto r = run_tern_cli("convert " + shell_quote(m) + " --to llama --embd-type q4_0 -o " + shell_quote(l));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const GgufFile lf = GgufFile::open(l);
+  EXPECT_EQ(lf.get_string("general.architecture"), "llama");
+  EXPECT_EQ(lf.find_tensor("token_embd.weight")->type, TensorType::Q4_0);
+  const auto ll = engine_logits(l, kTokens);
+  const auto ref = testing::reference_logits(l, csv(kTokens), dir / "ref.bin");
+  expect_logits_close(ll, ref, 2e-2f, "tern vs forward.py on a llama file with a Q4_0 head");
+}
+
+// A llama file as llama.cpp's Q4_0 quantization writes it, every matrix Q4_0 (float
+// linears, no ternary ones): the llama export of a narrow model (its linears Q8_0) with
+// each matrix re-encoded as Q4_0. tern loads it and matches forward.py reading the same
+// file (the AVX2 Q4_0 product rounds its activations to int8: 2e-2).
+TEST(ConvertRoundTrip, AllQ4_0LlamaFileLoadsAndMatchesTheReference) {
+  TempDir dir;
+  const auto m = dir / "m.gguf", l = dir / "l.gguf", q = dir / "q4.gguf";
+  testing::make_random_model(m, "--ternary-type tern2 --dim 96 --ffn 160 --heads 3 --kv-heads 1 --blocks 2");
+  convert(shell_quote(m) + " --to llama -o " + shell_quote(l));
+  const GgufFile lf = GgufFile::open(l);
+  GgufWriter writer;
+  for (const auto& [key, value] : lf.metadata()) writer.set(key, value);
+  int n_q4 = 0;
+  for (const auto& t : lf.tensors()) {
+    std::vector<uint8_t> bytes(t.data.begin(), t.data.end());
+    TensorType type = t.type;
+    if (t.ne.size() == 2) {  // every matrix: [n_in, n_rows] -> Q4_0 rows
+      ASSERT_TRUE(t.type == TensorType::Q8_0 || t.type == TensorType::F32) << t.name << " " << tensor_type_name(t.type);
+      const int64_t n_in = static_cast<int64_t>(t.ne[0]), n_rows = static_cast<int64_t>(t.ne[1]);
+      std::vector<float> row(static_cast<size_t>(n_in));
+      bytes.clear();
+      for (int64_t r = 0; r < n_rows; ++r) {
+        dequantize_row(t.type, t.data.data() + r * row_bytes(t.type, n_in), row.data(), n_in);
+        quantize_row(TensorType::Q4_0, row, bytes);
+      }
+      type = TensorType::Q4_0;
+      ++n_q4;
+    }
+    writer.add_tensor(t.name, type, t.ne, bytes);
+  }
+  writer.write(q);
+  EXPECT_EQ(n_q4, 1 + 4 * 7);  // token_embd and 7 linears in each of 2 blocks x 2 repeats
+  const auto lq = engine_logits(q, kTokens);
+  const auto ref = testing::reference_logits(q, csv(kTokens), dir / "ref.bin");
+  expect_logits_close(lq, ref, 2e-2f, "tern vs forward.py on an all-Q4_0 llama file");
+}
+
 // ------------------------------------------------------------------ 5: llama.cpp GGUF in
 
 TEST(ConvertGguf, Stories260KKeepsLogitsAndText) {
@@ -517,6 +572,14 @@ TEST(ConvertErrors, Tq2_0NeedsRowsOf256) {
   expect_convert_error(shell_quote(src) + " --type tq2_0", "blk.0.attn_q.weight");
 }
 
+TEST(ConvertErrors, Q4_0NeedsRowsOf32) {
+  TempDir dir;
+  const auto src = dir / "hf";
+  make_fixture(src, "mobilellm");  // dim 72
+  expect_convert_error(shell_quote(src) + " --embd-type q4_0",
+                       "tensor 'token_embd.weight' has rows of 72 values; Q4_0 needs a multiple of 32");
+}
+
 TEST(ConvertErrors, NotAModel) {
   TempDir dir;
   const auto junk = dir / "notes.txt";
@@ -584,6 +647,17 @@ TEST(ConvertDefaults, LmHeadIsQ8_0WhereRowsAreWhole32BlocksAndCostsNoPerplexity)
   const double original = perplexity_of(testing::shipped_model_path()), converted = perplexity_of(out);
   ASSERT_GT(original, 1.0);
   EXPECT_NEAR(converted / original, 1.0, 1e-3) << original << " -> " << converted;
+
+  // Q4_0 (asked for, not the default) costs 0.5% here (docs/PERFORMANCE.md): a wrong
+  // code layout or scale would cost far more, a perfect one nothing.
+  const auto q4 = dir / "q4.gguf";
+  const auto r4 =
+      run_tern_cli("convert " + shell_quote(testing::shipped_model_path()) + " --embd-type q4_0 -o " + shell_quote(q4));
+  ASSERT_EQ(r4.exit_code, 0) << r4.err;
+  EXPECT_EQ(GgufFile::open(q4).find_tensor("token_embd.weight")->type, TensorType::Q4_0);
+  const double q4_perplexity = perplexity_of(q4);
+  EXPECT_GT(q4_perplexity / original, 1.001) << original << " -> " << q4_perplexity;
+  EXPECT_LT(q4_perplexity / original, 1.01) << original << " -> " << q4_perplexity;
 
   // Rows of 72 are not whole 32-blocks: the head stays f32.
   const auto src = dir / "hf";

@@ -455,6 +455,54 @@ TEST(Dequantize, Q6KWriterIsReadBackByThePythonReference) {
   EXPECT_THROW(quantize_row(TensorType::Q4_K, x, bytes), Error);  // read-only type: a clear error
 }
 
+// Q4_0 blocks (ggml type 2) decode to the reference's values: random bytes reach every
+// nibble; the reference's decoding is written from the block layout, not from tern.
+TEST(Dequantize, Q4_0MatchesThePythonReference) {
+  TempDir dir;
+  const int64_t n_in = 96, n_rows = 5;
+  const auto bytes = random_k_quant_rows(TensorType::Q4_0, n_in, n_rows, 11);
+  ASSERT_EQ(bytes.size(), static_cast<size_t>(n_rows * 3 * 18));
+  const auto want = python_dequantize(TensorType::Q4_0, bytes, n_in, n_rows, dir.path());
+  ASSERT_EQ(want.size(), static_cast<size_t>(n_in * n_rows));
+  std::vector<float> got(want.size());
+  for (int64_t r = 0; r < n_rows; ++r)
+    dequantize_row(TensorType::Q4_0, bytes.data() + r * row_bytes(TensorType::Q4_0, n_in), got.data() + r * n_in, n_in);
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << "weight " << i;  // d * small int: exact
+}
+
+// tern's Q4_0 writer: each block's value of largest magnitude comes back exactly (it is
+// -8 d, up to d's f16 rounding), every other value within half a step |d| = max|x| / 8,
+// except that the side opposite the extreme stops at +7 steps (Q4_0's asymmetry); the
+// reference decodes the bytes. Rows that are not whole 32-blocks are refused.
+TEST(Dequantize, Q4_0WriterIsReadBackByThePythonReference) {
+  TempDir dir;
+  std::mt19937 rng(4);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(576);
+  for (auto& v : x) v = normal(rng);
+  for (int i = 0; i < 32; ++i) x[64 + i] = 0.0f;  // an all-zero block
+  x[100] = 9.0f;                                  // a positive extreme: d < 0
+  std::vector<uint8_t> bytes;
+  quantize_row(TensorType::Q4_0, x, bytes);
+  ASSERT_EQ(bytes.size(), row_bytes(TensorType::Q4_0, x.size()));
+  ASSERT_EQ(bytes.size(), 18u * 18u);
+  const auto back = python_dequantize(TensorType::Q4_0, bytes, static_cast<int64_t>(x.size()), 1, dir.path());
+  ASSERT_EQ(back.size(), x.size());
+  for (size_t b = 0; b < x.size() / 32; ++b) {
+    float amax = 0;
+    for (size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+    for (size_t i = 0; i < 32; ++i) {
+      const size_t at = b * 32 + i;
+      if (std::fabs(x[at]) == amax)  // the extreme itself: exact up to the f16 rounding of d
+        EXPECT_NEAR(back[at], x[at], amax * 1e-3f) << "weight " << at;
+      else  // half a step or the clamp at 7 steps, plus d's f16 rounding times 8 steps
+        EXPECT_NEAR(back[at], x[at], std::max(0.5f * amax / 8.0f, std::fabs(x[at]) - 7.0f * amax / 8.0f) + amax * 1e-3f)
+            << "weight " << at;
+    }
+  }
+  EXPECT_THROW(quantize_row(TensorType::Q4_0, std::vector<float>(40, 1.0f), bytes), Error);
+}
+
 // ---------------------------------------------------------------- f16 / bf16
 
 TEST(Float16, KnownBitPatterns) {

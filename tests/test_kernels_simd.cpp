@@ -296,8 +296,8 @@ TEST_P(SimdKernels, TernaryIntegerSumsEqualTheReference) {
 
 // ---------------------------------------------------------------- dense products
 
-// Q8_0 and Q6_K rows may run against activations rounded to int8 per block (32 inputs
-// for Q8_0, 256 for Q6_K: int8 dot products): each x_i moves by at most half a step,
+// Q8_0, Q4_0 and Q6_K rows may run against activations rounded to int8 per block (32
+// inputs for Q8_0 / Q4_0, 256 for Q6_K: int8 dot products): each x_i moves by at most half a step,
 // max|x_b|/254, so the result moves by at most sum_b max|x_b|/254 * sum_{i in b} |w_i|.
 double int8_activation_bound(const float* w, const float* x, int64_t n_in, int64_t block) {
   double bound = 0;
@@ -314,7 +314,7 @@ double int8_activation_bound(const float* w, const float* x, int64_t n_in, int64
 
 // The block over which a type's SIMD product may round activations to int8 (0: none).
 int64_t int8_activation_block(TensorType type) {
-  return type == TensorType::Q8_0 ? 32 : type == TensorType::Q6_K ? 256 : 0;
+  return type == TensorType::Q8_0 || type == TensorType::Q4_0 ? 32 : type == TensorType::Q6_K ? 256 : 0;
 }
 
 // got against want (the scalar product), [n_tok, n_rows] each: rows before r0 untouched,
@@ -356,6 +356,7 @@ TEST_P(SimdKernels, DenseMatchesScalarWithinRounding) {
       {TensorType::F16, {1, 7, 9, 16, 31, 100, 577}},
       {TensorType::BF16, {2, 7, 16, 17, 63, 100, 577}},
       {TensorType::Q8_0, {32, 64, 96, 576}},
+      {TensorType::Q4_0, {32, 96, 576, 960}},
       {TensorType::Q4_K, {256, 768}},  // random super-blocks (tern does not write Q4_K)
       {TensorType::Q6_K, {256, 512}},
   };
@@ -382,6 +383,61 @@ TEST_P(SimdKernels, DenseMatchesScalarWithinRounding) {
           expect_dense_rows_near(c.type, data, n_in, n_rows, x, x_stride, n_tok, r0, want, got);
           if (HasFailure()) return;
         }
+}
+
+// The AVX2 Q4_0 product is an integer dot product per 32-block: activations rounded to
+// int8 against max|x| / 127 (nearest even), sum (nibble - 8) * q exact, then d * scale.
+// Computed here from the block layout in double, it must agree to float rounding of the
+// sum of |products| (a wrong nibble, offset or scale moves it by far more): odd row
+// counts, every tile size from 1 to 9 tokens, the 125m and 350m widths.
+TEST(Q4_0Avx2, EqualsTheIntegerDotProductOfInt8Activations) {
+  if (!isa_supported(Isa::Avx2, detect_cpu_features())) GTEST_SKIP() << "this CPU does not support avx2";
+  std::mt19937 rng(20);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const int64_t n_in : {32, 576, 960})
+    for (const int64_t n_rows : {1, 7, 37}) {
+      std::vector<uint8_t> data;
+      std::vector<float> row(static_cast<size_t>(n_in));
+      for (int64_t r = 0; r < n_rows; ++r) {
+        for (auto& v : row) v = normal(rng);
+        quantize_row(TensorType::Q4_0, row, data);
+      }
+      for (int64_t n_tok = 1; n_tok <= 9; ++n_tok) {
+        const int64_t x_stride = n_in + 5;
+        std::vector<float> x(static_cast<size_t>(n_tok * x_stride));
+        for (auto& v : x) v = normal(rng) * (n_tok % 3 == 0 ? 100.0f : 1.0f);
+        std::vector<float> got(static_cast<size_t>(n_tok * n_rows), kUntouched);
+        kernel_table(Isa::Avx2).matmul_dense(TensorType::Q4_0, data.data(), n_in, x.data(), x_stride, n_tok, 0, n_rows,
+                                             got.data(), n_rows);
+        for (int64_t t = 0; t < n_tok; ++t)
+          for (int64_t r = 0; r < n_rows; ++r) {
+            const uint8_t* blocks = data.data() + r * row_bytes(TensorType::Q4_0, n_in);
+            double want = 0, magnitude = 0;
+            for (int64_t b = 0; b < n_in / 32; ++b) {
+              const float* xb = x.data() + t * x_stride + 32 * b;
+              float amax = 0;
+              for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+              const float inv = amax == 0 ? 0.0f : 127.0f / amax;
+              const uint8_t* block = blocks + 18 * b;
+              int64_t dot = 0, absolute = 0;
+              for (int i = 0; i < 32; ++i) {
+                const int nibble = i < 16 ? block[2 + i] & 0xF : block[2 + i - 16] >> 4;
+                const int64_t product = (nibble - 8) * static_cast<int64_t>(std::nearbyint(xb[i] * inv));
+                dot += product;
+                absolute += std::abs(product);
+              }
+              uint16_t d16;
+              std::memcpy(&d16, block, 2);
+              const double step = std::fabs(double(f16_to_f32(d16)) * double(amax / 127.0f));
+              want += double(f16_to_f32(d16)) * double(amax / 127.0f) * double(dot);
+              magnitude += step * double(absolute);
+            }
+            EXPECT_NEAR(got[static_cast<size_t>(t * n_rows + r)], want, 1e-6 * magnitude + 1e-30)
+                << "n_in " << n_in << " rows " << n_rows << " row " << r << " token " << t << " of " << n_tok;
+          }
+        if (::testing::Test::HasFailure()) return;
+      }
+    }
 }
 
 TEST_P(SimdKernels, DotAndAxpyMatchScalarWithinRounding) {

@@ -41,9 +41,9 @@ inline bool isa_supported_by_cpu(const std::string& name) {
   return false;
 }
 
-// Rows of a K-quant type as random bytes, with each super-block's f16 scales (Q6_K: d at
-// byte 208; Q4_K: d, dmin at bytes 0, 2) set to small normal values: every packed field
-// takes arbitrary values.
+// Rows of a K-quant type (or Q4_0) as random bytes, with each block's f16 scales (Q6_K:
+// d at byte 208; Q4_K: d, dmin at bytes 0, 2; Q4_0: d at byte 0) set to small values:
+// every packed field takes arbitrary values.
 inline std::vector<uint8_t> random_k_quant_rows(TensorType type, int64_t n_in, int64_t n_rows, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<uint8_t> bytes(row_bytes(type, static_cast<uint64_t>(n_in)) * static_cast<uint64_t>(n_rows));
@@ -51,7 +51,9 @@ inline std::vector<uint8_t> random_k_quant_rows(TensorType type, int64_t n_in, i
   const size_t block = traits(type).block_bytes;
   std::uniform_real_distribution<float> scale(0.001f, 0.05f);
   for (size_t at = 0; at < bytes.size(); at += block)
-    for (size_t field : type == TensorType::Q6_K ? std::vector<size_t>{208} : std::vector<size_t>{0, 2}) {
+    for (size_t field : type == TensorType::Q6_K   ? std::vector<size_t>{208}
+                        : type == TensorType::Q4_K ? std::vector<size_t>{0, 2}
+                                                   : std::vector<size_t>{0}) {
       const uint16_t h = f32_to_f16(scale(rng));
       bytes[at + field] = static_cast<uint8_t>(h & 0xff);
       bytes[at + field + 1] = static_cast<uint8_t>(h >> 8);

@@ -26,7 +26,7 @@ std::string known_shape_names();  // "a, b, c"
 
 struct SyntheticOptions {
   std::string linear_type = "tern2";    // a ternary type (tern2, tq2_0, tq1_0) or f16 / q8_0 ... for baselines
-  std::string embedding_type = "q8_0";  // tied embedding / LM head: f32, f16, bf16, q8_0, q6_k
+  std::string embedding_type = "q8_0";  // tied embedding / LM head: f32, f16, bf16, q4_0, q8_0, q6_k
   uint64_t seed = 1;
 
   // Throws tern::Error naming a type that is not one of those above.

@@ -20,8 +20,8 @@ struct ConvertRequest {
   std::string to = "mobilellm";         // target architecture: "mobilellm" (tern) or "llama" (standard)
   std::string ternary_type;             // tern2, tern2r, tq2_0, tq1_0; empty: tern2 for mobilellm, tq2_0 for llama
   std::string embedding_type = "auto";  // token_embd / output: auto (q8_0 where rows are whole 32-blocks, else f32),
-                                        // f32, f16, bf16, q8_0, q6_k
-  std::string dense_type = "f32";       // non-ternary matrices: f32, f16, bf16, q8_0, q6_k
+                                        // f32, f16, bf16, q4_0, q8_0, q6_k
+  std::string dense_type = "f32";       // non-ternary matrices: f32, f16, bf16, q4_0, q8_0, q6_k
   bool dry_run = false;                 // plan only, write nothing
   std::function<void(size_t, size_t)> progress;  // tensors encoded so far, of all (may be empty)
 };

@@ -146,7 +146,7 @@ void SyntheticOptions::validate() const {
   const auto embedding = tensor_type_from_name(embedding_type);
   if (!linear) fail("--type '{}' is not a tensor type", linear_type);
   if (!embedding || traits(*embedding).ternary || *embedding == TensorType::Q4_K)
-    fail("--embd-type '{}' is not one of f32, f16, bf16, q8_0, q6_k", embedding_type);
+    fail("--embd-type '{}' is not one of f32, f16, bf16, q4_0, q8_0, q6_k", embedding_type);
 }
 
 InMemoryFile build_synthetic_model(const ModelShape& shape, const SyntheticOptions& o) {

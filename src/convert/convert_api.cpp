@@ -15,7 +15,7 @@ TensorType parse_type(const std::string& flag, const std::string& name, bool ter
   if (!type || traits(*type).ternary != ternary || *type == TensorType::Q4_K || *type == TensorType::I2_S)
     fail("{} '{}' is not one of {}", flag, name,
          ternary ? "tern2, tern2r, tq2_0, tq1_0"
-                 : std::string(flag == "--embd-type" ? "auto, " : "") + "f32, f16, bf16, q8_0, q6_k");
+                 : std::string(flag == "--embd-type" ? "auto, " : "") + "f32, f16, bf16, q4_0, q8_0, q6_k");
   return *type;
 }
 

@@ -14,7 +14,7 @@ namespace tern {
 struct DraftWriteOptions {
   std::string architecture = "mobilellm";       // "mobilellm" or "llama"
   TensorType ternary_type = TensorType::TERN2;  // TERN2, TQ2_0 or TQ1_0
-  // token_embd / output: F32, F16, BF16, Q8_0 or Q6_K; nullopt: Q8_0 where rows are whole
+  // token_embd / output: F32, F16, BF16, Q4_0, Q8_0 or Q6_K; nullopt: Q8_0 where rows are whole
   // 32-blocks, else F32 (docs/PERFORMANCE.md, "LM head type", measured the choice).
   std::optional<TensorType> embedding_type;
   TensorType dense_type = TensorType::F32;  // float linears and everything else float

@@ -16,6 +16,7 @@ constexpr std::array kSupported = {
     TensorTypeTraits{TensorType::F32, "F32", 1, 4, false},
     TensorTypeTraits{TensorType::F16, "F16", 1, 2, false},
     TensorTypeTraits{TensorType::BF16, "BF16", 1, 2, false},
+    TensorTypeTraits{TensorType::Q4_0, "Q4_0", 32, 18, false},
     TensorTypeTraits{TensorType::Q8_0, "Q8_0", 32, 34, false},
     TensorTypeTraits{TensorType::Q4_K, "Q4_K", 256, 144, false},
     TensorTypeTraits{TensorType::Q6_K, "Q6_K", 256, 210, false},

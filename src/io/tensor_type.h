@@ -11,6 +11,7 @@ namespace tern {
 enum class TensorType : uint32_t {
   F32 = 0,
   F16 = 1,
+  Q4_0 = 2,
   Q8_0 = 8,
   Q4_K = 12,
   Q6_K = 14,

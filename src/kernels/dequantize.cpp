@@ -13,12 +13,17 @@ namespace {
 constexpr int kQ8Block = 32;
 constexpr int kQ8BlockBytes = 34;  // f16 scale + 32 int8
 
+// The f16 bits stored at p (a block's scale), unaligned.
+uint16_t f16_bits_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return h;
+}
+
 void dequantize_q8_0(const uint8_t* row, float* out, int64_t n) {
   for (int64_t b = 0; b < n / kQ8Block; ++b) {
     const uint8_t* block = row + b * kQ8BlockBytes;
-    uint16_t d16;
-    std::memcpy(&d16, block, 2);
-    const float d = f16_to_f32(d16);
+    const float d = f16_to_f32(f16_bits_at(block));
     const auto* q = reinterpret_cast<const int8_t*>(block + 2);
     for (int i = 0; i < kQ8Block; ++i) out[b * kQ8Block + i] = d * static_cast<float>(q[i]);
   }
@@ -36,6 +41,45 @@ void quantize_q8_0(std::span<const float> row, std::vector<uint8_t>& out) {
     out.push_back(static_cast<uint8_t>(d16 >> 8));
     for (int i = 0; i < kQ8Block; ++i)
       out.push_back(static_cast<uint8_t>(static_cast<int8_t>(std::nearbyint(x[i] * inv))));
+  }
+}
+
+// Q4_0 (18 bytes): f16 d, then 16 bytes whose low nibbles are weights 0..15 and high
+// nibbles weights 16..31; w = d * (nibble - 8).
+constexpr int kQ4Block = 32;
+constexpr int kQ4BlockBytes = 18;
+
+void dequantize_q4_0(const uint8_t* row, float* out, int64_t n) {
+  for (int64_t b = 0; b < n / kQ4Block; ++b) {
+    const uint8_t* block = row + b * kQ4BlockBytes;
+    const float d = f16_to_f32(f16_bits_at(block));
+    float* y = out + b * kQ4Block;
+    for (int i = 0; i < kQ4Block / 2; ++i) {
+      y[i] = d * static_cast<float>((block[2 + i] & 0xF) - 8);
+      y[i + kQ4Block / 2] = d * static_cast<float>((block[2 + i] >> 4) - 8);
+    }
+  }
+}
+
+// As ggml defines Q4_0: d = m / -8 for the block's value m of largest magnitude (sign
+// kept), so m itself lands on code 0 exactly and the other side reaches +7 d; codes are
+// round(x / d) + 8 against the stored (f16) d, clamped to 0..15.
+void quantize_q4_0(std::span<const float> row, std::vector<uint8_t>& out) {
+  for (size_t b = 0; b < row.size() / kQ4Block; ++b) {
+    const float* x = row.data() + b * kQ4Block;
+    float extreme = 0;
+    for (int i = 0; i < kQ4Block; ++i)
+      if (std::fabs(x[i]) > std::fabs(extreme)) extreme = x[i];
+    const uint16_t d16 = f32_to_f16(extreme / -8.0f);
+    const float d = f16_to_f32(d16);
+    const float inv = d != 0 ? 1.0f / d : 0.0f;
+    uint8_t codes[kQ4Block];
+    for (int i = 0; i < kQ4Block; ++i)
+      codes[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(x[i] * inv) + 8.0f, 0.0f, 15.0f));
+    out.push_back(static_cast<uint8_t>(d16 & 0xff));
+    out.push_back(static_cast<uint8_t>(d16 >> 8));
+    for (int i = 0; i < kQ4Block / 2; ++i)
+      out.push_back(static_cast<uint8_t>(codes[i] | (codes[i + kQ4Block / 2] << 4)));
   }
 }
 
@@ -167,11 +211,20 @@ void dequantize_row(TensorType type, const uint8_t* row, float* out, int64_t n) 
         out[i] = bf16_to_f32(h);
       }
       return;
+    case TensorType::Q4_0: dequantize_q4_0(row, out, n); return;
     case TensorType::Q8_0: dequantize_q8_0(row, out, n); return;
     case TensorType::Q4_K: dequantize_q4_k(row, out, n); return;
     case TensorType::Q6_K: dequantize_q6_k(row, out, n); return;
     default: fail("internal: dequantize_row does not take {}", tensor_type_name(type));
   }
+}
+
+std::optional<uint64_t> first_non_finite_block_scale(TensorType type, std::span<const uint8_t> data) {
+  if (type != TensorType::Q4_0 && type != TensorType::Q8_0) return std::nullopt;
+  const uint64_t block_bytes = traits(type).block_bytes;
+  for (uint64_t b = 0; b < data.size() / block_bytes; ++b)
+    if ((f16_bits_at(data.data() + b * block_bytes) & 0x7c00) == 0x7c00) return b;  // all-ones exponent: Inf or NaN
+  return std::nullopt;
 }
 
 void quantize_row(TensorType type, std::span<const float> row, std::vector<uint8_t>& out) {
@@ -189,11 +242,16 @@ void quantize_row(TensorType type, std::span<const float> row, std::vector<uint8
       if (row.size() % kQ8Block != 0) fail("Q8_0 needs rows that are a multiple of 32, got {}", row.size());
       quantize_q8_0(row, out);
       return;
+    case TensorType::Q4_0:
+      if (row.size() % kQ4Block != 0) fail("Q4_0 needs rows that are a multiple of 32, got {}", row.size());
+      quantize_q4_0(row, out);
+      return;
     case TensorType::Q6_K:
       if (row.size() % kSuperBlock != 0) fail("Q6_K needs rows that are a multiple of 256, got {}", row.size());
       quantize_q6_k(row, out);
       return;
-    default: fail("tern reads {} but does not write it (writable: F32, F16, BF16, Q8_0, Q6_K)", tensor_type_name(type));
+    default:
+      fail("tern reads {} but does not write it (writable: F32, F16, BF16, Q4_0, Q8_0, Q6_K)", tensor_type_name(type));
   }
 }
 

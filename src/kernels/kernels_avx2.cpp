@@ -23,7 +23,9 @@
 #include "kernels/dequantize.h"
 #include "kernels/float16.h"
 #include "kernels/kernels.h"
+#include "kernels/q4_0_avx2.h"
 #include "kernels/q6k_avx2.h"
+#include "kernels/q8_activations_avx2.h"
 
 namespace tern {
 namespace {
@@ -640,36 +642,6 @@ void dense_rows(const uint8_t* data, int64_t n_in, const float* x, int64_t x_str
 // VPMADDUBSW can take |x| as its unsigned side (|x| * |w| pairs fit int16). Faster than
 // dequantizing a 32000-row LM head; the activation rounding costs about 0.4% relative
 // precision, within the stated tolerance of the logits.
-constexpr int64_t kMaxQ8Input = 8192;
-
-struct Q8Activations {
-  alignas(32) int8_t q[kMaxQ8Input];           // round(x / d)
-  alignas(32) uint8_t magnitude[kMaxQ8Input];  // |q|
-  float scale[kMaxQ8Input / 32];               // d = max|x| / 127 per block
-};
-
-void quantize_q8_activations(const float* x, int64_t n_in, Q8Activations& a) {
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  for (int64_t b = 0; b < n_in / 32; ++b) {
-    __m256 v[4], vmax = _mm256_setzero_ps();
-    for (int i = 0; i < 4; ++i) {
-      v[i] = _mm256_loadu_ps(x + 32 * b + 8 * i);
-      vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, v[i]));
-    }
-    const float amax = hsum_max_ps(vmax);
-    a.scale[b] = amax / 127.0f;
-    const __m256 inv = _mm256_set1_ps(amax == 0 ? 0.0f : 127.0f / amax);
-    __m256i i32[4];
-    for (int i = 0; i < 4; ++i) i32[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));
-    // Pack 32-bit lanes to bytes; packs interleave 128-bit lanes, the permute restores order.
-    const __m256i i16 = _mm256_packs_epi32(i32[0], i32[1]), j16 = _mm256_packs_epi32(i32[2], i32[3]);
-    const __m256i i8 =
-        _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i16, j16), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(a.q + 32 * b), i8);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(a.magnitude + 32 * b), _mm256_abs_epi8(i8));
-  }
-}
-
 // Rows [r0, r1) against T tokens: each block of weights is loaded once for all T
 // tokens, so a batch reads the matrix (an LM head of tens of MB) once per T tokens
 // instead of once per token. Per row and token the sums run in the same order as for
@@ -723,6 +695,8 @@ void matmul_dense_avx2(TensorType type, const uint8_t* data, int64_t n_in, const
                        int64_t n_tok, int64_t row_begin, int64_t row_end, float* y, int64_t y_stride) {
   if (type == TensorType::Q8_0 && n_in <= kMaxQ8Input)
     return q8_matmul(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
+  if (type == TensorType::Q4_0 && n_in <= kMaxQ4_0Input)
+    return matmul_q4_0_avx2(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
   switch (type) {
     case TensorType::F32:
       return dense_rows<TensorType::F32>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
@@ -735,6 +709,7 @@ void matmul_dense_avx2(TensorType type, const uint8_t* data, int64_t n_in, const
     case TensorType::Q6_K:
       if (n_in <= kMaxQ6KInput) return matmul_q6k_avx2(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
       [[fallthrough]];
+    case TensorType::Q4_0:
     case TensorType::Q4_K:
       return matmul_dense_via_f32(matmul_dense_avx2, type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y,
                                   y_stride);

@@ -477,7 +477,7 @@ void matmul_dense_avx512(TensorType type, const uint8_t* data, int64_t n_in, con
   }
   if (type == TensorType::Q6_K && n_in <= kMaxQ6KInput)
     return matmul_q6k_avx512(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
-  if (type == TensorType::Q4_K || type == TensorType::Q6_K)
+  if (type == TensorType::Q4_0 || type == TensorType::Q4_K || type == TensorType::Q6_K)
     return matmul_dense_via_f32(matmul_dense_avx512, type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y,
                                 y_stride);
   for_token_tiles<8, 4, 1>(n_tok, [&]<int T>(int64_t t) {

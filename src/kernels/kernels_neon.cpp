@@ -152,6 +152,7 @@ void matmul_dense_neon(TensorType type, const uint8_t* data, int64_t n_in, const
       return dense_rows<TensorType::BF16>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
     case TensorType::Q8_0:
       return dense_rows<TensorType::Q8_0>(data, n_in, x, x_stride, n_tok, row_begin, row_end, y, y_stride);
+    case TensorType::Q4_0:
     case TensorType::Q6_K:
     case TensorType::Q4_K:
       return matmul_dense_via_f32(matmul_dense_neon, type, data, n_in, x, x_stride, n_tok, row_begin, row_end, y,

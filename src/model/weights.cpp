@@ -91,8 +91,9 @@ class TensorTable {
   DenseMatrix dense(const GgufTensorInfo& t, int64_t n_in, int64_t n_rows) const {
     check_shape(t, {static_cast<uint64_t>(n_in), static_cast<uint64_t>(n_rows)});
     if (traits(t.type).ternary)
-      fail("{}: tensor '{}' has ternary type {}, expected F32, F16, BF16, Q8_0, Q4_K or Q6_K", file_.name(), t.name,
-           tensor_type_name(t.type));
+      fail("{}: tensor '{}' has ternary type {}, expected F32, F16, BF16, Q4_0, Q8_0, Q4_K or Q6_K", file_.name(),
+           t.name, tensor_type_name(t.type));
+    require_finite_scales(t);
     return DenseMatrix{t.type, t.data.data(), n_in, n_rows};
   }
 
@@ -103,8 +104,18 @@ class TensorTable {
     l.n_in = n_in;
     l.n_out = n_out;
     l.ternary = traits(t.type).ternary;
-    if (!l.ternary) l.dense = DenseMatrix{t.type, t.data.data(), n_in, n_out};
+    if (!l.ternary) {
+      require_finite_scales(t);
+      l.dense = DenseMatrix{t.type, t.data.data(), n_in, n_out};
+    }
     return l;  // a ternary linear is packed later, by pack() (in parallel with the others)
+  }
+
+  // A block scale of NaN or Inf would make every product with its row NaN.
+  void require_finite_scales(const GgufTensorInfo& t) const {
+    if (const auto block = first_non_finite_block_scale(t.type, t.data))
+      fail("{}: tensor '{}' block {} has a scale that is not finite (NaN or Inf), expected a finite {} scale",
+           file_.name(), t.name, *block, tensor_type_name(t.type));
   }
 
   // Decodes and repacks a ternary linear into the kernels' layout; the packed copy

@@ -399,7 +399,8 @@ Command add_bench_command(CLI::App& parent) {
       ->delimiter(',')
       ->check(CLI::Range(1, 256));
   app->add_option("--type", o->ternary_type, "With --shape: linear weight type (tern2, tern2r, tq2_0, tq1_0)");
-  app->add_option("--embd-type", o->embd_type, "With --shape: embedding / LM head type (q8_0, q6_k, f16, bf16, f32)");
+  app->add_option("--embd-type", o->embd_type,
+                  "With --shape: embedding / LM head type (q8_0, q4_0, q6_k, f16, bf16, f32)");
   app->add_option("--compare", o->compare,
                   "With --shape: also run it with f16 or q8_0 linears, or another ternary type (tern2, tern2r), "
                   "and print ratios")

@@ -89,9 +89,9 @@ Command add_convert_command(CLI::App& parent) {
                   "default), tern2r, tq2_0, tq1_0");
   app->add_option("--embd-type", o->embd_type,
                   "Embedding / LM head type: auto (default: q8_0 where rows are whole 32-blocks, else f32), f32, f16, "
-                  "bf16, q8_0, q6_k");
+                  "bf16, q4_0, q8_0, q6_k");
   app->add_option("--dense-type", o->dense_type,
-                  "Type of non-ternary matrices: f32 (default), f16, bf16, q8_0, q6_k (widths multiple of 256)");
+                  "Type of non-ternary matrices: f32 (default), f16, bf16, q4_0, q8_0, q6_k (widths multiple of 256)");
   app->add_option("--to", o->to,
                   "Target architecture: mobilellm (tern, default) or llama (standard, shared blocks written out)")
       ->check(CLI::IsMember({"mobilellm", "llama"}));

@@ -54,16 +54,21 @@ void TernaryShapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Ternary)->Apply(TernaryShapes);
 BENCHMARK(BM_TernaryFromMemory)->Apply(TernaryShapes);
 
-// args: isa, type (0 F16, 1 Q8_0), n_in, rows — the LM head of the 125M shape.
+// args: isa, type (0 F16, 1 Q8_0, 2 Q4_0), n_in, rows — the LM heads of the 125M and 350M
+// shapes.
 void BM_DenseHead(benchmark::State& state) {
-  const std::string isa = kIsaNames[state.range(0)], type = state.range(1) == 0 ? "f16" : "q8_0";
+  const char* kTypes[] = {"f16", "q8_0", "q4_0"};
+  const std::string isa = kIsaNames[state.range(0)], type = kTypes[state.range(1)];
   time_product(state, KernelProduct::dense(isa, type, state.range(2), state.range(3)), isa + " " + type);
 }
 BENCHMARK(BM_DenseHead)
     ->Args({1, 0, 576, 32000})
     ->Args({1, 1, 576, 32000})
     ->Args({2, 0, 576, 32000})
-    ->Args({2, 1, 576, 32000});
+    ->Args({2, 1, 576, 32000})
+    ->Args({1, 2, 576, 32000})
+    ->Args({1, 1, 960, 32000})
+    ->Args({1, 2, 960, 32000});
 
 // The Q8_0 LM head of the 125M shape in row groups (AVX-512 only), for 1 token
 // (generation) and 8 (a batch step); args: tokens.

@@ -22,13 +22,13 @@ _SCALAR_FMT = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i",
 
 # Tensor types (FORMAT.md section 2).
 F32, F16, Q8_0, Q4_K, Q6_K, TQ1_0, TQ2_0, BF16, TERN2 = 0, 1, 8, 12, 14, 34, 35, 30, 4096
-I2_S, TERN2R = 36, 4097
-TYPE_NAMES = {F32: "F32", F16: "F16", BF16: "BF16", Q8_0: "Q8_0", Q4_K: "Q4_K", Q6_K: "Q6_K",
+I2_S, TERN2R, Q4_0 = 36, 4097, 2
+TYPE_NAMES = {F32: "F32", F16: "F16", BF16: "BF16", Q4_0: "Q4_0", Q8_0: "Q8_0", Q4_K: "Q4_K", Q6_K: "Q6_K",
               TQ1_0: "TQ1_0", TQ2_0: "TQ2_0", TERN2: "TERN2", I2_S: "I2_S", TERN2R: "TERN2R"}
 TERNARY_TYPES = (TQ1_0, TQ2_0, TERN2, TERN2R)
 QK8_0 = 32
 QK_K = 256
-_BLOCK = {F32: (1, 4), F16: (1, 2), BF16: (1, 2), Q8_0: (32, 34), Q4_K: (256, 144), Q6_K: (256, 210),
+_BLOCK = {F32: (1, 4), F16: (1, 2), BF16: (1, 2), Q4_0: (32, 18), Q8_0: (32, 34), Q4_K: (256, 144), Q6_K: (256, 210),
           TQ1_0: (256, 54), TQ2_0: (256, 66)}
 
 
@@ -293,6 +293,30 @@ def _dequant_q8_0(raw, count):
     return (d[:, None] * q).reshape(-1)
 
 
+# Q4_0 (FORMAT.md section 2): blocks of 32 weights, an f16 d then 16 bytes; byte i holds
+# weight i in its low nibble and weight 16 + i in its high one; w = d * (nibble - 8).
+
+def quantize_q4_0(rows):
+    """Float rows (n % 32 == 0) as Q4_0: d = (the block's value of largest magnitude) / -8."""
+    x = np.asarray(rows, dtype=np.float32).reshape(-1, 32)
+    extreme = x[np.arange(x.shape[0]), np.abs(x).argmax(axis=1)]
+    d16 = np.frombuffer(f32_to_f16_bytes(extreme / -8.0), dtype=np.uint8).reshape(-1, 2)
+    d = f16_bytes_to_f32(d16.tobytes())
+    inv = np.divide(1.0, d, out=np.zeros_like(d), where=d != 0)
+    codes = np.clip(np.rint(x * inv[:, None]) + 8, 0, 15).astype(np.uint8)
+    out = np.empty((x.shape[0], 18), dtype=np.uint8)
+    out[:, :2] = d16
+    out[:, 2:] = codes[:, :16] | (codes[:, 16:] << 4)
+    return out.tobytes()
+
+
+def _dequant_q4_0(raw, count):
+    b = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(count // 32, 18)
+    d = f16_bytes_to_f32(b[:, :2].tobytes())
+    nibbles = np.concatenate([b[:, 2:] & 0xF, b[:, 2:] >> 4], axis=1).astype(np.float32)  # weights 0..15, 16..31
+    return (d[:, None] * (nibbles - 8.0)).reshape(-1)
+
+
 # ----------------------------------------------------------------------------- K-quants
 # ggml's Q4_K and Q6_K super-blocks of 256 weights (FORMAT.md section 2), as llama.cpp
 # writes the embeddings / LM heads of TQ1_0 / TQ2_0 models. The quantizers pick simple
@@ -536,6 +560,8 @@ def dequantize(type_id, ne, raw):
         flat = f16_bytes_to_f32(raw)
     elif type_id == BF16:
         flat = bf16_bytes_to_f32(raw)
+    elif type_id == Q4_0:
+        flat = _dequant_q4_0(raw, count)
     elif type_id == Q8_0:
         flat = _dequant_q8_0(raw, count)
     elif type_id == Q4_K:

@@ -5,7 +5,7 @@ Usage:
     /usr/bin/python3 tools/reference/make_random_model.py --out m.gguf [--seed 0]
         [--dim 64] [--ffn 96] [--heads 4] [--kv-heads 2] [--head-dim D] [--blocks 2]
         [--repeat 2] [--vocab 300] [--ctx 128] [--ternary-type tern2|tq2_0|tq1_0]
-        [--embd-type f32|f16|bf16|q8_0|q4_k|q6_k] [--output-type T] [--untied] [--sub-norms] [--linear-norm]
+        [--embd-type f32|f16|bf16|q4_0|q8_0|q4_k|q6_k] [--output-type T] [--untied] [--sub-norms] [--linear-norm]
         [--no-block-norms] [--act silu|relu2] [--rope-base 10000] [--eps 1e-5]
 
 Ternary scales are chosen as ~1/sqrt(#nonzero weights per row) so every linear roughly
@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gguf  # noqa: E402
 
 TERNARY = {"tern2": gguf.TERN2, "tq2_0": gguf.TQ2_0, "tq1_0": gguf.TQ1_0}
-FLOAT = {"f32": gguf.F32, "f16": gguf.F16, "q8_0": gguf.Q8_0, "bf16": gguf.BF16, "q4_k": gguf.Q4_K,
+FLOAT = {"f32": gguf.F32, "f16": gguf.F16, "q4_0": gguf.Q4_0, "q8_0": gguf.Q8_0, "bf16": gguf.BF16, "q4_k": gguf.Q4_K,
          "q6_k": gguf.Q6_K}
 
 
@@ -112,6 +112,8 @@ def encode_float(type_id, w):
         return gguf.quantize_q4_k(w)
     if type_id == gguf.Q6_K:
         return gguf.quantize_q6_k(w)
+    if type_id == gguf.Q4_0:
+        return gguf.quantize_q4_0(w)
     return gguf.quantize_q8_0(w)
 
 
