@@ -28,8 +28,6 @@
 #include <random>
 #include <vector>
 
-#include "kernels/aligned_buffer.h"
-
 namespace tern {
 namespace {
 
@@ -40,8 +38,8 @@ struct ProbeMatrix {
   int64_t rows = 0;
   std::vector<int8_t> weights;      // [rows, kInputs] in {-1, 0, 1}
   std::vector<int32_t> digit_sums;  // [rows] sum of w + 1 (base-3 offset)
-  AlignedBuffer<uint8_t> two_bit;   // [copies, rows, kInputs / 4]
-  AlignedBuffer<uint8_t> base3;     // [copies, rows, kInputs / 5], stored as q - 128
+  std::vector<uint8_t> two_bit;     // [copies, rows, kInputs / 4]
+  std::vector<uint8_t> base3;       // [copies, rows, kInputs / 5], stored as q - 128
   int64_t copies_two_bit = 1, copies_base3 = 1;
 };
 
@@ -80,8 +78,8 @@ ProbeMatrix make_matrix(int64_t rows, bool from_memory) {
     m.copies_two_bit = std::max<int64_t>(1, (int64_t{128} << 20) / bytes2 + 1);
     m.copies_base3 = std::max<int64_t>(1, (int64_t{128} << 20) / bytes3 + 1);
   }
-  m.two_bit = AlignedBuffer<uint8_t>(static_cast<size_t>(m.copies_two_bit * bytes2));
-  m.base3 = AlignedBuffer<uint8_t>(static_cast<size_t>(m.copies_base3 * bytes3));
+  m.two_bit.assign(static_cast<size_t>(m.copies_two_bit * bytes2), 0);
+  m.base3.assign(static_cast<size_t>(m.copies_base3 * bytes3), 0);
   for (int64_t r = 0; r < rows; ++r) {
     pack_two_bit(&m.weights[r * kInputs], m.two_bit.data() + r * kInputs / 4);
     pack_base3(&m.weights[r * kInputs], m.base3.data() + r * kInputs / 5);
@@ -109,7 +107,7 @@ void gemv_two_bit(const uint8_t* codes, int64_t rows, const int8_t* act, int32_t
     for (auto& a : acc) a = _mm256_setzero_si256();
     for (int64_t s = 0; s < kRowBytes; s += 32) {
       __m256i a[4];
-      for (int p = 0; p < 4; ++p) a[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(act + 4 * s + 32 * p));
+      for (int p = 0; p < 4; ++p) a[p] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act + 4 * s + 32 * p));
       for (int i = 0; i < kRows; ++i) {
         const uint8_t* row = codes + (r + i) * kRowBytes + s;
         _mm_prefetch(reinterpret_cast<const char*>(row + 4096), _MM_HINT_T0);
@@ -134,7 +132,7 @@ void gemv_base3(const uint8_t* codes, int64_t rows, const uint8_t* act_u, int32_
     for (auto& a : acc) a = _mm256_setzero_si256();
     for (int64_t s = 0; s < kRowBytes; s += 32) {
       __m256i a[5];
-      for (int k = 0; k < 5; ++k) a[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(act_u + 5 * s + 32 * k));
+      for (int k = 0; k < 5; ++k) a[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act_u + 5 * s + 32 * k));
       for (int i = 0; i < kRows; ++i) {
         const uint8_t* row = codes + (r + i) * kRowBytes + s;
         _mm_prefetch(reinterpret_cast<const char*>(row + 4096), _MM_HINT_T0);
@@ -153,8 +151,8 @@ void gemv_base3(const uint8_t* codes, int64_t rows, const uint8_t* act_u, int32_
 }
 
 struct Activations {
-  AlignedBuffer<int8_t> q{kInputs};
-  AlignedBuffer<uint8_t> offset{kInputs};  // q + 128
+  std::vector<int8_t> q = std::vector<int8_t>(kInputs);
+  std::vector<uint8_t> offset = std::vector<uint8_t>(kInputs);  // q + 128
   int32_t sum = 0;
 };
 
