@@ -414,6 +414,14 @@ std::vector<float> python_dequantize(TensorType type, const std::vector<uint8_t>
   return values;
 }
 
+// tern's decoding of n_rows rows of n_in weights of `type`, row by row as the kernels do.
+std::vector<float> dequantize_rows(TensorType type, const std::vector<uint8_t>& bytes, int64_t n_in, int64_t n_rows) {
+  std::vector<float> out(static_cast<size_t>(n_in * n_rows));
+  for (int64_t r = 0; r < n_rows; ++r)
+    dequantize_row(type, bytes.data() + r * row_bytes(type, n_in), out.data() + r * n_in, n_in);
+  return out;
+}
+
 // Q4_K and Q6_K super-blocks (the K-quants of llama.cpp's TQ1_0 / TQ2_0 files) decode to
 // the reference's values: random bytes reach every bit of the packed scales, mins and
 // quants.
@@ -424,9 +432,7 @@ TEST(Dequantize, KQuantsMatchThePythonReference) {
     const auto bytes = random_k_quant_rows(type, n_in, n_rows, 7);
     const auto want = python_dequantize(type, bytes, n_in, n_rows, dir.path());
     ASSERT_EQ(want.size(), static_cast<size_t>(n_in * n_rows)) << tensor_type_name(type);
-    std::vector<float> got(want.size());
-    for (int64_t r = 0; r < n_rows; ++r)
-      dequantize_row(type, bytes.data() + r * row_bytes(type, n_in), got.data() + r * n_in, n_in);
+    const std::vector<float> got = dequantize_rows(type, bytes, n_in, n_rows);
     for (size_t i = 0; i < got.size(); ++i)
       ASSERT_NEAR(got[i], want[i], 1e-6f * (1.0f + std::fabs(want[i]))) << tensor_type_name(type) << " weight " << i;
   }
@@ -464,9 +470,7 @@ TEST(Dequantize, Q4_0MatchesThePythonReference) {
   ASSERT_EQ(bytes.size(), static_cast<size_t>(n_rows * 3 * 18));
   const auto want = python_dequantize(TensorType::Q4_0, bytes, n_in, n_rows, dir.path());
   ASSERT_EQ(want.size(), static_cast<size_t>(n_in * n_rows));
-  std::vector<float> got(want.size());
-  for (int64_t r = 0; r < n_rows; ++r)
-    dequantize_row(TensorType::Q4_0, bytes.data() + r * row_bytes(TensorType::Q4_0, n_in), got.data() + r * n_in, n_in);
+  const std::vector<float> got = dequantize_rows(TensorType::Q4_0, bytes, n_in, n_rows);
   for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << "weight " << i;  // d * small int: exact
 }
 

@@ -104,10 +104,7 @@ class TensorTable {
     l.n_in = n_in;
     l.n_out = n_out;
     l.ternary = traits(t.type).ternary;
-    if (!l.ternary) {
-      require_finite_scales(t);
-      l.dense = DenseMatrix{t.type, t.data.data(), n_in, n_out};
-    }
+    if (!l.ternary) l.dense = dense(t, n_in, n_out);
     return l;  // a ternary linear is packed later, by pack() (in parallel with the others)
   }
 
